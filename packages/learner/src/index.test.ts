@@ -1,0 +1,3 @@
+import { describe, it, expect } from 'vitest';
+import { twice } from './index.js';
+describe('twice', () => { it('is 2', () => { expect(twice).toBe(2); }); });

@@ -1,0 +1,2 @@
+import { placeholder } from '@convkit/core';
+export const twice: number = placeholder * 2;
