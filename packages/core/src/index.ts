@@ -1,1 +1,33 @@
-export const placeholder: number = 1;
+// @convkit/core: backend selection (with fast wasm convolution gradients), seeded randomness and
+// initializers. Test helpers live in '@convkit/core/testing'.
+export * as tf from '@tensorflow/tfjs';
+export { Rng, createRng } from './rng.js';
+export type { RngState } from './rng.js';
+export { initBackend } from './backend.js';
+export type { BackendAttempt, BackendReport, InitBackendOptions } from './backend.js';
+export { BACKEND_NAMES, BACKEND_REQUIREMENTS } from './backend-catalog.js';
+export type { BackendName, BackendRequirement } from './backend-catalog.js';
+export { registerWasmGradientKernels } from './wasm-conv-gradients.js';
+export {
+  computeFans,
+  constantScaleNormal,
+  glorotNormal,
+  glorotUniform,
+  heNormal,
+  heUniform,
+  lecunNormal,
+  ones,
+  varianceScaling,
+  zeros,
+} from './initializers.js';
+export type {
+  ConstantScaleNormalOptions,
+  FanMode,
+  Initializer,
+  InitializerDistribution,
+  VarianceScalingOptions,
+} from './initializers.js';
+export { toLayersInitializer } from './layers-initializer.js';
+export { CUDA_LIBRARIES, DEFAULT_CUDA_DIRS, doctor, formatDoctorReport } from './doctor.js';
+export type { DoctorBackend, DoctorLibrary, DoctorOptions, DoctorReport, RunCommand } from './doctor.js';
+export type { RequireFunction } from './optional-package.js';

@@ -1,1 +1,24 @@
-export {};
+export { parseIdx, encodeIdx, readIdxFile, isGzip } from './idx.js';
+export type { IdxArray, IdxData } from './idx.js';
+export { loadIdxImagesAndLabels } from './idx-dataset.js';
+export type { LoadIdxImagesAndLabelsOptions } from './idx-dataset.js';
+export { createImageDataset, subset, classCounts } from './dataset.js';
+export type { ImageDataset, ImageDatasetInit } from './dataset.js';
+export { downloadFile, md5Hex } from './download.js';
+export type { DownloadFileOptions } from './download.js';
+export { loadIdxDataset, datasetCacheDir } from './load-idx-dataset.js';
+export type { IdxDatasetFiles, IdxSourceOptions, LoadIdxDatasetOptions } from './load-idx-dataset.js';
+export {
+  loadFashionMnist,
+  FASHION_MNIST_CLASS_NAMES,
+  FASHION_MNIST_BASE_URL,
+  FASHION_MNIST_FILES,
+  FASHION_MNIST_CHECKSUMS,
+} from './fashion-mnist.js';
+export type { LoadFashionMnistOptions } from './fashion-mnist.js';
+export { shuffleIndices, trainValidSplit } from './split.js';
+export type { TrainValidSplitOptions, TrainValidSplit } from './split.js';
+export { createBatchEncoder, toTensors } from './batch-encoder.js';
+export type { BatchEncoder, BatchEncodingOptions, ImageBatch, LabelEncoding } from './batch-encoder.js';
+export { DataLoader } from './data-loader.js';
+export type { BatchTransform, DataLoaderOptions, DataLoaderState } from './data-loader.js';

@@ -1,0 +1,112 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './backend.js';
+import type { RequireFunction } from './optional-package.js';
+
+/** A fake `require` where the named packages resolve and loading them throws `error`. */
+function brokenRequire(packages: Record<string, Error | object>): RequireFunction {
+  const notFound = (id: string): Error =>
+    Object.assign(new Error(`Cannot find module '${id}'\nRequire stack:\n- x.js`), { code: 'MODULE_NOT_FOUND' });
+  const fake = (id: string): unknown => {
+    const entry = packages[id];
+    if (entry === undefined) throw notFound(id);
+    if (entry instanceof Error) throw entry;
+    return entry;
+  };
+  fake.resolve = (id: string): string => {
+    if (packages[id] === undefined) throw notFound(id);
+    return `/fake/node_modules/${id}/index.js`;
+  };
+  return fake;
+}
+
+describe('initBackend', () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('climbs the ladder to wasm here and says why it passed over the faster backends', async () => {
+    const lines: string[] = [];
+    const report = await initBackend({ log: (line) => lines.push(line), env: {} });
+    expect(report.name).toBe('wasm');
+    expect(report.tfBackend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(report.threads).toBeGreaterThanOrEqual(1);
+    expect(report.attempts.map((a) => [a.name, a.status])).toEqual([
+      ['node-gpu', 'not-installed'],
+      ['node', 'not-installed'],
+      ['webgpu', 'not-installed'],
+      ['wasm', 'ok'],
+      ['cpu', 'skipped'],
+    ]);
+    expect(lines).toEqual([
+      `convkit: backend wasm (${report.threads} thread${report.threads === 1 ? '' : 's'}); passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), webgpu (not installed)`,
+    ]);
+    expect(lines[0]).toBe(`convkit: ${report.summary}`);
+  });
+
+  it('registers the wasm gradient kernels, and a second call is harmless', async () => {
+    await initBackend({ log: false, env: {} });
+    const filterKernel = tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc;
+    expect(filterKernel).toBeDefined();
+    const report = await initBackend({ log: false, env: {}, threads: 1 });
+    expect(report.name).toBe('wasm');
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(filterKernel);
+  });
+
+  it('follows CONVKIT_BACKEND, and the backend option wins over it', async () => {
+    const lines: string[] = [];
+    const forced = await initBackend({ log: (line) => lines.push(line), env: { CONVKIT_BACKEND: 'cpu' } });
+    expect(forced.name).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect(forced.attempts.filter((a) => a.status === 'skipped').map((a) => a.name)).toEqual(['node-gpu', 'node', 'webgpu', 'wasm']);
+    expect(lines).toEqual(['convkit: backend cpu (1 thread); forced by CONVKIT_BACKEND=cpu']);
+    const option = await initBackend({ backend: 'wasm', log: false, env: { CONVKIT_BACKEND: 'cpu' } });
+    expect(option.name).toBe('wasm');
+    expect(option.summary).toContain("forced by backend option 'wasm'");
+  });
+
+  it('throws with the install command when a forced backend is not installed', async () => {
+    await expect(initBackend({ backend: 'node-gpu', log: false, env: {} })).rejects.toThrow(
+      "backend 'node-gpu' was requested (backend option 'node-gpu') but @tensorflow/tfjs-node-gpu is not installed; install with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (needs Linux x64, an NVIDIA driver, CUDA 11.2 and cuDNN 8.1",
+    );
+    await expect(initBackend({ log: false, env: { CONVKIT_BACKEND: 'webgpu' } })).rejects.toThrow(
+      'npm install @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu',
+    );
+  });
+
+  it('rejects unknown backend names and bad thread counts, listing what is valid', async () => {
+    await expect(initBackend({ backend: 'gpu' as 'cpu', log: false, env: {} })).rejects.toThrow(
+      'backend must be one of auto, node-gpu, node, webgpu, wasm, cpu (received "gpu")',
+    );
+    await expect(initBackend({ log: false, env: { CONVKIT_BACKEND: 'tensorflow' } })).rejects.toThrow(
+      'CONVKIT_BACKEND must be one of auto, node-gpu, node, webgpu, wasm, cpu (received "tensorflow")',
+    );
+    await expect(initBackend({ threads: 0, log: false, env: {} })).rejects.toThrow('threads must be a positive integer (received 0)');
+  });
+
+  it('tells "installed but failed to load" apart from "not installed"', async () => {
+    const requireFunction = brokenRequire({
+      '@tensorflow/tfjs-node-gpu': new Error('libcudart.so.11.0: cannot open shared object file: No such file or directory\nat Module._extensions'),
+      '@tensorflow/tfjs-node': Object.assign(new Error("Cannot find module '/x/lib/napi-v8/tfjs_binding.node'"), { code: 'MODULE_NOT_FOUND' }),
+      webgpu: new Error('dawn.node: invalid ELF header'),
+      '@tensorflow/tfjs-backend-webgpu': {},
+    });
+    const report = await initBackend({ log: false, env: {}, requireFunction });
+    expect(report.name).toBe('wasm');
+    expect(report.attempts.slice(0, 3)).toEqual([
+      { name: 'node-gpu', status: 'failed', detail: 'installed but failed to load: libcudart.so.11.0: cannot open shared object file: No such file or directory' },
+      { name: 'node', status: 'failed', detail: "installed but failed to load: Cannot find module '/x/lib/napi-v8/tfjs_binding.node'" },
+      { name: 'webgpu', status: 'failed', detail: 'webgpu installed but failed to load: dawn.node: invalid ELF header' },
+    ]);
+    expect(report.summary).toContain('passed over: node-gpu (installed but failed to load: libcudart.so.11.0');
+    await expect(initBackend({ backend: 'node', log: false, env: {}, requireFunction })).rejects.toThrow(
+      "backend 'node' was requested (backend option 'node') but could not be used: installed but failed to load: Cannot find module",
+    );
+  });
+
+  it('registers wasm below cpu, so importing @convkit/core leaves tfjs picking cpu by default', () => {
+    const factories = (tf.engine() as unknown as { registryFactory: Record<string, { priority: number }> }).registryFactory;
+    expect(factories['wasm']!.priority).toBeLessThan(factories['cpu']!.priority);
+  });
+});

@@ -1,0 +1,195 @@
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount, setThreadsCount } from './wasm-backend.js';
+import { BACKEND_NAMES, BACKEND_REQUIREMENTS, parseBackendName } from './backend-catalog.js';
+import type { BackendName } from './backend-catalog.js';
+import { firstLine, loadOptionalPackage } from './optional-package.js';
+import type { RequireFunction } from './optional-package.js';
+import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
+
+export type { BackendName } from './backend-catalog.js';
+
+/** One rung of the ladder: whether it was used, missing, broken, or not tried, and why. */
+export interface BackendAttempt {
+  name: BackendName;
+  status: 'ok' | 'not-installed' | 'failed' | 'skipped';
+  detail: string;
+}
+
+/** What {@link initBackend} chose: the convkit name, the tfjs backend name, threads, every attempt. */
+export interface BackendReport {
+  name: BackendName;
+  tfBackend: string;
+  threads: number;
+  attempts: BackendAttempt[];
+  summary: string;
+}
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** A backend to force, or `'auto'` for the ladder. Wins over `CONVKIT_BACKEND`. Defaults to `'auto'`. */
+  backend?: BackendName | 'auto';
+  /**
+   * Threads for the wasm backend (`setThreadsCount`); ignored elsewhere. Takes effect only before
+   * wasm's first initialisation in the process. Defaults to the backend's own choice.
+   */
+  threads?: number;
+  /** Where the one-line summary goes; `false` silences it. Defaults to `console.log`. */
+  log?: ((line: string) => void) | false;
+  /** Environment to read `CONVKIT_BACKEND` from. Defaults to `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** `require` used to load optional packages (for tests). Defaults to Node's, relative to this package. */
+  requireFunction?: RequireFunction;
+}
+
+type RungResult = { status: 'ok'; threads: number } | { status: 'not-installed' | 'failed'; detail: string };
+
+async function activate(tfBackend: string): Promise<void> {
+  const ok = await tf.setBackend(tfBackend);
+  if (!ok) throw new Error(`tf.setBackend('${tfBackend}') returned false`);
+  await tf.ready();
+}
+
+function setUpWebGpuGlobals(webgpuModule: unknown): void {
+  const { create, globals } = webgpuModule as { create: (flags: string[]) => unknown; globals: object };
+  Object.assign(globalThis, globals);
+  const scope = globalThis as { navigator?: { gpu?: unknown } };
+  if (scope.navigator === undefined) {
+    Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+  }
+  if (scope.navigator !== undefined && scope.navigator.gpu === undefined) {
+    Object.defineProperty(scope.navigator, 'gpu', { value: create([]), configurable: true });
+  }
+}
+
+async function tryRung(name: BackendName, threads: number | undefined, requireFunction?: RequireFunction): Promise<RungResult> {
+  try {
+    if (name === 'node-gpu' || name === 'node' || name === 'webgpu') {
+      const packages = BACKEND_REQUIREMENTS[name].packages;
+      if (name === 'webgpu') {
+        // The Dawn bindings must be loaded and exposed before the backend's factory runs.
+        const dawn = loadOptionalPackage('webgpu', requireFunction);
+        const backend = loadOptionalPackage('@tensorflow/tfjs-backend-webgpu', requireFunction);
+        const missing = [dawn, backend].some((result) => result.status === 'not-installed');
+        if (missing) return { status: 'not-installed', detail: 'not installed' };
+        if (dawn.status !== 'ok') return { status: 'failed', detail: `webgpu ${dawn.detail}` };
+        if (backend.status !== 'ok') return { status: 'failed', detail: `@tensorflow/tfjs-backend-webgpu ${backend.detail}` };
+        setUpWebGpuGlobals(dawn.module);
+      } else {
+        const loaded = loadOptionalPackage(packages[0] as string, requireFunction);
+        if (loaded.status !== 'ok') return { status: loaded.status, detail: loaded.detail };
+      }
+      await activate(BACKEND_REQUIREMENTS[name].tfBackend);
+      return { status: 'ok', threads: name === 'webgpu' ? 1 : availableParallelism() };
+    }
+    if (name === 'wasm') {
+      if (threads !== undefined) setThreadsCount(threads);
+      await activate('wasm');
+      registerWasmGradientKernels();
+      return { status: 'ok', threads: getThreadsCount() };
+    }
+    await activate('cpu');
+    return { status: 'ok', threads: 1 };
+  } catch (error) {
+    return { status: 'failed', detail: `failed to initialise: ${firstLine(error)}` };
+  }
+}
+
+function describeAttempt(attempt: BackendAttempt): string {
+  if (attempt.status === 'not-installed') {
+    return attempt.name === 'node-gpu'
+      ? `${attempt.name} (not installed: npm i @tensorflow/tfjs-node-gpu)`
+      : `${attempt.name} (not installed)`;
+  }
+  return `${attempt.name} (${attempt.detail})`;
+}
+
+function summarise(name: BackendName, threads: number, attempts: BackendAttempt[], forcedBy: string | undefined): string {
+  const head = `backend ${name} (${threads} thread${threads === 1 ? '' : 's'})`;
+  if (forcedBy !== undefined) return `${head}; forced by ${forcedBy}`;
+  const passed = attempts.filter((attempt) => attempt.status === 'not-installed' || attempt.status === 'failed');
+  return passed.length === 0 ? head : `${head}; passed over: ${passed.map(describeAttempt).join(', ')}`;
+}
+
+function missingError(name: BackendName, forcedBy: string, detail: string, status: 'not-installed' | 'failed'): Error {
+  const requirement = BACKEND_REQUIREMENTS[name];
+  if (status === 'not-installed') {
+    return new Error(
+      `backend '${name}' was requested (${forcedBy}) but ${requirement.packages.join(' and ')} ` +
+        `${requirement.packages.length > 1 ? 'are' : 'is'} not installed; install with \`${requirement.install}\` (${requirement.note})`,
+    );
+  }
+  return new Error(`backend '${name}' was requested (${forcedBy}) but could not be used: ${detail}; ${requirement.note}`);
+}
+
+/**
+ * Picks and initialises the fastest tfjs backend that works here, and says why it passed over
+ * the faster ones.
+ *
+ * Why: tfjs silently falls back to slow backends, and native ones fail for reasons (missing CUDA
+ * libraries, no prebuilt binary) that are invisible until training takes ten times too long. The
+ * ladder is `node-gpu` (`@tensorflow/tfjs-node-gpu`) → `node` (`@tensorflow/tfjs-node`) → `webgpu`
+ * (`@tensorflow/tfjs-backend-webgpu` + `webgpu`) → `wasm` (with convkit's convolution gradient
+ * kernels, see {@link registerWasmGradientKernels}) → `cpu`. Optional packages are loaded at run
+ * time, so a missing one is reported, not fatal.
+ *
+ * Force a backend with `options.backend` or the environment variable `CONVKIT_BACKEND` (the option
+ * wins); a forced backend that is not installed or fails to load throws with the install command.
+ * Calling it again is safe. Makes no tensors.
+ *
+ * Options:
+ * - `backend`: a {@link BackendName} or `'auto'`. Defaults to `CONVKIT_BACKEND`, else `'auto'`.
+ * - `threads`: wasm threads (`setThreadsCount`), a positive integer. Defaults to the wasm default.
+ * - `log`: receives one line such as `convkit: backend wasm (1 thread); passed over: node-gpu (not
+ *   installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), webgpu (not installed)`;
+ *   `false` silences it. Defaults to `console.log`.
+ *
+ * @example
+ * ```ts
+ * const report = await initBackend();            // prints the one-line summary
+ * console.log(report.name, tf.getBackend());     // 'wasm' 'wasm'
+ * await initBackend({ backend: 'cpu', log: false });
+ * ```
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendReport> {
+  const env = options.env ?? process.env;
+  const { threads } = options;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
+    throw new Error(`threads must be a positive integer (received ${threads})`);
+  }
+  const fromOption = options.backend === undefined ? 'auto' : parseBackendName(options.backend, 'backend');
+  const requested =
+    fromOption !== 'auto' ? fromOption : parseBackendName(env['CONVKIT_BACKEND'], 'CONVKIT_BACKEND');
+  const forcedBy =
+    requested === 'auto'
+      ? undefined
+      : fromOption !== 'auto'
+        ? `backend option '${requested}'`
+        : `CONVKIT_BACKEND=${requested}`;
+
+  const attempts: BackendAttempt[] = [];
+  let chosen: { name: BackendName; threads: number } | undefined;
+  for (const name of BACKEND_NAMES) {
+    if (chosen !== undefined) {
+      attempts.push({ name, status: 'skipped', detail: `not tried: ${chosen.name} was chosen` });
+      continue;
+    }
+    if (forcedBy !== undefined && name !== requested) {
+      attempts.push({ name, status: 'skipped', detail: `not tried: ${forcedBy}` });
+      continue;
+    }
+    const result = await tryRung(name, threads, options.requireFunction);
+    if (result.status === 'ok') {
+      chosen = { name, threads: result.threads };
+      attempts.push({ name, status: 'ok', detail: `running on tfjs backend '${tf.getBackend()}'` });
+    } else {
+      if (forcedBy !== undefined) throw missingError(name, forcedBy, result.detail, result.status);
+      attempts.push({ name, status: result.status, detail: result.detail });
+    }
+  }
+  if (chosen === undefined) throw new Error(`no tfjs backend could be initialised: ${attempts.map(describeAttempt).join(', ')}`);
+  const summary = summarise(chosen.name, chosen.threads, attempts, forcedBy);
+  const log = options.log === undefined ? console.log : options.log;
+  if (log !== false) log(`convkit: ${summary}`);
+  return { name: chosen.name, tfBackend: tf.getBackend(), threads: chosen.threads, attempts, summary };
+}

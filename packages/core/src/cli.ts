@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// The `convkit` command. `npx convkit doctor [--json]` reports which tfjs backends can run here.
+import { Command } from 'commander';
+import { doctor, formatDoctorReport } from './doctor.js';
+
+const program = new Command();
+program.name('convkit').description('convkit command-line tools');
+program
+  .command('doctor')
+  .description('show which tfjs backends are installed and load, which CUDA libraries are missing, and what will run')
+  .option('--json', 'print the report as JSON')
+  .action(async (options: { json?: boolean }) => {
+    const report = await doctor();
+    console.log(options.json === true ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
+  });
+
+await program.parseAsync(process.argv);

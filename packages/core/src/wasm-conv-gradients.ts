@@ -1,0 +1,204 @@
+import * as tf from '@tensorflow/tfjs';
+import { callWasmKernel, free } from './wasm-kernel-call.js';
+import { registerWasmMatMulKernel } from './wasm-matmul.js';
+
+type TensorInfo = tf.TensorInfo;
+type Backend = tf.KernelBackend;
+type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
+
+/** The attributes tfjs passes to both backprop kernels, plus an optional `dilations` extension. */
+interface BackpropAttrs {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | ExplicitPad;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dilations?: number | [number, number];
+}
+
+function checkFormat(kernelName: string, dataFormat: string | undefined): void {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC') {
+    throw new Error(`${kernelName} on wasm supports dataFormat 'NHWC' only (received '${dataFormat}')`);
+  }
+}
+
+function convInfo(xShape: number[], filterShape: number[], attrs: BackpropAttrs): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
+function explicitPad(top: number, bottom: number, left: number, right: number): ExplicitPad {
+  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}
+
+/**
+ * dW[kh, kw, ci, co] = Σ_{n, oh, ow} x[n, oh·s + kh·d − padTop, ow·s + kw·d − padLeft, ci] · dy[n, oh, ow, co],
+ * computed as one forward convolution of x (as [inC, H, W, N]) with dy (as [OH, OW, N, outC]) using
+ * stride d and dilation s, then transposed back to [KH, KW, inC, outC].
+ */
+function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Backend; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const { inputs, backend } = args;
+  const attrs = args.attrs as unknown as BackpropAttrs & { filterShape: number[] };
+  const x = inputs['x'] as TensorInfo;
+  const dy = inputs['dy'] as TensorInfo;
+  checkFormat('Conv2DBackpropFilter', attrs.dataFormat);
+  const info = convInfo(x.shape, attrs.filterShape, attrs);
+  const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, inChannels, outChannels } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const { top, left } = info.padInfo;
+
+  const xT = callWasmKernel('Transpose', { x }, backend, { perm: [3, 1, 2, 0] });
+  const dyT = callWasmKernel('Transpose', { x: dy }, backend, { perm: [1, 2, 0, 3] });
+  // Pad bottom/right just enough for a KH×KW output; the original padding only ever adds zeros.
+  const bottom = Math.max(0, (filterHeight - 1) * dilationHeight + (outHeight - 1) * strideHeight + 1 - inHeight - top);
+  const right = Math.max(0, (filterWidth - 1) * dilationWidth + (outWidth - 1) * strideWidth + 1 - inWidth - left);
+  let product = callWasmKernel('Conv2D', { x: xT, filter: dyT }, backend, {
+    strides: [dilationHeight, dilationWidth],
+    dilations: [strideHeight, strideWidth],
+    pad: explicitPad(top, bottom, left, right),
+    dataFormat: 'NHWC',
+  });
+  free(backend, xT, dyT);
+  if (product.shape[1] !== filterHeight || product.shape[2] !== filterWidth) {
+    const sliced = callWasmKernel('Slice', { x: product }, backend, {
+      begin: [0, 0, 0, 0],
+      size: [inChannels, filterHeight, filterWidth, outChannels],
+    });
+    free(backend, product);
+    product = sliced;
+  }
+  const dW = callWasmKernel('Transpose', { x: product }, backend, { perm: [1, 2, 0, 3] });
+  free(backend, product);
+  return dW;
+}
+
+/**
+ * Inserts stride−1 zeros between rows and columns of dy and crops `crop` rows/cols at each end.
+ * Returns dy itself when there is nothing to do.
+ */
+function upsample(
+  dy: TensorInfo,
+  backend: Backend,
+  strideHeight: number,
+  strideWidth: number,
+  crop: { top: number; bottom: number; left: number; right: number },
+): TensorInfo {
+  const [batch, height, width, channels] = dy.shape as [number, number, number, number];
+  let spread: TensorInfo = dy;
+  let owned = false;
+  if (strideHeight > 1 || strideWidth > 1) {
+    const split = callWasmKernel('Reshape', { x: dy }, backend, { shape: [batch * height, 1, width, 1, channels] });
+    const padded = callWasmKernel('PadV2', { x: split }, backend, {
+      paddings: [[0, 0], [0, strideHeight - 1], [0, 0], [0, strideWidth - 1], [0, 0]],
+      constantValue: 0,
+    });
+    free(backend, split);
+    spread = callWasmKernel('Reshape', { x: padded }, backend, {
+      shape: [batch, height * strideHeight, width * strideWidth, channels],
+    });
+    free(backend, padded);
+    owned = true;
+  }
+  const fullHeight = (height - 1) * strideHeight + 1;
+  const fullWidth = (width - 1) * strideWidth + 1;
+  if (spread.shape[1] === fullHeight && spread.shape[2] === fullWidth && crop.top + crop.bottom + crop.left + crop.right === 0) {
+    return spread; // dy itself when stride is 1: the caller frees only what differs from dy
+  }
+  const sliced = callWasmKernel('Slice', { x: spread }, backend, {
+    begin: [0, crop.top, crop.left, 0],
+    size: [batch, fullHeight - crop.top - crop.bottom, fullWidth - crop.left - crop.right, channels],
+  });
+  if (owned) free(backend, spread);
+  return sliced;
+}
+
+/**
+ * dX[n, h, w, ci] = Σ_{kh, kw, co} dyUp[n, h + kh·d − p'T, w + kw·d − p'L, co] · W[KH−1−kh, KW−1−kw, ci, co],
+ * a forward convolution (dilation d, stride 1) of dy with stride−1 zeros inserted, with the filter
+ * rotated 180° and transposed to [KH, KW, outC, inC]; p'T = (KH−1)·d − padTop, bottom/right chosen
+ * so the output is exactly H×W (negative pads crop dy instead).
+ */
+function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: Backend; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const { inputs, backend } = args;
+  const attrs = args.attrs as unknown as BackpropAttrs & { inputShape: number[] };
+  const dy = inputs['dy'] as TensorInfo;
+  const filter = inputs['filter'] as TensorInfo;
+  checkFormat('Conv2DBackpropInput', attrs.dataFormat);
+  const info = convInfo(attrs.inputShape, filter.shape, attrs);
+  const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const reachHeight = (filterHeight - 1) * dilationHeight;
+  const reachWidth = (filterWidth - 1) * dilationWidth;
+  const upHeight = (outHeight - 1) * strideHeight + 1;
+  const upWidth = (outWidth - 1) * strideWidth + 1;
+  const top = reachHeight - info.padInfo.top;
+  const left = reachWidth - info.padInfo.left;
+  const bottom = inHeight - upHeight - top + reachHeight;
+  const right = inWidth - upWidth - left + reachWidth;
+
+  const spread = upsample(dy, backend, strideHeight, strideWidth, {
+    top: Math.max(0, -top),
+    bottom: Math.max(0, -bottom),
+    left: Math.max(0, -left),
+    right: Math.max(0, -right),
+  });
+  const reversed = callWasmKernel('Reverse', { x: filter }, backend, { dims: [0, 1] });
+  const rotated = callWasmKernel('Transpose', { x: reversed }, backend, { perm: [0, 1, 3, 2] });
+  free(backend, reversed);
+  const dx = callWasmKernel('Conv2D', { x: spread, filter: rotated }, backend, {
+    strides: [1, 1],
+    dilations: [dilationHeight, dilationWidth],
+    pad: explicitPad(Math.max(0, top), Math.max(0, bottom), Math.max(0, left), Math.max(0, right)),
+    dataFormat: 'NHWC',
+  });
+  free(backend, rotated);
+  if (spread !== dy) free(backend, spread);
+  return dx;
+}
+
+const KERNELS: readonly { kernelName: string; kernelFunc: tf.KernelFunc }[] = [
+  { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilter as tf.KernelFunc },
+  { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInput as tf.KernelFunc },
+];
+
+/**
+ * Registers convkit's convolution gradient kernels for the `wasm` backend: `Conv2DBackpropFilter`
+ * (missing from @tensorflow/tfjs-backend-wasm 4.22, so training a conv net on wasm fails without
+ * it) and `Conv2DBackpropInput` (the stock one is a slow scalar loop).
+ *
+ * Why: both gradients are forward convolutions in disguise, and the wasm backend's forward
+ * `Conv2D` runs on XNNPACK. The kernels call the backend's own `Conv2D`, `Transpose`, `Reverse`,
+ * `PadV2`, `Slice` and `Reshape` kernels and free every intermediate. They support every stride
+ * and padding (`'same'`, `'valid'`, a number, explicit pads) and `dimRoundingMode` that `tf.conv2d`
+ * accepts, in NHWC (NCHW throws). They also honour a `dilations` attribute, which tfjs's own
+ * gradient never passes (tfjs refuses conv gradients with dilation > 1).
+ *
+ * It also replaces `BatchMatMul` with a fast path for transposed products (every dense layer's gradient uses
+ * them; the stock kernel runs them 8–15× slower than plain ones).
+ *
+ * {@link initBackend} calls this when it picks wasm. Calling it again is a no-op. Makes no tensors.
+ *
+ * @example
+ * ```ts
+ * import '@tensorflow/tfjs-backend-wasm';
+ * await tf.setBackend('wasm');
+ * registerWasmGradientKernels();
+ * const grad = tf.grad((w: tf.Tensor4D) => tf.conv2d(x, w, 1, 'same').sum()); // now runs on wasm
+ * ```
+ */
+export function registerWasmGradientKernels(): void {
+  for (const { kernelName, kernelFunc } of KERNELS) {
+    const existing = tf.getKernel(kernelName, 'wasm');
+    if (existing?.kernelFunc === kernelFunc) continue;
+    if (existing !== undefined) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  }
+  registerWasmMatMulKernel();
+}

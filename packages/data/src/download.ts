@@ -1,0 +1,74 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** Options of {@link downloadFile}. */
+export interface DownloadFileOptions {
+  /** The address to fetch. */
+  url: string;
+  /** The file to create. Its directory is created if needed. */
+  destination: string;
+  /** The expected MD5 of the bytes, lowercase hex. Defaults to no check. */
+  md5?: string;
+  /** The fetch function to use (inject one in tests). Defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * The MD5 digest of `bytes` as lowercase hex, the form dataset checksums are published in.
+ *
+ * @example
+ * ```ts
+ * md5Hex(await readFile('train-labels-idx1-ubyte.gz')); // '25c81989df183df01b3e8a0aad5dffbe' for the official file
+ * ```
+ */
+export function md5Hex(bytes: Uint8Array): string {
+  return createHash('md5').update(bytes).digest('hex');
+}
+
+/**
+ * Downloads `url` to `destination`, verifying its MD5, without ever leaving a partial file.
+ *
+ * The bytes are checked in memory, written to a temporary file beside `destination`, and
+ * renamed into place, so an interrupted or corrupt download leaves nothing that a later run
+ * could mistake for the real file.
+ *
+ * @returns the number of bytes written.
+ * @throws on a network error, an HTTP status other than 2xx, or a checksum mismatch (with
+ *   the expected and received MD5).
+ * @example
+ * ```ts
+ * await downloadFile({ url: 'https://example.org/data.gz', destination: '/tmp/data.gz', md5: '…' });
+ * ```
+ */
+export async function downloadFile(options: DownloadFileOptions): Promise<number> {
+  const { url, destination, md5 } = options;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  let bytes: Uint8Array;
+  try {
+    const response = await fetchImpl(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trimEnd());
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (error) {
+    throw new Error(`download of ${url} failed: ${(error as Error).message}`, { cause: error });
+  }
+  if (md5 !== undefined) {
+    const actual = md5Hex(bytes);
+    if (actual !== md5.toLowerCase()) {
+      throw new Error(
+        `checksum mismatch for ${url}: expected MD5 ${md5.toLowerCase()}, received ${actual} (${bytes.length} bytes); ` +
+          'the file was not saved',
+      );
+    }
+  }
+  await mkdir(dirname(destination), { recursive: true });
+  const temporary = `${destination}.${randomBytes(6).toString('hex')}.part`;
+  try {
+    await writeFile(temporary, bytes);
+    await rename(temporary, destination);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  return bytes.length;
+}

@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ImageBatch } from './batch-encoder.js';
+
+/** What an {@link EpochIterator} reports back to the loader that made it. */
+export interface EpochHost {
+  /** `delivered` batches of this epoch have now been handed to the consumer. */
+  onDelivered(iterator: EpochIterator, delivered: number): void;
+  /** The iterator was closed before the end of the epoch (break, error, or abandoned). */
+  onClosed(iterator: EpochIterator): void;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+function disposeBatch(batch: ImageBatch): void {
+  tf.dispose([batch.x, batch.y]);
+}
+
+/**
+ * One epoch of batches, assembled up to `prefetch` batches ahead of the consumer.
+ *
+ * Batch `b` is built by `make(b)`; with `prefetch > 0` each build is queued with
+ * `setImmediate`, so it runs while the consumer awaits (e.g. a `loss.data()` sync) and is
+ * ready by the time the next batch is asked for. Closing the iterator (a `break` out of
+ * `for await`, an error, or a newer epoch of the same loader) disposes every batch that
+ * was built but not handed out.
+ */
+export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
+  private readonly queue: Promise<ImageBatch>[] = [];
+  private scheduled: number;
+  private delivered: number;
+  private closed = false;
+
+  constructor(
+    private readonly host: EpochHost,
+    private readonly total: number,
+    start: number,
+    private readonly prefetch: number,
+    private readonly make: (batchIndex: number) => ImageBatch,
+  ) {
+    this.scheduled = start;
+    this.delivered = start;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Hands out the next batch; the consumer owns it and disposes `x` and `y`. */
+  async next(): Promise<IteratorResult<ImageBatch, undefined>> {
+    if (this.closed || this.delivered >= this.total) return DONE;
+    this.fill(this.delivered + 1);
+    const pending = this.queue.shift() as Promise<ImageBatch>;
+    let batch: ImageBatch;
+    try {
+      batch = await pending;
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+    if (this.closed) {
+      disposeBatch(batch);
+      return DONE;
+    }
+    this.delivered += 1;
+    this.host.onDelivered(this, this.delivered);
+    this.fill(this.delivered + this.prefetch);
+    return { done: false, value: batch };
+  }
+
+  /** Ends the epoch early (called by `break` in `for await`); disposes prefetched batches. */
+  async return(): Promise<IteratorResult<ImageBatch, undefined>> {
+    await this.close();
+    return DONE;
+  }
+
+  /** Stops handing out batches and disposes every batch built but not handed out. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.delivered < this.total) this.host.onClosed(this);
+    const pending = this.queue.splice(0);
+    const results = await Promise.allSettled(pending);
+    for (const result of results) if (result.status === 'fulfilled') disposeBatch(result.value);
+  }
+
+  private fill(upTo: number): void {
+    const limit = Math.min(this.total, upTo);
+    while (this.scheduled < limit) this.queue.push(this.schedule(this.scheduled++));
+  }
+
+  private schedule(batchIndex: number): Promise<ImageBatch> {
+    if (this.prefetch === 0) {
+      try {
+        return Promise.resolve(this.make(batchIndex));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const pending = new Promise<ImageBatch>((resolve, reject) => {
+      setImmediate(() => {
+        if (this.closed) {
+          reject(new Error('the epoch was closed before this batch was built'));
+          return;
+        }
+        try {
+          resolve(this.make(batchIndex));
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    // The rejection is reported when the batch is awaited; do not flag it as unhandled before.
+    pending.catch(() => undefined);
+    return pending;
+  }
+}

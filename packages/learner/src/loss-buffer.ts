@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs';
+import type { History, StepRecord } from './history.js';
+
+/** One training batch's loss: a kept scalar until read, then a number. */
+export interface LossEntry {
+  tensor: tf.Scalar | undefined;
+  value: number | undefined;
+  readonly size: number;
+}
+
+/**
+ * Reads one device scalar per listed tensor with a single device read (one `stack`, one `data()`).
+ * Does not dispose the inputs.
+ */
+export async function readScalars(scalars: readonly tf.Scalar[]): Promise<number[]> {
+  if (scalars.length === 0) return [];
+  const stacked = tf.stack(scalars as tf.Scalar[]);
+  try {
+    return Array.from(await stacked.data());
+  } finally {
+    stacked.dispose();
+  }
+}
+
+/**
+ * The training losses of the current epoch, kept on the device and read in one batch when someone needs them
+ * (a plugin's `ctx.lossValue()`/`ctx.runningLoss()`, or the epoch end) — STYLE (b) 11: sync on purpose. Step
+ * records wait here for their loss and go into the history, in order, once read.
+ */
+export class LossBuffer {
+  private entries: LossEntry[] = [];
+  private pendingSteps: { entry: LossEntry; record: Omit<StepRecord, 'loss'> }[] = [];
+
+  constructor(private readonly history: History) {}
+
+  /** Keeps a copy of `loss` (the caller still owns and disposes `loss`). */
+  add(loss: tf.Scalar, size: number): LossEntry {
+    const entry: LossEntry = { tensor: tf.keep(loss.clone()), value: undefined, size };
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /** Queues a step record that gets `entry`'s loss once it is read. */
+  addStep(entry: LossEntry, record: Omit<StepRecord, 'loss'>): void {
+    this.pendingSteps.push({ entry, record });
+  }
+
+  /** Reads every unread loss with one device read, then moves the waiting step records into the history. */
+  async resolve(): Promise<void> {
+    const unread = this.entries.filter((e) => e.tensor !== undefined);
+    const values = await readScalars(unread.map((e) => e.tensor!));
+    unread.forEach((entry, i) => {
+      entry.tensor!.dispose();
+      entry.tensor = undefined;
+      entry.value = values[i];
+    });
+    for (const { entry, record } of this.pendingSteps) this.history.steps.push({ ...record, loss: entry.value! });
+    this.pendingSteps = [];
+  }
+
+  /** The value of `entry`, reading all unread losses if needed. */
+  async valueOf(entry: LossEntry): Promise<number> {
+    if (entry.value === undefined) await this.resolve();
+    return entry.value!;
+  }
+
+  /** Sample-weighted mean of this epoch's losses so far (NaN when none). */
+  async mean(): Promise<number> {
+    await this.resolve();
+    let total = 0;
+    let count = 0;
+    for (const entry of this.entries) {
+      total += entry.value! * entry.size;
+      count += entry.size;
+    }
+    return count === 0 ? Number.NaN : total / count;
+  }
+
+  /** Starts a new epoch: forgets the entries (disposing unread ones). Queued step records are dropped. */
+  clear(): void {
+    for (const entry of this.entries) entry.tensor?.dispose();
+    this.entries = [];
+    this.pendingSteps = [];
+  }
+}
