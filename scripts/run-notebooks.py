@@ -81,6 +81,14 @@ def run(path, args):
     return True
 
 
+def resolve(path):
+    """A notebook path as the user typed it: relative to where npm was started (INIT_CWD), the cwd, or the repo."""
+    for base in (os.environ.get("INIT_CWD"), os.getcwd(), ROOT):
+        if base and os.path.exists(os.path.join(base, path)):
+            return os.path.abspath(os.path.join(base, path))
+    sys.exit(f"notebook not found: {path} (looked relative to {os.environ.get('INIT_CWD') or os.getcwd()} and {ROOT})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("notebooks", nargs="*")
@@ -94,7 +102,7 @@ def main():
     os.environ["CONVKIT_SIZE"] = args.size
     if args.size == "full" and args.timeout == 300:
         args.timeout = 3600
-    paths = args.notebooks or sorted(p for p in glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb"))
+    paths = [resolve(p) for p in args.notebooks] or sorted(p for p in glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb"))
                                      if ".ipynb_checkpoints" not in p)
     if not paths:
         print("no notebooks found")

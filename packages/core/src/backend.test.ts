@@ -83,6 +83,7 @@ describe('initBackend', () => {
       'CONVKIT_BACKEND must be one of auto, node-gpu, node, webgpu, wasm, cpu (received "tensorflow")',
     );
     await expect(initBackend({ threads: 0, log: false, env: {} })).rejects.toThrow('threads must be a positive integer (received 0)');
+    await expect(initBackend({ log: false, env: { CONVKIT_THREADS: 'two' } })).rejects.toThrow("CONVKIT_THREADS must be a positive integer (received 'two')");
   });
 
   it('tells "installed but failed to load" apart from "not installed"', async () => {

@@ -6,6 +6,7 @@ import type { BackendName } from './backend-catalog.js';
 import { firstLine, loadOptionalPackage } from './optional-package.js';
 import type { RequireFunction } from './optional-package.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
+import { enableWasmThreads, unrefWasmWorkers, wasmInitialised } from './wasm-threads.js';
 
 export type { BackendName } from './backend-catalog.js';
 
@@ -30,8 +31,9 @@ export interface InitBackendOptions {
   /** A backend to force, or `'auto'` for the ladder. Wins over `CONVKIT_BACKEND`. Defaults to `'auto'`. */
   backend?: BackendName | 'auto';
   /**
-   * Threads for the wasm backend (`setThreadsCount`); ignored elsewhere. Takes effect only before
-   * wasm's first initialisation in the process. Defaults to the backend's own choice.
+   * Threads for the wasm backend; ignored elsewhere. Above 1, convkit starts tfjs's multithreaded wasm build in
+   * Node (see convkit README, "Performance"). Takes effect only before wasm's first initialisation in the process.
+   * Wins over `CONVKIT_THREADS`. Defaults to `CONVKIT_THREADS`, else all logical cores.
    */
   threads?: number;
   /** Where the one-line summary goes; `false` silences it. Defaults to `console.log`. */
@@ -83,8 +85,18 @@ async function tryRung(name: BackendName, threads: number | undefined, requireFu
       return { status: 'ok', threads: name === 'webgpu' ? 1 : availableParallelism() };
     }
     if (name === 'wasm') {
-      if (threads !== undefined) setThreadsCount(threads);
-      await activate('wasm');
+      let undo: (() => void) | undefined;
+      if (!wasmInitialised()) {
+        const count = threads ?? availableParallelism();
+        if (count > 1) undo = enableWasmThreads();
+        setThreadsCount(count);
+      }
+      try {
+        await activate('wasm');
+      } finally {
+        undo?.();
+      }
+      unrefWasmWorkers(tf.findBackend('wasm') ?? undefined);
       registerWasmGradientKernels();
       return { status: 'ok', threads: getThreadsCount() };
     }
@@ -139,7 +151,8 @@ function missingError(name: BackendName, forcedBy: string, detail: string, statu
  *
  * Options:
  * - `backend`: a {@link BackendName} or `'auto'`. Defaults to `CONVKIT_BACKEND`, else `'auto'`.
- * - `threads`: wasm threads (`setThreadsCount`), a positive integer. Defaults to the wasm default.
+ * - `threads`: wasm threads, a positive integer. Defaults to `CONVKIT_THREADS`, else all logical cores (tfjs
+ *   alone runs single-threaded in Node); fixed at wasm's first initialisation in the process.
  * - `log`: receives one line such as `convkit: backend wasm (1 thread); passed over: node-gpu (not
  *   installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), webgpu (not installed)`;
  *   `false` silences it. Defaults to `console.log`.
@@ -153,10 +166,15 @@ function missingError(name: BackendName, forcedBy: string, detail: string, statu
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendReport> {
   const env = options.env ?? process.env;
-  const { threads } = options;
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
-    throw new Error(`threads must be a positive integer (received ${threads})`);
+  const { threads: fromOptions } = options;
+  if (fromOptions !== undefined && (!Number.isInteger(fromOptions) || fromOptions < 1)) {
+    throw new Error(`threads must be a positive integer (received ${fromOptions})`);
   }
+  const fromEnv = env['CONVKIT_THREADS'];
+  if (fromEnv !== undefined && fromEnv !== '' && !/^[1-9][0-9]*$/.test(fromEnv)) {
+    throw new Error(`CONVKIT_THREADS must be a positive integer (received '${fromEnv}')`);
+  }
+  const threads = fromOptions ?? (fromEnv === undefined || fromEnv === '' ? undefined : Number(fromEnv));
   const fromOption = options.backend === undefined ? 'auto' : parseBackendName(options.backend, 'backend');
   const requested =
     fromOption !== 'auto' ? fromOption : parseBackendName(env['CONVKIT_BACKEND'], 'CONVKIT_BACKEND');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { availableBackends, expectNoLeak, withBackend } from './testing.js';
+import { availableBackends, expectNoLeak, relativeError, withBackend } from './testing.js';
 
 describe('expectNoLeak', () => {
   it('returns what a sync or async fn returns when no tensors leak', async () => {
@@ -46,5 +46,13 @@ describe('availableBackends', () => {
     const names = availableBackends();
     expect(names.slice(-2)).toEqual(['wasm', 'cpu']);
     expect(names).not.toContain('webgl');
+  });
+});
+
+describe('relativeError', () => {
+  it('divides the largest difference by the largest reference magnitude', () => {
+    expect(relativeError([10, -20, 5], [10.5, -20, 4])).toBeCloseTo(1 / 20, 12);
+    expect(relativeError([0, 0], [0.25, -0.5])).toBe(0.5);
+    expect(() => relativeError([1, 2], [1])).toThrow("actual must have the reference's length 2 (received 1)");
   });
 });

@@ -69,3 +69,26 @@ const NODE_BACKENDS: readonly string[] = ['tensorflow', 'wasm', 'cpu'];
 export function availableBackends(): string[] {
   return NODE_BACKENDS.filter((name) => tf.findBackendFactory(name) != null);
 }
+
+/**
+ * The largest absolute difference between `actual` and `reference`, divided by the largest magnitude in
+ * `reference` (the plain largest difference when `reference` is all zeros): a relative error that near-zero
+ * entries cannot inflate. Throws when the lengths differ.
+ *
+ * @example
+ * ```ts
+ * expect(relativeError(cpuGradient, wasmGradient)).toBeLessThan(1e-5);
+ * ```
+ */
+export function relativeError(reference: ArrayLike<number>, actual: ArrayLike<number>): number {
+  if (actual.length !== reference.length) {
+    throw new Error(`actual must have the reference's length ${reference.length} (received ${actual.length})`);
+  }
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < reference.length; i++) {
+    worst = Math.max(worst, Math.abs((reference[i] as number) - (actual[i] as number)));
+    scale = Math.max(scale, Math.abs(reference[i] as number));
+  }
+  return scale === 0 ? worst : worst / scale;
+}

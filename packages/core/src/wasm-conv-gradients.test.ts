@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import './wasm-backend.js';
-import { expectNoLeak } from './testing.js';
+import { expectNoLeak, relativeError } from './testing.js';
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
@@ -23,17 +23,6 @@ function normals(rng: Rng, size: number): Float32Array {
   return values;
 }
 
-/** Max |a − b| divided by max |a|: a relative error that ignores near-zero entries. */
-function relativeError(reference: ArrayLike<number>, actual: ArrayLike<number>): number {
-  expect(actual.length).toBe(reference.length);
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < reference.length; i++) {
-    worst = Math.max(worst, Math.abs((reference[i] as number) - (actual[i] as number)));
-    scale = Math.max(scale, Math.abs(reference[i] as number));
-  }
-  return scale === 0 ? worst : worst / scale;
-}
 
 function outputShape(c: ConvCase): Shape4 {
   return tf.backend_util.computeConv2DInfo(c.xShape, c.filterShape, c.strides, c.dilations, c.pad, undefined, false, 'channelsLast')
@@ -172,6 +161,28 @@ describe('registerWasmGradientKernels', () => {
       await tf.setBackend('cpu');
       const reference = cpuReference(c, data);
       await tf.setBackend('wasm');
+      const actual = await expectNoLeak(() => kernelGradients(c, data));
+      const label = JSON.stringify(c);
+      expect(relativeError(reference.dx, actual.dx), `dx ${label}`).toBeLessThan(1e-5);
+      expect(relativeError(reference.dw, actual.dw), `dW ${label}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it('computes stride > 1 input gradients by phases, also with dilation 2 and uneven phases', async () => {
+    const rng = createRng(31);
+    const mixed: ConvCase[] = [
+      { xShape: [2, 9, 8, 3], filterShape: [3, 3, 3, 4], strides: [2, 2], dilations: [2, 2], pad: 'same' },
+      { xShape: [1, 11, 10, 2], filterShape: [5, 3, 2, 3], strides: [3, 2], dilations: [2, 1], pad: 'valid' },
+      { xShape: [2, 7, 9, 2], filterShape: [1, 1, 2, 2], strides: [3, 3], dilations: [1, 1], pad: 'valid' },
+      { xShape: [1, 8, 8, 3], filterShape: [4, 4, 3, 2], strides: [2, 2], dilations: [1, 1], pad: [[0, 0], [3, 0], [0, 2], [0, 0]] },
+    ];
+    for (const c of mixed) {
+      const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+      const data = { x: normals(rng, size(c.xShape)), filter: normals(rng, size(c.filterShape)), dy: normals(rng, size(outputShape(c))) };
+      await tf.setBackend('cpu');
+      const reference = cpuReference(c, data);
+      await tf.setBackend('wasm');
+      registerWasmGradientKernels();
       const actual = await expectNoLeak(() => kernelGradients(c, data));
       const label = JSON.stringify(c);
       expect(relativeError(reference.dx, actual.dx), `dx ${label}`).toBeLessThan(1e-5);

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { callWasmKernel, free } from './wasm-kernel-call.js';
 import { registerWasmMatMulKernel } from './wasm-matmul.js';
+import { conv2dBackpropInputByPhases } from './wasm-conv-phases.js';
+import { POOL_GRADIENT_KERNELS } from './wasm-pool-gradients.js';
 
 type TensorInfo = tf.TensorInfo;
 type Backend = tf.KernelBackend;
@@ -80,46 +82,6 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Ba
 }
 
 /**
- * Inserts stride−1 zeros between rows and columns of dy and crops `crop` rows/cols at each end.
- * Returns dy itself when there is nothing to do.
- */
-function upsample(
-  dy: TensorInfo,
-  backend: Backend,
-  strideHeight: number,
-  strideWidth: number,
-  crop: { top: number; bottom: number; left: number; right: number },
-): TensorInfo {
-  const [batch, height, width, channels] = dy.shape as [number, number, number, number];
-  let spread: TensorInfo = dy;
-  let owned = false;
-  if (strideHeight > 1 || strideWidth > 1) {
-    const split = callWasmKernel('Reshape', { x: dy }, backend, { shape: [batch * height, 1, width, 1, channels] });
-    const padded = callWasmKernel('PadV2', { x: split }, backend, {
-      paddings: [[0, 0], [0, strideHeight - 1], [0, 0], [0, strideWidth - 1], [0, 0]],
-      constantValue: 0,
-    });
-    free(backend, split);
-    spread = callWasmKernel('Reshape', { x: padded }, backend, {
-      shape: [batch, height * strideHeight, width * strideWidth, channels],
-    });
-    free(backend, padded);
-    owned = true;
-  }
-  const fullHeight = (height - 1) * strideHeight + 1;
-  const fullWidth = (width - 1) * strideWidth + 1;
-  if (spread.shape[1] === fullHeight && spread.shape[2] === fullWidth && crop.top + crop.bottom + crop.left + crop.right === 0) {
-    return spread; // dy itself when stride is 1: the caller frees only what differs from dy
-  }
-  const sliced = callWasmKernel('Slice', { x: spread }, backend, {
-    begin: [0, crop.top, crop.left, 0],
-    size: [batch, fullHeight - crop.top - crop.bottom, fullWidth - crop.left - crop.right, channels],
-  });
-  if (owned) free(backend, spread);
-  return sliced;
-}
-
-/**
  * dX[n, h, w, ci] = Σ_{kh, kw, co} dyUp[n, h + kh·d − p'T, w + kw·d − p'L, co] · W[KH−1−kh, KW−1−kw, ci, co],
  * a forward convolution (dilation d, stride 1) of dy with stride−1 zeros inserted, with the filter
  * rotated 180° and transposed to [KH, KW, outC, inC]; p'T = (KH−1)·d − padTop, bottom/right chosen
@@ -143,29 +105,33 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: Bac
   const bottom = inHeight - upHeight - top + reachHeight;
   const right = inWidth - upWidth - left + reachWidth;
 
-  const spread = upsample(dy, backend, strideHeight, strideWidth, {
-    top: Math.max(0, -top),
-    bottom: Math.max(0, -bottom),
-    left: Math.max(0, -left),
-    right: Math.max(0, -right),
-  });
+  if (strideHeight > 1 || strideWidth > 1) return conv2dBackpropInputByPhases(dy, filter, backend, info);
+  // Stride 1: negative pads crop dy instead.
+  const cropped =
+    top < 0 || bottom < 0 || left < 0 || right < 0
+      ? callWasmKernel('Slice', { x: dy }, backend, {
+          begin: [0, Math.max(0, -top), Math.max(0, -left), 0],
+          size: [dy.shape[0], upHeight - Math.max(0, -top) - Math.max(0, -bottom), upWidth - Math.max(0, -left) - Math.max(0, -right), dy.shape[3]],
+        })
+      : dy;
   const reversed = callWasmKernel('Reverse', { x: filter }, backend, { dims: [0, 1] });
   const rotated = callWasmKernel('Transpose', { x: reversed }, backend, { perm: [0, 1, 3, 2] });
   free(backend, reversed);
-  const dx = callWasmKernel('Conv2D', { x: spread, filter: rotated }, backend, {
+  const dx = callWasmKernel('Conv2D', { x: cropped, filter: rotated }, backend, {
     strides: [1, 1],
     dilations: [dilationHeight, dilationWidth],
     pad: explicitPad(Math.max(0, top), Math.max(0, bottom), Math.max(0, left), Math.max(0, right)),
     dataFormat: 'NHWC',
   });
   free(backend, rotated);
-  if (spread !== dy) free(backend, spread);
+  if (cropped !== dy) free(backend, cropped);
   return dx;
 }
 
 const KERNELS: readonly { kernelName: string; kernelFunc: tf.KernelFunc }[] = [
   { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilter as tf.KernelFunc },
   { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInput as tf.KernelFunc },
+  ...POOL_GRADIENT_KERNELS,
 ];
 
 /**
@@ -179,6 +145,10 @@ const KERNELS: readonly { kernelName: string; kernelFunc: tf.KernelFunc }[] = [
  * and padding (`'same'`, `'valid'`, a number, explicit pads) and `dimRoundingMode` that `tf.conv2d`
  * accepts, in NHWC (NCHW throws). They also honour a `dilations` attribute, which tfjs's own
  * gradient never passes (tfjs refuses conv gradients with dilation > 1).
+ *
+ * For stride > 1, `Conv2DBackpropInput` runs one stride-1 convolution per output phase (no work on inserted zeros).
+ * It also registers `MaxPoolGrad` (first maximum wins, as on cpu) and `AvgPoolGrad` as channel-innermost loops over
+ * the wasm heap; the stock `MaxPoolGrad` is a scalar loop that took a quarter of a W1 training step.
  *
  * It also replaces `BatchMatMul` with a fast path for transposed products (every dense layer's gradient uses
  * them; the stock kernel runs them 8–15× slower than plain ones).

@@ -16,6 +16,14 @@ export { resolveLoss, LOSS_NAMES } from './losses.js';
 export type { LossName, LossFunction } from './losses.js';
 export { accuracy, meanMetric } from './metrics.js';
 export type { Metric } from './metrics.js';
+export { ConfusionMatrixMetric, balancedAccuracy, macroF1, weightedF1, classMetric } from './classification-metrics.js';
+export type {
+  ConfusionStatistic,
+  ConfusionMetricOptions,
+  ConfusionMatrixMetricOptions,
+} from './classification-metrics.js';
+export { confusionMatrix, classificationReport, reportFromConfusion } from './classification-report.js';
+export type { ClassificationReport, ClassScores, AveragedScores } from './classification-report.js';
 export { Learner } from './learner.js';
 export type { LearnerOptions, FitOptions } from './learner.js';
 export { progressBar } from './progress.js';

@@ -1,0 +1,69 @@
+// Benchmark workloads shared by bench/run.mjs and bench/profile.mjs. The same models are defined for PyTorch in
+// bench/torch_bench.py; keep the two in step.
+import * as tf from '@tensorflow/tfjs';
+
+/** W1 (the issue's workload, 25 MFLOP per training sample) and a VGG-style CIFAR-sized network. */
+export const WORKLOADS = {
+  w1: {
+    description: 'conv32 3x3 same relu, maxpool 2, conv64 3x3 same relu, maxpool 2, dense128 relu, dense10; 28x28x1',
+    input: [28, 28, 1],
+    build: () =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 128, activation: 'relu' }),
+          tf.layers.dense({ units: 10 }),
+        ],
+      }),
+  },
+  vgg: {
+    description: '2x conv32, maxpool, 2x conv64, maxpool, conv128 stride 2, dense256 relu, dense10 (3x3 same relu); 32x32x3',
+    input: [32, 32, 3],
+    build: () =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: [32, 32, 3], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.conv2d({ filters: 128, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 256, activation: 'relu' }),
+          tf.layers.dense({ units: 10 }),
+        ],
+      }),
+  },
+};
+
+/** Builds a workload with fixed random data; returns a training step and an inference step (both synchronous). */
+export function setUp(name, batch) {
+  const workload = WORKLOADS[name];
+  if (workload === undefined) throw new Error(`workload must be one of ${Object.keys(WORKLOADS).join(', ')} (received ${name})`);
+  const model = workload.build();
+  const optimizer = tf.train.adam(1e-3);
+  const x = tf.randomNormal([batch, ...workload.input], 0, 1, 'float32', 1);
+  const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 2), 10).toFloat();
+  const train = () => {
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x)), true);
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    return value;
+  };
+  const infer = () => {
+    const out = tf.tidy(() => model.apply(x));
+    out.dataSync();
+    out.dispose();
+  };
+  const dispose = () => {
+    tf.dispose([x, y]);
+    optimizer.dispose();
+    model.dispose();
+  };
+  return { model, train, infer, dispose };
+}

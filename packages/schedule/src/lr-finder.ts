@@ -1,0 +1,204 @@
+import type * as tf from '@tensorflow/tfjs';
+import { CancelFit, CancelValidate, type Learner, type Plugin } from '@convkit/learner';
+import { lineChart, type Chart } from '@convkit/plot';
+import { hyperWriter } from './hyper-writer.js';
+import { exponential } from './schedules.js';
+import { assertPositive, assertPositiveInteger, describe } from './validate.js';
+import { copyWeights, disposeWeights, restoreWeights } from './weights.js';
+
+/** Options of {@link lrFind}. */
+export interface LRFindOptions {
+  /** The first rate. Defaults to 1e-7. */
+  startLearningRate?: number;
+  /** The last rate. Defaults to 10. */
+  endLearningRate?: number;
+  /** Steps of the sweep. Defaults to 100. */
+  steps?: number;
+  /** The EMA factor β of the smoothed loss. Defaults to 0.98. */
+  smoothing?: number;
+  /** Stop once the smoothed loss exceeds this many times its minimum (or is not finite). Defaults to 4. */
+  divergenceFactor?: number;
+  /** Stop on divergence at all. Defaults to true. */
+  stopOnDivergence?: boolean;
+}
+
+/** The outcome of {@link lrFind}. */
+export interface LRFindResult {
+  /** The rate of each step taken. */
+  readonly learningRates: readonly number[];
+  /** The raw batch loss of each step. */
+  readonly losses: readonly number[];
+  /** The bias-corrected exponential moving average of the losses. */
+  readonly smoothedLosses: readonly number[];
+  /** Why the sweep ended: `'completed'` or the divergence. */
+  readonly stopReason: string;
+  /** The rate where the smoothed loss falls fastest (per log-rate), and the rate of its minimum / 10. */
+  readonly suggestion: { readonly steepest: number; readonly minimumDividedBy10: number };
+  /** The smoothed loss against the rate, log x axis, as a `@convkit/plot` chart. */
+  chart(title?: string): Chart;
+}
+
+/**
+ * The rates a finder sweep uses: `rate(i) = start · (end / start)^(i / (steps − 1))`.
+ *
+ * @example
+ * ```ts
+ * import { finderRates } from '@convkit/schedule';
+ * finderRates(1e-7, 10, 9); // [1e-7, 1e-6, …, 10]
+ * ```
+ */
+export function finderRates(start: number, end: number, steps: number): number[] {
+  const curve = exponential(start, end);
+  return Array.from({ length: steps }, (_, i) => curve(steps === 1 ? 0 : i / (steps - 1)));
+}
+
+/**
+ * The finder's two suggestions from a sweep (fastai v2): drop the first tenth of the points and the last 5, then
+ * `minimumDividedBy10` = the rate of the smallest smoothed loss / 10, and `steepest` = the rate where
+ * `(loss[i+1] − loss[i]) / (ln rate[i+1] − ln rate[i])` is most negative.
+ *
+ * @example
+ * ```ts
+ * import { suggestLearningRates } from '@convkit/schedule';
+ * suggestLearningRates([1e-4, 1e-3, 1e-2, 1e-1], [2.3, 2.0, 1.0, 3.0]); // steepest 1e-3, minimum/10 1e-3
+ * ```
+ */
+export function suggestLearningRates(
+  rates: readonly number[],
+  smoothed: readonly number[]
+): { steepest: number; minimumDividedBy10: number } {
+  const skipStart = Math.floor(rates.length / 10);
+  const keep = rates.length - skipStart - 5 >= 3 ? [skipStart, rates.length - 5] : [0, rates.length];
+  const r = rates.slice(keep[0], keep[1]);
+  const l = smoothed.slice(keep[0], keep[1]);
+  if (r.length === 0) return { steepest: NaN, minimumDividedBy10: NaN };
+  let minimum = 0;
+  l.forEach((value, i) => {
+    if (value < l[minimum]!) minimum = i;
+  });
+  let steepest = 0;
+  let slope = Infinity;
+  for (let i = 0; i + 1 < r.length; i++) {
+    const g = (l[i + 1]! - l[i]!) / (Math.log(r[i + 1]!) - Math.log(r[i]!));
+    if (g < slope) {
+      slope = g;
+      steepest = i;
+    }
+  }
+  return { steepest: r[steepest]!, minimumDividedBy10: r[minimum]! / 10 };
+}
+
+/**
+ * The learning-rate range test (Smith 2015; fastai `lr_find`): trains with rates rising exponentially from
+ * `startLearningRate` to `endLearningRate` over `steps` steps, records the loss smoothed as
+ * `avg_i = β · avg_{i−1} + (1 − β) · loss_i`, `smooth_i = avg_i / (1 − β^(i+1))`, stops when the smoothed loss
+ * exceeds `divergenceFactor` × its minimum or is not finite, then puts back the model's weights, the optimizer's
+ * state (when it has `getState`/`setState`) and its rate. Validation is skipped during the sweep.
+ *
+ * The learner's own plugins that write hyperparameters (schedulers) are set aside during the sweep and put back
+ * after, in their order. The sweep counts in `learner.stepCount`, and `learner.history` becomes the sweep's.
+ *
+ * Ownership: the copies of the weights are made and disposed here; the result holds plain numbers.
+ *
+ * @param learner - A learner whose training source gives the batches.
+ * @param options - `startLearningRate` (1e-7), `endLearningRate` (10), `steps` (100), `smoothing` (0.98),
+ *   `divergenceFactor` (4), `stopOnDivergence` (true).
+ * @returns The sweep and its suggestions; `result.chart()` draws it.
+ *
+ * @example
+ * ```ts
+ * import { lrFind } from '@convkit/schedule';
+ * const found = await lrFind(learner, { steps: 100 });
+ * console.log(found.suggestion.steepest, found.suggestion.minimumDividedBy10);
+ * // display(found.chart(), tslab.display)
+ * ```
+ */
+export async function lrFind(learner: Learner, options: LRFindOptions = {}): Promise<LRFindResult> {
+  const {
+    startLearningRate = 1e-7,
+    endLearningRate = 10,
+    steps = 100,
+    smoothing = 0.98,
+    divergenceFactor = 4,
+    stopOnDivergence = true,
+  } = options;
+  assertPositive('startLearningRate', startLearningRate);
+  assertPositive('endLearningRate', endLearningRate);
+  if (endLearningRate <= startLearningRate) {
+    throw new Error(`endLearningRate must be above startLearningRate (received ${endLearningRate} <= ${startLearningRate})`);
+  }
+  assertPositiveInteger('steps', steps);
+  if (!(smoothing >= 0 && smoothing < 1)) throw new Error(`smoothing must be in [0, 1) (received ${describe(smoothing)})`);
+  assertPositive('divergenceFactor', divergenceFactor);
+  const rates = finderRates(startLearningRate, endLearningRate, steps);
+  const used: number[] = [];
+  const losses: number[] = [];
+  const smoothed: number[] = [];
+  let stopReason = 'completed';
+  let average = 0;
+  let best = Infinity;
+  const writer = { current: undefined as ReturnType<typeof hyperWriter> | undefined };
+  const sweep: Plugin = {
+    name: 'lrFinder',
+    order: 10,
+    writes: ['hyper.learningRate'],
+    beforeFit(ctx) {
+      writer.current = hyperWriter(ctx.optimizer, 'learningRate');
+    },
+    beforeBatch(ctx) {
+      writer.current!.write(rates[ctx.fitStep]!);
+    },
+    async afterBatch(ctx) {
+      const loss = await ctx.lossValue();
+      const i = losses.length;
+      used.push(rates[ctx.fitStep]!);
+      losses.push(loss);
+      average = smoothing * average + (1 - smoothing) * loss;
+      const smooth = average / (1 - Math.pow(smoothing, i + 1));
+      smoothed.push(smooth);
+      best = Math.min(best, smooth);
+      if (stopOnDivergence && (!Number.isFinite(smooth) || smooth > divergenceFactor * best)) {
+        stopReason = `diverged at rate ${rates[ctx.fitStep]} (smoothed loss ${smooth} > ${divergenceFactor} × ${best})`;
+        throw new CancelFit(stopReason);
+      }
+      if (losses.length >= steps) throw new CancelFit('completed');
+    },
+    beforeValidate() {
+      throw new CancelValidate('lrFind skips validation');
+    },
+  };
+  const own = learner.plugins;
+  const kept = own.filter((p) => !(p.writes ?? []).some((target) => target.startsWith('hyper.')));
+  const epochs = learner.train.length === undefined ? steps : Math.ceil(steps / learner.train.length);
+  const savedRate = learner.optimizer.getHyper('learningRate');
+  const savedState = await learner.optimizer.getState?.();
+  const savedWeights: tf.Tensor[] = copyWeights(learner.model);
+  for (const p of own) learner.removePlugin(p.name);
+  for (const p of kept) learner.addPlugin(p);
+  try {
+    const history = await learner.fit(epochs, { plugins: [sweep] });
+    if (history.stopReason?.startsWith('error')) throw new Error(`lrFind: the sweep failed: ${history.stopReason}`);
+  } finally {
+    for (const p of kept) learner.removePlugin(p.name);
+    for (const p of own) learner.addPlugin(p);
+    restoreWeights(learner.model, savedWeights);
+    disposeWeights(savedWeights);
+    if (savedState !== undefined) await learner.optimizer.setState!(savedState);
+    learner.optimizer.setHyper('learningRate', savedRate);
+  }
+  const suggestion = suggestLearningRates(used, smoothed);
+  return {
+    learningRates: used,
+    losses,
+    smoothedLosses: smoothed,
+    stopReason,
+    suggestion,
+    chart: (title = 'LR finder') =>
+      lineChart({
+        data: used.map((x, i) => ({ x, y: smoothed[i]! })),
+        x: { title: 'learning rate', log: true },
+        y: { title: 'smoothed loss' },
+        title,
+      }),
+  };
+}
