@@ -85,6 +85,16 @@ describe('Rng', () => {
     expect([...items].sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
   });
 
+  it('shuffle permutes a typed array in place exactly as it permutes the same plain array', () => {
+    const typed = Int32Array.from({ length: 50 }, (_, i) => i);
+    const plain = Array.from({ length: 50 }, (_, i) => i);
+    expect(createRng(9).shuffle(typed)).toBe(typed);
+    createRng(9).shuffle(plain);
+    expect(Array.from(typed)).toEqual(plain);
+    expect(Array.from(typed).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(Array.from(typed)).not.toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
   it('shuffle draws every ordering of 3 items about equally often', () => {
     const rng = createRng(77);
     const counts = new Map<string, number>();

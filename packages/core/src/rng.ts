@@ -119,12 +119,12 @@ export class Rng {
     return mean + std * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
   }
 
-  /** Shuffles `items` in place (Fisher–Yates) and returns the same array. */
-  shuffle<T>(items: T[]): T[] {
+  /** Shuffles `items` (an array or a typed array) in place (Fisher–Yates) and returns the same object. */
+  shuffle<T extends { length: number; [index: number]: unknown }>(items: T): T {
     for (let i = items.length - 1; i > 0; i--) {
       const j = this.int(0, i + 1);
-      const held = items[i] as T;
-      items[i] = items[j] as T;
+      const held = items[i];
+      items[i] = items[j];
       items[j] = held;
     }
     return items;

@@ -1,28 +1,30 @@
 import { createRng } from '@convkit/core';
 import type { Rng, RngState } from '@convkit/core';
-import * as tf from '@tensorflow/tfjs';
+import { applyBatchTransform } from './batch-transform.js';
+import type { BatchTransform } from './batch-transform.js';
 import { createBatchEncoder } from './batch-encoder.js';
 import type { BatchEncoder, BatchEncodingOptions, ImageBatch } from './batch-encoder.js';
 import type { ImageDataset } from './dataset.js';
 import { EpochIterator } from './epoch-iterator.js';
 import type { EpochHost } from './epoch-iterator.js';
-
-/**
- * A batch transform applied after normalisation, e.g. augmentation.
- *
- * It receives the batch images and a generator seeded for this batch alone (so a resumed
- * loader reproduces it exactly), and returns the transformed images with the same batch
- * size. It runs inside `tf.tidy`; the loader disposes the input when a new tensor is
- * returned.
- */
-export type BatchTransform = (x: tf.Tensor4D, rng: Rng) => tf.Tensor4D;
+import { epochBatches, flatLength, samplerLength } from './index-sampler.js';
+import type { IndexSampler } from './index-sampler.js';
 
 /** Options of {@link DataLoader}. */
 export interface DataLoaderOptions extends BatchEncodingOptions {
   /** Images per batch, a positive integer. */
   batchSize: number;
-  /** Whether each epoch visits the images in a fresh random order. Defaults to `true`. */
+  /**
+   * Whether each epoch visits the images in a fresh random order. Defaults to `true`; must be
+   * left unset with a `sampler`, which chooses the order instead.
+   */
   shuffle?: boolean;
+  /**
+   * Chooses each epoch's rows (e.g. class-balanced batches from `@convkit/sampling`) from the
+   * loader's seeded generator, in place of the shuffle. Defaults to none: every image once per
+   * epoch, shuffled or in dataset order.
+   */
+  sampler?: IndexSampler;
   /** Seed of the orders and of the transform's generators. Defaults to `0`. */
   seed?: number;
   /** Whether to drop the last, smaller batch of an epoch. Defaults to `false`. */
@@ -43,14 +45,8 @@ export interface DataLoaderState {
   position: number;
   /** The loader's generator at the start of that epoch. */
   rng: RngState;
-}
-
-/** Hashes (seed, batch) into an independent 31-bit seed (murmur3 finaliser). */
-function batchSeed(seed: number, batchIndex: number): number {
-  let h = (seed ^ Math.imul(batchIndex + 1, 0x9e3779b9)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 1;
+  /** The sampler's state (its `getState()`) at the start of that epoch, for samplers that have one. */
+  sampler?: unknown;
 }
 
 function checkInteger(name: string, value: unknown, minimum: number, what: string): void {
@@ -72,7 +68,11 @@ function checkInteger(name: string, value: unknown, minimum: number, what: strin
  * Options: `batchSize` (required); `shuffle` (defaults to `true`); `seed` (defaults to `0`);
  * `dropLast` (defaults to `false`); `prefetch` (defaults to `2`); `labels` (`'oneHot'`
  * float32 `[B, numClasses]`, the default, or `'index'` int32 `[B]`); `scale` (defaults to
- * `1/255`); `mean`, `std` (per channel, default none); `transform` (default none).
+ * `1/255`); `mean`, `std` (per channel, default none); `transform` (default none);
+ * `sampler` (default none): an {@link IndexSampler} that chooses each epoch's rows (a flat
+ * order cut into batches, or ready-made batches) from the loader's seeded generator instead of
+ * the shuffle; `length` is then the sampler's `length(batchSize, dropLast)`, and
+ * {@link DataLoader.getState} also saves the sampler's state at the start of the epoch.
  *
  * Memory: the consumer owns every batch it receives and disposes `x` and `y`. Batches built
  * ahead but never handed out are disposed by the loader when the epoch ends early (`break`,
@@ -95,6 +95,9 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
   readonly batchSize: number;
   /** Batches per (full) epoch. */
   readonly length: number;
+  /** The sampler choosing each epoch's rows, or `undefined` for the loader's own shuffle. */
+  readonly sampler: IndexSampler | undefined;
+  private readonly dropLast: boolean;
   private readonly shuffle: boolean;
   private readonly prefetch: number;
   private readonly transform: BatchTransform | undefined;
@@ -106,14 +109,17 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
   private epochStart: RngState;
   private active: EpochIterator | undefined;
   private afterEpochDraws: RngState | undefined;
+  private samplerStart: unknown;
+  private resumedSampler: unknown;
 
   /**
    * @throws if `batchSize` is not a positive integer, `prefetch` not a non-negative integer,
    *   `seed` not an integer, the dataset empty (or, with `dropLast`, smaller than one batch),
-   *   or `mean`/`std` do not have one entry per channel.
+   *   `mean`/`std` do not have one entry per channel, `sampler` is not an {@link IndexSampler}
+   *   (or given with `shuffle`), or the sampler's `length` throws or is not a positive integer.
    */
   constructor(dataset: ImageDataset, options: DataLoaderOptions) {
-    const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2, transform } = options;
+    const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2, transform, sampler } = options;
     checkInteger('batchSize', batchSize, 1, 'a positive integer');
     checkInteger('prefetch', prefetch, 0, 'a non-negative integer');
     checkInteger('seed', seed, Number.MIN_SAFE_INTEGER, 'an integer');
@@ -123,7 +129,7 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     if (dataset.length === 0) {
       throw new Error(`dataset must not be empty (received a dataset of 0 images from ${dataset.source})`);
     }
-    const length = dropLast ? Math.floor(dataset.length / batchSize) : Math.ceil(dataset.length / batchSize);
+    const length = sampler === undefined ? flatLength(dataset.length, batchSize, dropLast) : samplerLength(sampler, options);
     if (length === 0) {
       throw new Error(
         `batchSize must be at most the dataset size ${dataset.length} when dropLast is true (received ${batchSize})`,
@@ -136,6 +142,8 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     this.dataset = dataset;
     this.batchSize = batchSize;
     this.length = length;
+    this.sampler = sampler;
+    this.dropLast = dropLast;
     this.shuffle = shuffle;
     this.prefetch = prefetch;
     this.transform = transform;
@@ -157,14 +165,11 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
   [Symbol.asyncIterator](): AsyncIterableIterator<ImageBatch> {
     void this.active?.close();
     this.rng.setState(this.epochStart);
-    const count = this.dataset.length;
-    const order = this.shuffle ? this.rng.permutation(count) : Int32Array.from({ length: count }, (_, i) => i);
+    const batches = this.drawEpoch();
     const transformSeed = this.rng.int(0, 0x7fffffff);
     this.afterEpochDraws = this.rng.getState();
-    const make = (batchIndex: number): ImageBatch => {
-      const start = batchIndex * this.batchSize;
-      return this.makeBatch(order.subarray(start, Math.min(start + this.batchSize, count)), transformSeed, batchIndex);
-    };
+    const make = (batchIndex: number): ImageBatch =>
+      this.makeBatch(batches[batchIndex] as Int32Array, transformSeed, batchIndex);
     const host: EpochHost = {
       onDelivered: (iterator, delivered) => {
         if (iterator !== this.active) return;
@@ -185,20 +190,35 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
    * checkpoint. Taken after `k` batches of an epoch, it resumes with batch `k + 1`.
    */
   getState(): DataLoaderState {
-    return { epoch: this.epochIndex, position: this.position, rng: structuredClone(this.epochStart) };
+    const state: DataLoaderState = { epoch: this.epochIndex, position: this.position, rng: structuredClone(this.epochStart) };
+    let sampler: unknown;
+    if (this.resumedSampler !== undefined) sampler = this.resumedSampler;
+    else if (this.active !== undefined) sampler = this.samplerStart;
+    else sampler = this.sampler?.getState?.();
+    if (sampler !== undefined) state.sampler = structuredClone(sampler);
+    return state;
   }
 
   /**
    * Restores a state from {@link getState} (of a loader with the same dataset and options).
    * The next epoch started yields the rest of the saved epoch; later epochs follow as in
-   * the original run. Closes any open epoch of this loader.
+   * the original run. Closes any open epoch of this loader. A saved `sampler` state is given
+   * to the sampler's `setState` now, and again when the resumed epoch starts, so settings
+   * changed in between (e.g. by a scheduler) do not alter the rest of that epoch.
    *
-   * @throws if `epoch` or `position` are out of range or `rng` is not a generator state.
+   * @throws if `epoch` or `position` are out of range, `rng` is not a generator state, or
+   *   `sampler` is given for a loader whose sampler has no `setState` (or the sampler rejects it).
    */
   setState(state: DataLoaderState): void {
     checkInteger('state.epoch', state?.epoch, 0, 'a non-negative integer');
     if (!Number.isInteger(state.position) || state.position < 0 || state.position >= this.length) {
       throw new Error(`state.position must be an integer in [0, ${this.length}) (received ${state.position})`);
+    }
+    const setSamplerState = this.sampler?.setState?.bind(this.sampler);
+    if (state.sampler !== undefined && setSamplerState === undefined) {
+      throw new Error(
+        `state.sampler must be undefined for a loader whose sampler has no setState (received ${JSON.stringify(state.sampler)})`,
+      );
     }
     void this.active?.close();
     this.active = undefined;
@@ -210,6 +230,15 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
         cause: error,
       });
     }
+    if (state.sampler !== undefined) {
+      try {
+        setSamplerState?.(structuredClone(state.sampler));
+      } catch (error) {
+        this.rng.setState(this.epochStart);
+        throw error;
+      }
+    }
+    this.resumedSampler = structuredClone(state.sampler);
     this.epochIndex = state.epoch;
     this.position = state.position;
     this.epochStart = structuredClone(state.rng);
@@ -225,6 +254,23 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     return this.encode(Int32Array.from({ length: this.dataset.length }, (_, i) => i));
   }
 
+  /** Draws the epoch's rows from the generator (restored to the epoch's start): one array per batch. */
+  private drawEpoch(): Int32Array[] {
+    const count = this.dataset.length;
+    const sampler = this.sampler;
+    if (sampler === undefined) {
+      const order = this.shuffle ? this.rng.permutation(count) : Int32Array.from({ length: count }, (_, i) => i);
+      return Array.from({ length: this.length }, (_, b) =>
+        order.subarray(b * this.batchSize, Math.min((b + 1) * this.batchSize, count)),
+      );
+    }
+    if (this.resumedSampler !== undefined) sampler.setState?.(structuredClone(this.resumedSampler));
+    this.resumedSampler = undefined;
+    this.samplerStart = sampler.getState?.();
+    const shape = { batchSize: this.batchSize, dropLast: this.dropLast, length: this.length, datasetSize: count };
+    return epochBatches(sampler.epochIndices(this.epochIndex, this.rng), shape);
+  }
+
   private finishEpoch(): void {
     this.epochIndex += 1;
     this.position = 0;
@@ -234,22 +280,6 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
 
   private makeBatch(indices: Int32Array, transformSeed: number, batchIndex: number): ImageBatch {
     const batch = this.encode(indices);
-    const transform = this.transform;
-    if (transform === undefined) return batch;
-    let x: tf.Tensor4D | undefined;
-    try {
-      const rng = createRng(batchSeed(transformSeed, batchIndex));
-      x = tf.tidy(() => transform(batch.x, rng));
-      if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[0] !== indices.length) {
-        const got = x instanceof tf.Tensor ? `shape [${x.shape.join(', ')}]` : String(x);
-        throw new Error(`transform must return a 4-D tensor of batch size ${indices.length} (received ${got})`);
-      }
-    } catch (error) {
-      if (x instanceof tf.Tensor && x !== batch.x) x.dispose();
-      tf.dispose([batch.x, batch.y]);
-      throw error;
-    }
-    if (x !== batch.x) batch.x.dispose();
-    return { x, y: batch.y };
+    return this.transform === undefined ? batch : applyBatchTransform(batch, this.transform, transformSeed, batchIndex);
   }
 }

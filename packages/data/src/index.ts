@@ -21,4 +21,6 @@ export type { TrainValidSplitOptions, TrainValidSplit } from './split.js';
 export { createBatchEncoder, toTensors } from './batch-encoder.js';
 export type { BatchEncoder, BatchEncodingOptions, ImageBatch, LabelEncoding } from './batch-encoder.js';
 export { DataLoader } from './data-loader.js';
-export type { BatchTransform, DataLoaderOptions, DataLoaderState } from './data-loader.js';
+export type { DataLoaderOptions, DataLoaderState } from './data-loader.js';
+export type { BatchTransform } from './batch-transform.js';
+export type { IndexSampler } from './index-sampler.js';

@@ -1,5 +1,5 @@
 import type { LoopContext } from './context.js';
-import { isPluginEvent, PLUGIN_EVENTS, type PluginEvent, type SyncEvent } from './events.js';
+import { isPluginEvent, PLUGIN_EVENTS, type PluginEvent } from './events.js';
 
 /**
  * What a plugin may change, declared so that two plugins fighting over one thing are caught before training:
@@ -16,9 +16,53 @@ export type WriteTarget = 'batch' | 'pred' | 'loss' | 'grads' | `hyper.${string}
  * which records only while the taped function runs, so an `await` would cut the recording and the loss would
  * lose its gradient. Every other hook may return a promise, which the loop awaits.
  */
-export type PluginHooks = {
-  [E in PluginEvent]?: E extends SyncEvent ? (ctx: LoopContext) => void : (ctx: LoopContext) => void | Promise<void>;
-};
+export interface PluginHooks {
+  /** Once, before the first epoch. Plugins reset their own state here; may set `ctx.hypers`. */
+  beforeFit?(ctx: LoopContext): void | Promise<void>;
+  /** Before each epoch's first batch; may set `ctx.hypers`. */
+  beforeEpoch?(ctx: LoopContext): void | Promise<void>;
+  /** With `ctx.batch` from the training source; may replace it (write target `'batch'`): the replaced tensors are disposed unless reused. */
+  beforeBatch?(ctx: LoopContext): void | Promise<void>;
+  /** After the forward pass, inside the gradient tape, so synchronous; may replace `ctx.pred` (`'pred'`). */
+  afterPred?(ctx: LoopContext): void;
+  /** After the loss, inside the gradient tape, so synchronous; may replace `ctx.loss` (`'loss'`), e.g. to scale or regularise it. */
+  afterLoss?(ctx: LoopContext): void;
+  /** With `ctx.grads` (`{ variable, gradient }[]`); may replace or drop gradients (`'grads'`), which the learner then disposes. */
+  afterBackward?(ctx: LoopContext): void | Promise<void>;
+  /** Just before `optimizer.applyGradients`; hyperparameters set here (`'hyper.<name>'`) are used by this very step. Throw `CancelStep` to skip it. */
+  beforeStep?(ctx: LoopContext): void | Promise<void>;
+  /** After the optimizer update. */
+  afterStep?(ctx: LoopContext): void | Promise<void>;
+  /** After each batch, also a cancelled one; `await ctx.lossValue()` reads this batch's loss. */
+  afterBatch?(ctx: LoopContext): void | Promise<void>;
+  /** After the training phase, with `ctx.lastMetrics.train` set and `ctx.training` false. */
+  beforeValidate?(ctx: LoopContext): void | Promise<void>;
+  /** With `ctx.lastMetrics.valid` set. */
+  afterValidate?(ctx: LoopContext): void | Promise<void>;
+  /** After the epoch is recorded in `ctx.history.epochs`; may set `ctx.hypers`, or throw `CancelFit` to stop early. */
+  afterEpoch?(ctx: LoopContext): void | Promise<void>;
+  /** Always, also after a cancel or an error; free long-lived tensors here. */
+  afterFit?(ctx: LoopContext): void | Promise<void>;
+  /** When the fit was cancelled by `CancelFit`, just before `afterFit`. */
+  afterCancelFit?(ctx: LoopContext): void | Promise<void>;
+  /** When an epoch was cancelled by `CancelEpoch`, just before `afterEpoch`. */
+  afterCancelEpoch?(ctx: LoopContext): void | Promise<void>;
+  /** When a batch was cancelled by `CancelBatch`, just before `afterBatch`. */
+  afterCancelBatch?(ctx: LoopContext): void | Promise<void>;
+  /** When a step was cancelled by `CancelStep`, just before `afterStep`. */
+  afterCancelStep?(ctx: LoopContext): void | Promise<void>;
+  /** When the validation was cancelled by `CancelValidate`, just before `afterValidate`. */
+  afterCancelValidate?(ctx: LoopContext): void | Promise<void>;
+}
+
+/** Compile-time proof that {@link PluginHooks} has exactly one hook per {@link PluginEvent}, no more, no less. */
+type HooksMatchEvents = [keyof PluginHooks] extends [PluginEvent]
+  ? [PluginEvent] extends [keyof PluginHooks]
+    ? true
+    : never
+  : never;
+const hooksMatchEvents: HooksMatchEvents = true;
+void hooksMatchEvents;
 
 /**
  * A plugin: a plain object with a name, optional ordering and write declarations, optional state for

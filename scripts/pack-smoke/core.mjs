@@ -1,0 +1,11 @@
+// @convkit/core installed alone: pick the wasm backend and take a convolution's gradients on it.
+import { createRng, heNormal, initBackend, tf } from '@convkit/core';
+
+const report = await initBackend({ backend: 'wasm', log: false });
+const rng = createRng(1);
+const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', rng.tfSeed());
+const w = heNormal().create([3, 3, 3, 4], rng);
+const [dx, dw] = tf.grads((a, b) => tf.conv2d(a, b, 1, 'same').square().sum())([x, w]);
+const total = dx.abs().sum().dataSync()[0] + dw.abs().sum().dataSync()[0];
+if (!(total > 0 && Number.isFinite(total))) throw new Error(`conv2d gradients are not finite and non-zero: ${total}`);
+console.log(`@convkit/core: conv2d gradients on ${report.name}, |dx|+|dw| = ${total.toFixed(3)}`);
