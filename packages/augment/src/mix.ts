@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '@convkit/core';
+import { createRng, type Rng, type RngState } from '@convkit/core';
 import type { Batch, Plugin } from '@convkit/learner';
 import type { ImageShape, Transform } from './transform.js';
 import { applyRecorded, checkAtLeast, sampleTransform, transformBase } from './transform.js';
@@ -131,7 +131,8 @@ export function mixBatch(transform: MixTransform, batch: Batch, rng: Rng): Batch
 /**
  * A learner plugin that replaces each training batch with `transform`'s output in `beforeBatch`
  * (write target `'batch'`), drawing from a fork of the learner's `rng` made in `beforeFit`.
- * The learner disposes the replaced batch.
+ * The learner disposes the replaced batch. `getState`/`setState` save and restore that stream,
+ * so a fit resumed from a checkpoint mixes the same pairs with the same λ.
  *
  * @param options - `name` (defaults to the transform's name).
  * @example
@@ -139,7 +140,10 @@ export function mixBatch(transform: MixTransform, batch: Batch, rng: Rng): Batch
  * new Learner({ model, optimizer, loss: 'categoricalCrossentropy', plugins: [mixPlugin(mixup())] });
  * ```
  */
-export function mixPlugin(transform: MixTransform, options: { name?: string } = {}): Plugin {
+export function mixPlugin(
+  transform: MixTransform,
+  options: { name?: string } = {}
+): Plugin & { getState(): { rng: RngState | null }; setState(state: unknown): void } {
   let rng: Rng | undefined;
   return {
     name: options.name ?? transform.name,
@@ -150,6 +154,19 @@ export function mixPlugin(transform: MixTransform, options: { name?: string } = 
     beforeBatch(ctx) {
       if (ctx.batch === undefined || rng === undefined) return;
       ctx.batch = mixBatch(transform, ctx.batch, rng);
+    },
+    /** `{ rng }`: the plugin's random stream (null before the first fit), for checkpoints. */
+    getState: () => ({ rng: rng?.getState() ?? null }),
+    /** Restores `{ rng }` from `getState` (the learner's resume calls it after `beforeFit`). */
+    setState(state) {
+      const saved = (state as { rng?: RngState | null } | null)?.rng;
+      if (saved === undefined) throw new Error(`state must be { rng } from getState (received ${JSON.stringify(state)})`);
+      if (saved === null) {
+        rng = undefined;
+        return;
+      }
+      rng ??= createRng(0);
+      rng.setState(saved);
     },
   };
 }

@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@convkit/core';
 import { expectNoLeak } from '@convkit/core/testing';
-import { batchAffine, batchColor, batchCutout, batchFlip, batchNoise, batchTransform, compose, cutmix, mixBatch, mixup, progressiveAugmentation, rotate, softHarshSoft } from './index.js';
+import type { LoopContext } from '@convkit/learner';
+import { batchAffine, batchColor, batchCutout, batchFlip, batchNoise, batchTransform, compose, cutmix, mixBatch, mixPlugin, mixup, progressiveAugmentation, rotate, softHarshSoft } from './index.js';
 
 describe('tensor transforms', () => {
   it('batchFlip mirrors exactly the images it drew, and leaks nothing', async () => {
@@ -62,6 +63,35 @@ describe('tensor transforms', () => {
       expect(() => mixup().apply({ x, y: flat }, { lambda: 0.5, permutation: [1, 0] })).toThrow(/batch.y must be one-hot/);
       flat.dispose();
       tf.dispose([x, y, out.x, out.y]);
+    });
+  });
+});
+
+describe('mixPlugin', () => {
+  it('getState/setState replay its random stream: the same pairs and λ after a restore', async () => {
+    await expectNoLeak(async () => {
+      const plugin = mixPlugin(mixup({ alpha: 0.4 }));
+      const ctx = { rng: new Rng(5) } as unknown as LoopContext & { batch: { x: tf.Tensor; y: tf.Tensor } | undefined };
+      plugin.beforeFit!(ctx);
+      const fresh = () => ({
+        x: tf.tensor4d(Array.from({ length: 4 * 4 }, (_, i) => i), [4, 2, 2, 1]),
+        y: tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3)),
+      });
+      const mixed = (by = plugin): number[] => {
+        const input = fresh();
+        ctx.batch = input;
+        by.beforeBatch!(ctx);
+        const out = Array.from(ctx.batch!.x.dataSync());
+        tf.dispose([input.x, input.y, ctx.batch!.x, ctx.batch!.y]);
+        return out;
+      };
+      mixed();
+      const saved = JSON.parse(JSON.stringify(plugin.getState()));
+      const next = [mixed(), mixed()];
+      const other = mixPlugin(mixup({ alpha: 0.4 }));
+      other.setState(saved);
+      expect([mixed(other), mixed(other)]).toEqual(next);
+      expect(() => other.setState({})).toThrow('state must be { rng } from getState (received {})');
     });
   });
 });

@@ -50,9 +50,29 @@ export function loadOptionalPackage(
     return { status: 'not-installed', detail: 'not installed' };
   }
   try {
-    return { status: 'ok', module: requireFunction(packageName), detail: 'loaded' };
+    return { status: 'ok', module: withoutDuplicateKernelWarnings(() => requireFunction(packageName)), detail: 'loaded' };
   } catch (error) {
     if (isMissing(error, packageName)) return { status: 'not-installed', detail: 'not installed' };
     return { status: 'failed', detail: `installed but failed to load: ${firstLine(error)}` };
+  }
+}
+
+const DUPLICATE_KERNEL = /^The kernel '[^']*' for backend '[^']*' is already registered$/;
+
+/**
+ * Runs `load` with tfjs's "kernel … is already registered" warnings held back. tfjs-node and
+ * tfjs-node-gpu register the same kernels on the `tensorflow` backend; when a broken tfjs-node-gpu
+ * fails and tfjs-node is tried next, tfjs would print one such line per kernel (hundreds).
+ */
+function withoutDuplicateKernelWarnings<T>(load: () => T): T {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]): void => {
+    if (args.length === 1 && typeof args[0] === 'string' && DUPLICATE_KERNEL.test(args[0])) return;
+    warn(...args);
+  };
+  try {
+    return load();
+  } finally {
+    console.warn = warn;
   }
 }

@@ -3,6 +3,7 @@ import { callWasmKernel, free } from './wasm-kernel-call.js';
 import { registerWasmMatMulKernel } from './wasm-matmul.js';
 import { conv2dBackpropInputByPhases } from './wasm-conv-phases.js';
 import { POOL_GRADIENT_KERNELS } from './wasm-pool-gradients.js';
+import { DEPTHWISE_GRADIENT_KERNELS } from './wasm-depthwise-gradients.js';
 
 type TensorInfo = tf.TensorInfo;
 type Backend = tf.KernelBackend;
@@ -132,6 +133,7 @@ const KERNELS: readonly { kernelName: string; kernelFunc: tf.KernelFunc }[] = [
   { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilter as tf.KernelFunc },
   { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInput as tf.KernelFunc },
   ...POOL_GRADIENT_KERNELS,
+  ...DEPTHWISE_GRADIENT_KERNELS,
 ];
 
 /**
@@ -149,6 +151,9 @@ const KERNELS: readonly { kernelName: string; kernelFunc: tf.KernelFunc }[] = [
  * For stride > 1, `Conv2DBackpropInput` runs one stride-1 convolution per output phase (no work on inserted zeros).
  * It also registers `MaxPoolGrad` (first maximum wins, as on cpu) and `AvgPoolGrad` as channel-innermost loops over
  * the wasm heap; the stock `MaxPoolGrad` is a scalar loop that took a quarter of a W1 training step.
+ *
+ * It also registers `DepthwiseConv2dNativeBackpropInput` and `DepthwiseConv2dNativeBackpropFilter` (both missing from
+ * the stock backend) as XNNPACK depthwise convolutions, for every stride, padding, depth multiplier and dilation.
  *
  * It also replaces `BatchMatMul` with a fast path for transposed products (every dense layer's gradient uses
  * them; the stock kernel runs them 8–15× slower than plain ones).

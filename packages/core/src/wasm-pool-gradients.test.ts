@@ -78,6 +78,38 @@ describe('registerWasmGradientKernels: pool gradients', () => {
     }
   });
 
+  it('MaxPoolGrad takes the 2×2 fast path with the cpu kernel\'s tie rule (first maximum wins), odd sizes included', async () => {
+    const rng = createRng(77);
+    const cases: PoolCase[] = [
+      { xShape: [3, 8, 10, 5], filterSize: [2, 2], strides: [2, 2], pad: 'valid' },
+      { xShape: [2, 7, 9, 3], filterSize: [2, 2], strides: [2, 2], pad: 'valid' },
+      { xShape: [2, 7, 9, 3], filterSize: [2, 2], strides: [2, 2], pad: 'same' },
+      { xShape: [1, 6, 6, 4], filterSize: [2, 2], strides: [1, 1], pad: 'valid' },
+    ];
+    for (const c of cases) {
+      const size = c.xShape.reduce((a, b) => a * b, 1);
+      // All-zero windows (every element tied) and half-tied ones, as after a relu.
+      const x = Float32Array.from(tiedValues(rng, size), (v, i) => (i % 7 < 3 ? 0 : v));
+      const dy = normals(rng, size);
+      await tf.setBackend('cpu');
+      const reference = poolGradients(c, x, dy);
+      await tf.setBackend('wasm');
+      registerWasmGradientKernels();
+      const actual = await expectNoLeak(() => poolGradients(c, x, dy));
+      expect(relativeError(reference.max, actual.max), `MaxPoolGrad ${JSON.stringify(c)}`).toBeLessThan(1e-6);
+    }
+    // A hand-made window: the tie between the top-right and bottom-left elements goes to the top-right one.
+    await expectNoLeak(() =>
+      tf.tidy(() => {
+        const input = tf.tensor4d([1, 3, 3, 2], [1, 2, 2, 1]);
+        const output = tf.tensor4d([3], [1, 1, 1, 1]);
+        const dy = tf.tensor4d([5], [1, 1, 1, 1]);
+        const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input, output }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+        expect(Array.from(dx.dataSync())).toEqual([0, 5, 0, 0]);
+      }),
+    );
+  });
+
   it('tf.grad of maxPool and avgPool matches central finite differences (float64)', async () => {
     await tf.setBackend('wasm');
     registerWasmGradientKernels();

@@ -31,8 +31,11 @@ function poolInfo(input: TensorInfo, attrs: PoolGradAttrs): tf.backend_util.Conv
 
 /**
  * dx[argmax of each window] += dy, where the argmax is the first strictly greatest element in row-major window order
- * (the cpu kernel's rule; a window whose elements are all −∞ or NaN passes no gradient). Channels are the innermost
- * loop, so every read is sequential; the stock wasm kernel walks one channel at a time and is 10–20× slower.
+ * (the cpu kernel's rule; a window whose elements are all −∞ or NaN passes no gradient). The running maximum of each
+ * (window, channel) pair lives in locals, and a window's channels are visited together, so the window stays in cache;
+ * non-overlapping 2×2 windows (the usual `maxPooling2d({ poolSize: 2 })`) take a dedicated four-compare path. The
+ * stock wasm kernel walks one channel at a time and is 10–20× slower; convkit's first version, which kept the running
+ * maxima in per-channel arrays, is 2–3× slower.
  */
 function maxPoolGrad(args: KernelArgs): TensorInfo {
   const { inputs, backend } = args;
@@ -47,10 +50,9 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
   const g = heapFloats(backend, dy, 'MaxPoolGrad');
   const dx = heapFloats(backend, out, 'MaxPoolGrad');
   dx.fill(0);
-  const best = new Float32Array(channels);
-  const where = new Int32Array(channels);
+  const rowStride = inWidth * channels;
   for (let b = 0; b < batchSize; b++) {
-    const xBatch = b * inHeight * inWidth * channels;
+    const xBatch = b * inHeight * rowStride;
     for (let oh = 0; oh < outHeight; oh++) {
       const rowCorner = oh * strideHeight - info.padInfo.top;
       let rowMin = rowCorner;
@@ -61,24 +63,46 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
         let colMin = colCorner;
         while (colMin < 0) colMin += dilationWidth;
         const colMax = Math.min(inWidth, colCorner + effectiveFilterWidth);
-        best.fill(Number.NEGATIVE_INFINITY);
-        where.fill(-1);
-        for (let row = rowMin; row < rowMax; row += dilationHeight) {
-          for (let col = colMin; col < colMax; col += dilationWidth) {
-            const base = xBatch + (row * inWidth + col) * channels;
-            for (let c = 0; c < channels; c++) {
-              const value = x[base + c] as number;
-              if (value > (best[c] as number)) {
-                best[c] = value;
-                where[c] = base + c;
+        const dyBase = ((b * outHeight + oh) * outWidth + ow) * channels;
+        const corner = xBatch + (rowMin * inWidth + colMin) * channels;
+        if (rowMax - rowMin === 2 && colMax - colMin === 2 && dilationHeight === 1 && dilationWidth === 1) {
+          // A full 2×2 window: first strictly greatest of (top-left, top-right, bottom-left, bottom-right).
+          for (let c = 0; c < channels; c++) {
+            const p0 = corner + c;
+            const p1 = p0 + channels;
+            const p2 = p0 + rowStride;
+            const p3 = p2 + channels;
+            let best = Number.NEGATIVE_INFINITY;
+            let where = -1;
+            const v0 = x[p0] as number;
+            if (v0 > best) { best = v0; where = p0; }
+            const v1 = x[p1] as number;
+            if (v1 > best) { best = v1; where = p1; }
+            const v2 = x[p2] as number;
+            if (v2 > best) { best = v2; where = p2; }
+            const v3 = x[p3] as number;
+            if (v3 > best) where = p3;
+            if (where >= 0) dx[where]! += g[dyBase + c] as number;
+          }
+          continue;
+        }
+        const rowStep = dilationHeight * rowStride;
+        const colStep = dilationWidth * channels;
+        const rowEnd = xBatch + rowMax * rowStride;
+        for (let c = 0; c < channels; c++) {
+          let best = Number.NEGATIVE_INFINITY;
+          let where = -1;
+          for (let rowAt = corner + c; rowAt < rowEnd; rowAt += rowStep) {
+            const colEnd = rowAt - colMin * channels + colMax * channels;
+            for (let at = rowAt; at < colEnd; at += colStep) {
+              const value = x[at] as number;
+              if (value > best) {
+                best = value;
+                where = at;
               }
             }
           }
-        }
-        const dyBase = ((b * outHeight + oh) * outWidth + ow) * channels;
-        for (let c = 0; c < channels; c++) {
-          const position = where[c] as number;
-          if (position >= 0) dx[position]! += g[dyBase + c] as number;
+          if (where >= 0) dx[where]! += g[dyBase + c] as number;
         }
       }
     }

@@ -16,6 +16,8 @@ import type { Plugin } from './plugin.js';
 import { CancelSignal, withEvents, type EventRuntime } from './signals.js';
 import { tapedForward } from './taped-forward.js';
 import { BatchOwnership } from './batch-ownership.js';
+import { captureRun, restoreHypers, restorePlugins, restoreSource, type CapturedState } from './checkpoint-resume.js';
+import type { CheckpointState } from './checkpoint-state.js';
 
 /** What a fit needs from its learner. */
 export interface FitSetup {
@@ -45,20 +47,33 @@ export class FitRun {
   private readonly leakGuard: LeakGuard | undefined;
   private readonly losses: LossBuffer;
   private readonly fitStartStep: number;
+  /** The hyperparameters at the fit's start (before beforeFit), or the resumed fit's original ones. */
+  readonly fitStartHypers: Record<string, number>;
   private epochStart = 0;
   private trainMetrics: Record<string, number> | undefined;
   private validMetrics: Record<string, number> = {};
   private currentLoss: LossEntry | undefined;
   private stepApplied = false;
   private readonly owned: BatchOwnership;
+  /** The event whose hooks are running (only for events fired through the runtime). */
+  private event: string | undefined;
+  /** Batches of the resumed epoch that the loop skips itself (a plain source), and where that epoch starts. */
+  private skipBatches = 0;
+  private resumeBatch = 0;
   /** True while batches are being trained on (validate() must not reset the metrics then). */
   inTrainingPhase = false;
 
-  constructor(private readonly setup: FitSetup, plugins: readonly Plugin[], epochs: number) {
+  constructor(
+    private readonly setup: FitSetup,
+    private readonly plugins: readonly Plugin[],
+    epochs: number,
+    private readonly resume: CheckpointState | undefined = undefined
+  ) {
     const history = setup.history;
     this.losses = new LossBuffer(history);
     this.leakGuard = setup.leakGuard ? new LeakGuard() : undefined;
-    this.fitStartStep = setup.steps.count;
+    this.fitStartStep = setup.steps.count - (resume?.position.fitStep ?? 0);
+    this.fitStartHypers = resume?.fitStartHypers ?? readHypers(setup.optimizer);
     this.ctx = {
       learner: setup.learner,
       model: setup.model,
@@ -66,7 +81,7 @@ export class FitRun {
       epoch: 0,
       epochs,
       step: setup.steps.count,
-      fitStep: 0,
+      fitStep: setup.steps.count - this.fitStartStep,
       batchIndex: 0,
       batchesPerEpoch: sourceLength(setup.train),
       batch: undefined,
@@ -89,8 +104,15 @@ export class FitRun {
     this.dispatcher = new Dispatcher(plugins, this.ctx, this.leakGuard);
     this.runtime = {
       activeLevels: this.dispatcher.activeLevels,
-      fire: (event) =>
-        this.dispatcher.fire(event, event === 'beforeBatch' ? () => this.owned.settleBatch() : undefined),
+      fire: async (event) => {
+        if (event === 'beforeEpoch' && this.resumeBatch > 0) return; // the resumed epoch had its beforeEpoch
+        this.event = event;
+        try {
+          await this.dispatcher.fire(event, event === 'beforeBatch' ? () => this.owned.settleBatch() : undefined);
+        } finally {
+          this.event = undefined;
+        }
+      },
       onCancel: (signal) => {
         if (signal.level === 'fit') history.stopReason = describeCancel(signal);
       },
@@ -104,9 +126,12 @@ export class FitRun {
       await withEvents(
         'fit',
         async () => {
-          for (let epoch = 0; epoch < ctx.epochs; epoch++) {
+          const first = this.resume === undefined ? 0 : this.restore(this.resume);
+          for (let epoch = first; epoch < ctx.epochs; epoch++) {
             this.startEpoch(epoch);
             await withEvents('epoch', () => this.runEpoch(), this.runtime, { settle: () => this.finishEpoch() });
+            this.resumeBatch = 0;
+            this.skipBatches = 0;
             this.leakGuard?.checkEpoch(epoch);
           }
           ctx.history.stopReason = 'completed';
@@ -131,15 +156,64 @@ export class FitRun {
     this.trainMetrics = undefined;
     this.validMetrics = {};
     this.losses.clear();
+    if (this.resumeBatch > 0) this.losses.restore(this.resume!.epochLosses);
     for (const metric of this.setup.metrics) metric.reset();
+  }
+
+  /**
+   * Resumes from a checkpoint, after `beforeFit` (where plugins reset themselves): the learner's `Rng`, the
+   * hyperparameters, every plugin's state and the training source's position. Weights, optimizer slots, the step
+   * counter and the history were restored before the fit. Returns the epoch to start with.
+   */
+  private restore(state: CheckpointState): number {
+    const { ctx, setup } = this;
+    setup.rng.setState(state.rng);
+    restoreHypers(setup.optimizer, state.hypers);
+    restorePlugins(this.plugins, state.plugins);
+    this.skipBatches = restoreSource(setup.train, state.train, state.position.batch);
+    this.resumeBatch = state.position.batch;
+    ctx.lastMetrics.train = { ...state.lastMetrics.train };
+    ctx.lastMetrics.valid = { ...state.lastMetrics.valid };
+    return state.position.epoch;
+  }
+
+  /**
+   * Everything of the run but the weights, for a checkpoint. Valid in `afterBatch` (the batch's step counts as
+   * done) and `afterEpoch` (the next epoch is the one to continue); elsewhere in a fit it throws.
+   */
+  async captureState(): Promise<CapturedState> {
+    if (this.event !== 'afterBatch' && this.event !== 'afterEpoch') {
+      throw new Error(
+        `a checkpoint can be saved during a fit only in afterBatch or afterEpoch (called during ${this.event ?? 'a taped or internal step'})`
+      );
+    }
+    await this.losses.resolve();
+    const inBatch = this.event === 'afterBatch';
+    return captureRun({
+      ...this.setup,
+      plugins: this.plugins,
+      ctx: this.ctx,
+      step: this.setup.steps.count + (inBatch && this.stepApplied ? 1 : 0),
+      fitStartStep: this.fitStartStep,
+      fitStartHypers: this.fitStartHypers,
+      inBatch,
+      epochLosses: inBatch ? this.losses.snapshot() : [],
+    });
   }
 
   private async runEpoch(): Promise<void> {
     const { ctx, setup } = this;
     this.inTrainingPhase = true;
-    let index = 0;
+    let index = this.resumeBatch - this.skipBatches;
+    const finished = ctx.batchesPerEpoch !== undefined && this.resumeBatch >= ctx.batchesPerEpoch;
     try {
-      for await (const batch of setup.train) {
+      for await (const batch of finished ? [] : setup.train) {
+        if (this.skipBatches > 0) {
+          this.skipBatches--;
+          disposeBatch(batch as Partial<Batch>);
+          index++;
+          continue;
+        }
         this.beginBatch(batch, index);
         try {
           await withEvents('batch', () => this.runBatch(), this.runtime);
@@ -151,7 +225,7 @@ export class FitRun {
     } finally {
       this.inTrainingPhase = false;
     }
-    if (index === 0) {
+    if (index === 0 && this.resumeBatch === 0) {
       throw new Error(
         `train yielded no batches in epoch ${ctx.epoch + 1}; a BatchSource must be re-iterable, each iteration ` +
           'one epoch, and not empty'

@@ -38,3 +38,47 @@ export {
   formatEpochSummary,
 } from './progress-format.js';
 export type { ProgressLineFields, EpochSummaryFields } from './progress-format.js';
+// checkpoints
+export { checkpoint } from './checkpoint.js';
+export type { CheckpointOptions, CheckpointPluginState } from './checkpoint.js';
+export { loadCheckpoint, loadCheckpointModel, loadCheckpointWeights } from './checkpoint-load.js';
+export type { LoadCheckpointOptions } from './checkpoint-load.js';
+export type {
+  Checkpoint,
+  CheckpointState,
+  CheckpointPosition,
+  CheckpointManifest,
+  CheckpointEntry,
+} from './checkpoint-state.js';
+export type { CheckpointModelJson } from './checkpoint-weights.js';
+export { nodeFileSystem } from './checkpoint-io.js';
+export type { CheckpointFileSystem } from './checkpoint-io.js';
+export type { SavedCheckpoint } from './checkpoint-write.js';
+export type { SaveCheckpointOptions } from './learner.js';
+// diagnostics
+export { overfitCheck } from './diagnostics/overfit-check.js';
+export type { OverfitCheckOptions, OverfitReport } from './diagnostics/overfit-check.js';
+export { repeatBatch } from './diagnostics/repeat-batch.js';
+export type { RepeatBatchOptions } from './diagnostics/repeat-batch.js';
+export { nanGuard, NonFiniteError } from './diagnostics/nan-guard.js';
+export type { NanGuardOptions, NanGuardPlugin, NonFiniteKind, NonFiniteReport } from './diagnostics/nan-guard.js';
+export { gradientClipping, clipGradientsByNorm, clipGradientsByValue } from './diagnostics/gradient-clipping.js';
+export type { GradientClippingOptions, ClippedGradients } from './diagnostics/gradient-clipping.js';
+export { gradientAccumulation } from './diagnostics/gradient-accumulation.js';
+export type { GradientAccumulationPlugin } from './diagnostics/gradient-accumulation.js';
+export { activationStats } from './diagnostics/activation-stats.js';
+export type { ActivationRecord, ActivationStatsOptions, ActivationStatsPlugin } from './diagnostics/activation-stats.js';
+export { layerOutputs } from './diagnostics/layer-outputs.js';
+export type { LayerOutput } from './diagnostics/layer-outputs.js';
+export { tensorStats, valueStats } from './diagnostics/tensor-stats.js';
+export type { TensorStats, TensorStatsOptions, Histogram } from './diagnostics/tensor-stats.js';
+export { learningCurveVerdict } from './diagnostics/learning-curve-verdict.js';
+export type {
+  CurveVerdict,
+  CurveDiagnosis,
+  CurveNumbers,
+  LearningCurveVerdictOptions,
+  VerdictHistory,
+} from './diagnostics/learning-curve-verdict.js';
+export { findBatchSize, estimateTrainingBytes } from './diagnostics/find-batch-size.js';
+export type { FindBatchSizeOptions, BatchSizeReport, BatchSizeMethod, BatchSizeTrial } from './diagnostics/find-batch-size.js';

@@ -10,6 +10,10 @@ import { accuracy, checkMetrics, type Metric } from './metrics.js';
 import { adaptModel, type LearnerModel, type ModelAdapter } from './model.js';
 import { toOptimizerLike, type OptimizerLike } from './optimizer.js';
 import { checkWrites, orderPlugins, validatePlugin, type Plugin } from './plugin.js';
+import { nodeFileSystem, type CheckpointFileSystem } from './checkpoint-io.js';
+import { idleState, prepareResume, type LearnerParts } from './checkpoint-resume.js';
+import type { Checkpoint, CheckpointState } from './checkpoint-state.js';
+import { writeCheckpoint, type SavedCheckpoint } from './checkpoint-write.js';
 
 /** Options of {@link Learner}. */
 export interface LearnerOptions {
@@ -39,6 +43,20 @@ export interface LearnerOptions {
 export interface FitOptions {
   /** Extra plugins for this fit only, ordered with the learner's own. Defaults to none. */
   plugins?: Plugin[];
+  /**
+   * Continue the run saved in a checkpoint: a checkpoint directory, a directory of checkpoints (its manifest's
+   * latest), or a {@link Checkpoint} from `loadCheckpoint`. `epochs` is then the total of the original fit: the
+   * fit continues at the saved epoch and batch. Defaults to none (a fresh fit).
+   */
+  resume?: string | Checkpoint;
+  /** The file system to read `resume` from. Defaults to Node's. */
+  fileSystem?: CheckpointFileSystem;
+}
+
+/** Options of {@link Learner.saveCheckpoint}. */
+export interface SaveCheckpointOptions {
+  /** The file system to write with (tests inject failures here). Defaults to Node's, with fsync. */
+  fileSystem?: CheckpointFileSystem;
 }
 
 /**
@@ -99,6 +117,7 @@ export class Learner {
   private readonly steps = { count: 0 };
   private currentHistory: History = emptyHistory();
   private running: FitRun | undefined;
+  private lastFitStartHypers: Record<string, number> | undefined;
 
   constructor(options: LearnerOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -178,7 +197,15 @@ export class Learner {
     }
     if (this.running !== undefined) throw new Error('fit is already running on this learner');
     const plugins = this.fitPlugins(options.plugins ?? []);
+    const resume =
+      options.resume === undefined
+        ? undefined
+        : await prepareResume(this.parts(), options.resume, epochs, options.fileSystem ?? nodeFileSystem);
     const history = emptyHistory();
+    if (resume !== undefined) {
+      history.epochs.push(...structuredClone(resume.history.epochs));
+      history.steps.push(...structuredClone(resume.history.steps));
+    }
     this.currentHistory = history;
     const run = new FitRun(
       {
@@ -197,15 +224,51 @@ export class Learner {
         history,
       },
       plugins,
-      epochs
+      epochs,
+      resume
     );
     this.running = run;
+    this.lastFitStartHypers = run.fitStartHypers;
     try {
       await run.run();
     } finally {
       this.running = undefined;
     }
     return history;
+  }
+
+  /**
+   * Saves a checkpoint of the run into the new directory `directory`: the model (`model.json` in the tfjs-layers
+   * format, with the topology for a `tf.LayersModel`, and `weights.bin`) and `state.json` (optimizer slots and
+   * hyperparameters, the learner's `Rng`, epoch, batch and step, the history, every plugin's `getState()` and the
+   * training source's `getState()`). During a fit, call it from `afterBatch` or `afterEpoch` (the `checkpoint`
+   * plugin does); between fits it saves the state the last fit ended in.
+   *
+   * The write is atomic: every file goes into a temporary directory beside `directory`, each fsynced, then one
+   * rename; a crash leaves no partial checkpoint under `directory`. `directory` must not exist yet.
+   *
+   * @returns Where and what was saved.
+   */
+  async saveCheckpoint(directory: string, options: SaveCheckpointOptions = {}): Promise<SavedCheckpoint> {
+    if (typeof directory !== 'string' || directory === '') {
+      throw new Error(`directory must be a non-empty path (received ${JSON.stringify(directory)})`);
+    }
+    const partial =
+      this.running !== undefined
+        ? await this.running.captureState()
+        : await idleState({
+            ...this.parts(),
+            history: this.currentHistory,
+            plugins: this.ownPlugins,
+            fitStartHypers: this.lastFitStartHypers,
+          });
+    const state: CheckpointState = {
+      format: 'convkit-checkpoint',
+      version: 1,
+      savedAt: new Date().toISOString(),
+      ...partial,
+    };
+    return writeCheckpoint(options.fileSystem ?? nodeFileSystem, directory, this.model, state);
   }
 
   /**
@@ -238,6 +301,11 @@ export class Learner {
    */
   describeLoop(): string {
     return describeLoop(() => this.fitPlugins([]));
+  }
+
+  private parts(): LearnerParts {
+    const { model, optimizer, train, rng, steps } = this;
+    return { model, optimizer, train, rng, steps };
   }
 
   private fitPlugins(extra: readonly Plugin[]): Plugin[] {

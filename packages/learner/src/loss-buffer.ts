@@ -76,6 +76,16 @@ export class LossBuffer {
     return count === 0 ? Number.NaN : total / count;
   }
 
+  /** This epoch's losses read so far, with their batch sizes (call `resolve` first), for a checkpoint. */
+  snapshot(): { value: number; size: number }[] {
+    return this.entries.filter((e) => e.value !== undefined).map((e) => ({ value: e.value!, size: e.size }));
+  }
+
+  /** Puts back the losses of an epoch resumed from a checkpoint, so that its mean covers the whole epoch. */
+  restore(entries: readonly { value: number; size: number }[]): void {
+    for (const { value, size } of entries) this.entries.push({ tensor: undefined, value, size });
+  }
+
   /** Starts a new epoch: forgets the entries (disposing unread ones). Queued step records are dropped. */
   clear(): void {
     for (const entry of this.entries) entry.tensor?.dispose();

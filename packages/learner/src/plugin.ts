@@ -74,7 +74,11 @@ void hooksMatchEvents;
  *   target unless both give distinct `priority` values. Defaults to none.
  * - `priority`: settles a shared write target: the higher-priority plugin's hooks run after the other's in every
  *   event they share, so its value wins — even where `order` says otherwise (for that pair only).
- * - `getState`/`setState`: JSON-serialisable state for checkpoints and resume.
+ * - `getState`/`setState`: JSON-serialisable state for checkpoints and resume. `learner.saveCheckpoint` (and the
+ *   `checkpoint` plugin) stores each plugin's `getState()` under its name; `fit(epochs, { resume })` calls
+ *   `setState(saved)` after `beforeFit` (so the plugin first resets itself, then takes the saved state). A plugin
+ *   that draws random numbers or counts anything across batches must keep that here (e.g. its `Rng` state), or a
+ *   resumed run will differ from an uninterrupted one.
  *
  * A plugin resets its own state in `beforeFit`, so one object can serve several fits.
  *
@@ -98,9 +102,9 @@ export interface Plugin extends PluginHooks {
   readonly writes?: readonly WriteTarget[];
   /** Settles shared write targets: the higher priority runs last and wins. */
   readonly priority?: number;
-  /** Returns the plugin's JSON-serialisable state (for checkpoints). */
+  /** Returns the plugin's JSON-serialisable state (saved in checkpoints under the plugin's name). */
   getState?(): unknown;
-  /** Restores a state returned by `getState`. */
+  /** Restores a state returned by `getState` (called on resume, after `beforeFit`); throws on a state it cannot take. */
   setState?(state: unknown): void;
 }
 

@@ -76,4 +76,19 @@ describe('lineChart', () => {
     expect(() => lineChart({ data: [], x: { title: 'x' }, y: undefined as unknown as { title: string } })).toThrow('y must be an axis object');
     expect(() => lineChart({ ...axes, data: [], width: -1 })).toThrow('width must be a positive finite number (received -1)');
   });
+
+  it('shows series names of 40 characters in full in the legend, and honours legendLabelLimit', async () => {
+    const long = 'resnet-small, one-cycle, lr 3e-3, seed 42'; // 41 characters
+    const data = [{ x: 1, y: 1, series: long }, { x: 2, y: 2, series: long }, { x: 1, y: 2, series: 'b' }, { x: 2, y: 1, series: 'b' }];
+    const full = await lineChart({ data, x: { title: 'step' }, y: { title: 'loss' } }).toSVG();
+    expect(svgTexts(full)).toContain(long);
+    const cut = lineChart({ data, x: { title: 'step' }, y: { title: 'loss' }, legendLabelLimit: 60 });
+    expect((cut.spec as unknown as Spec & { encoding: { color: { legend: { labelLimit: number } } } }).encoding.color.legend.labelLimit).toBe(60);
+    const texts = svgTexts(await cut.toSVG());
+    expect(texts).not.toContain(long);
+    expect(texts.some((t) => t.startsWith('res') && t.endsWith('…') && t.length < long.length)).toBe(true);
+    expect(() => lineChart({ data, x: { title: 'step' }, y: { title: 'loss' }, legendLabelLimit: 0 })).toThrow(
+      'legendLabelLimit must be a positive finite number (received 0)',
+    );
+  });
 });

@@ -36,6 +36,11 @@ export interface LineChartOptions {
   readonly width?: number;
   /** The plot height in pixels. Defaults to 220. */
   readonly height?: number;
+  /**
+   * The widest a legend label may be, in pixels, before it is cut with '…' (Vega-Lite's default of
+   * 160 cuts series names of ~25 characters). Defaults to 400, room for ~60 characters.
+   */
+  readonly legendLabelLimit?: number;
 }
 
 function validateAxis(name: string, axis: LineAxis): void {
@@ -57,7 +62,8 @@ function validateAxis(name: string, axis: LineAxis): void {
  *
  * @param options - `data` (`{ x, y, series? }[]`), the axes `x` and `y` (`{ title, log? }`, log
  *   defaults to false), `title` (defaults to none), `points` (dots at each point, defaults to
- *   false), `width`/`height` in pixels (default 300 × 220).
+ *   false), `width`/`height` in pixels (default 300 × 220), `legendLabelLimit` (pixels before a
+ *   legend label is cut, defaults to 400).
  * @returns a {@link Chart}; its spec's `data.values` holds the drawn points as `{ x, y, series }`.
  *
  * @example
@@ -77,7 +83,7 @@ export function lineChart(options: LineChartOptions): Chart {
   if (typeof options !== 'object' || options === null) {
     throw new Error(`options must be an object { data, x, y } (received ${describeValue(options)})`);
   }
-  const { data, x, y, title, points = false, width = 300, height = 220 } = options;
+  const { data, x, y, title, points = false, width = 300, height = 220, legendLabelLimit = 400 } = options;
   if (!Array.isArray(data)) {
     throw new Error(`data must be an array of { x, y, series? } points (received ${describeValue(data)})`);
   }
@@ -87,6 +93,7 @@ export function lineChart(options: LineChartOptions): Chart {
   assertBoolean('points', points);
   assertPositiveNumber('width', width);
   assertPositiveNumber('height', height);
+  assertPositiveNumber('legendLabelLimit', legendLabelLimit);
 
   const hasSeries = data.some((point) => point?.series !== undefined);
   const values: { x: number; y: number; series: string }[] = [];
@@ -122,7 +129,7 @@ export function lineChart(options: LineChartOptions): Chart {
     encoding: {
       x: { field: 'x', type: 'quantitative', title: x.title, scale: x.log === true ? { type: 'log' } : { zero: false } },
       y: { field: 'y', type: 'quantitative', title: y.title, scale: y.log === true ? { type: 'log' } : { zero: false } },
-      ...(hasSeries ? { color: { field: 'series', type: 'nominal', title: 'series' } } : {}),
+      ...(hasSeries ? { color: { field: 'series', type: 'nominal', title: 'series', legend: { labelLimit: legendLabelLimit } } } : {}),
     },
   };
   return chart(spec);

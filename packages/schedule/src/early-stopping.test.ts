@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak } from '@convkit/core/testing';
-import type { Plugin } from '@convkit/learner';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkpoint, type Plugin } from '@convkit/learner';
 import { tinyLearner } from '@convkit/learner/testing';
 import { earlyStopping } from '@convkit/schedule';
 
@@ -51,6 +54,26 @@ describe('earlyStopping', () => {
       expect(stopper.bestEpoch).toBe(0);
       tiny.dispose();
     });
+  });
+
+  it('getState/setState carry best, bestEpoch and wait into a fit resumed from a checkpoint', async () => {
+    const before = tf.memory().numTensors;
+    const dir = mkdtempSync(join(tmpdir(), 'convkit-early-'));
+    const stopper = earlyStopping({ monitor: 'train.loss', mode: 'max', patience: 3 });
+    const first = tinyLearner({ plugins: [stopper, checkpoint({ dir })] });
+    await first.learner.fit(3); // epoch 0 is best, epochs 1 and 2 do not improve: wait 2
+    first.dispose();
+    expect(JSON.parse(JSON.stringify(stopper.getState()))).toEqual({ best: stopper.best, bestEpoch: 0, wait: 2 });
+    const resumed = earlyStopping({ monitor: 'train.loss', mode: 'max', patience: 3 });
+    const second = tinyLearner({ plugins: [resumed] });
+    const history = await second.learner.fit(10, { resume: dir });
+    second.dispose();
+    rmSync(dir, { recursive: true, force: true });
+    expect(history.epochs).toHaveLength(4); // one more epoch without improvement reaches patience 3
+    expect(resumed.wait).toBe(3);
+    expect(resumed.best).toBe(stopper.best);
+    expect(() => resumed.setState({ best: 'x' })).toThrow('state must be { best, bestEpoch, wait } from getState');
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('rejects bad options naming them', () => {

@@ -28,6 +28,20 @@ export interface EarlyStoppingPlugin extends Plugin {
   readonly wait: number;
   /** Why the fit was stopped, or undefined when it was not. */
   readonly stoppedReason: string | undefined;
+  /**
+   * `{ best, bestEpoch, wait }` for a checkpoint (`best` is `null` before any improvement), so a resumed fit keeps
+   * counting patience where the saved one stood. The kept best weights of `restoreBest` are not in it.
+   */
+  getState(): EarlyStoppingState;
+  /** Restores a state from `getState`, after `beforeFit` (the learner's resume does this). */
+  setState(state: unknown): void;
+}
+
+/** The checkpointed state of an {@link earlyStopping} plugin. */
+export interface EarlyStoppingState {
+  best: number | null;
+  bestEpoch: number;
+  wait: number;
 }
 
 /**
@@ -109,6 +123,17 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping
         stoppedReason = `${monitor.name} did not improve for ${minutes.toFixed(1)} minutes (${bestText})`;
       }
       if (stoppedReason !== undefined) throw new CancelFit(stoppedReason);
+    },
+    getState: () => ({ best: Number.isFinite(best) ? best : null, bestEpoch, wait }),
+    setState(state) {
+      const saved = state as Partial<EarlyStoppingState> | null;
+      const ok =
+        typeof saved === 'object' && saved !== null && (saved.best === null || Number.isFinite(saved.best)) &&
+        Number.isInteger(saved.bestEpoch) && Number.isInteger(saved.wait) && saved.wait! >= 0;
+      if (!ok) throw new Error(`state must be { best, bestEpoch, wait } from getState (received ${JSON.stringify(state)})`);
+      best = saved.best ?? monitor.initialBest;
+      bestEpoch = saved.bestEpoch!;
+      wait = saved.wait!;
     },
     afterFit(ctx) {
       if (bestWeights !== undefined) restoreWeights(ctx.model, bestWeights);

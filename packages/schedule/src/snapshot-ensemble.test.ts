@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { expectNoLeak } from '@convkit/core/testing';
-import type { Plugin } from '@convkit/learner';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkpoint, type Plugin } from '@convkit/learner';
 import { tinyLearner } from '@convkit/learner/testing';
 import { snapshotEnsemble } from '@convkit/schedule';
 import { expectClose } from './fixtures.test-helpers.js';
@@ -43,6 +46,37 @@ describe('snapshotEnsemble', () => {
       ensemble.dispose();
       x.dispose();
       tiny.dispose();
+    });
+  });
+
+  it('getState/setState carry the snapshots into a fit resumed from a checkpoint', async () => {
+    await expectNoLeak(async () => {
+      const x = tf.tensor2d([[1, 1], [-1, -0.5], [0.2, -0.1]]);
+      const reference = snapshotEnsemble({ cycles: 2, maxLearningRate: 0.2 });
+      const first = tinyLearner({ batches: 2, plugins: [reference] });
+      await first.learner.fit(4);
+      const expected = await reference.predict(x);
+      first.dispose();
+      const dir = mkdtempSync(join(tmpdir(), 'convkit-snapshot-'));
+      const crash: Plugin = { name: 'crash', order: 90, afterEpoch: (ctx) => { if (ctx.epoch === 2) throw new Error('crash'); } };
+      const interrupted = snapshotEnsemble({ cycles: 2, maxLearningRate: 0.2 });
+      const second = tinyLearner({ batches: 2, plugins: [interrupted, checkpoint({ dir }), crash] });
+      await expect(second.learner.fit(4)).rejects.toThrow('crash');
+      expect(interrupted.getState().snapshots).toHaveLength(1);
+      interrupted.dispose();
+      second.dispose();
+      const resumed = snapshotEnsemble({ cycles: 2, maxLearningRate: 0.2 });
+      const third = tinyLearner({ batches: 2, plugins: [resumed] });
+      await third.learner.fit(4, { resume: dir });
+      expect(resumed.snapshotCount).toBe(2);
+      const actual = await resumed.predict(x);
+      expect(Array.from(await actual.data())).toEqual(Array.from(await expected.data()));
+      expect(() => resumed.setState({ snapshots: [[{ shape: [2], values: [1] }]] })).toThrow('state must be { snapshots } from getState');
+      rmSync(dir, { recursive: true, force: true });
+      tf.dispose([x, expected, actual]);
+      reference.dispose();
+      resumed.dispose();
+      third.dispose();
     });
   });
 

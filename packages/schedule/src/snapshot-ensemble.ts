@@ -33,6 +33,15 @@ export interface SnapshotEnsemblePlugin extends ParamSchedulerPlugin {
   predict(x: tf.Tensor): Promise<tf.Tensor>;
   /** Disposes the snapshots. */
   dispose(): void;
+  /** The snapshots' values (one list of `{ shape, values }` per snapshot), JSON-serialisable, for checkpoints. */
+  getState(): SnapshotEnsembleState;
+  /** Replaces the snapshots with those of a state from `getState` (a resumed fit calls it after `beforeFit`). */
+  setState(state: unknown): void;
+}
+
+/** The checkpointed state of a {@link snapshotEnsemble} plugin: every snapshot's weights as plain numbers. */
+export interface SnapshotEnsembleState {
+  snapshots: { shape: number[]; values: number[] }[][];
 }
 
 /**
@@ -101,6 +110,19 @@ export function snapshotEnsemble(options: SnapshotEnsembleOptions): SnapshotEnse
       return snapshots.length;
     },
     dispose,
+    getState: () => ({
+      snapshots: snapshots.map((snapshot) => snapshot.map((t) => ({ shape: [...t.shape], values: Array.from(t.dataSync()) }))),
+    }),
+    setState(state) {
+      const saved = (state as Partial<SnapshotEnsembleState> | null)?.snapshots;
+      const valid = (w: { shape?: unknown; values?: unknown }): boolean =>
+        Array.isArray(w?.shape) && Array.isArray(w.values) && w.values.length === (w.shape as number[]).reduce((a, b) => a * b, 1);
+      if (!Array.isArray(saved) || !saved.every((s) => Array.isArray(s) && s.every(valid))) {
+        throw new Error(`state must be { snapshots } from getState (received ${describe(state)})`);
+      }
+      dispose();
+      snapshots = saved.map((snapshot) => snapshot.map((w) => tf.keep(tf.tensor(w.values, w.shape))));
+    },
     async predict(x: tf.Tensor): Promise<tf.Tensor> {
       if (learner === undefined || snapshots.length === 0) throw new Error('snapshotEnsemble has no snapshots yet: fit first');
       const current = copyWeights(learner.model);
