@@ -15,7 +15,7 @@ describe('finderRates', () => {
 
 describe('suggestLearningRates', () => {
   it('gives the steepest descent per log-rate and the minimum / 10', () => {
-    expect(suggestLearningRates([1e-4, 1e-3, 1e-2, 1e-1], [2.3, 2.0, 1.0, 3.0])).toEqual({ steepest: 1e-3, minimumDividedBy10: 1e-3 });
+    expect(suggestLearningRates([1e-4, 1e-3, 1e-2, 1e-1], [2.3, 2.0, 1.0, 3.0])).toEqual({ valley: 1e-4, steepest: 1e-3, minimumDividedBy10: 1e-3 });
   });
 });
 
@@ -43,6 +43,7 @@ describe('lrFind', () => {
       expect(!Number.isFinite(last) || last > 4 * Math.min(...found.smoothedLosses.slice(0, -1))).toBe(true);
       expect(found.suggestion.steepest).toBeGreaterThan(1e-4);
       expect(found.suggestion.minimumDividedBy10).toBeLessThan(1e4);
+      expect(found.learningRates).toContain(found.suggestion.valley);
       // restored
       expect(tiny.variables.map((v) => Array.from(v.dataSync()))).toEqual(before);
       expect(JSON.stringify(await tiny.learner.optimizer.getState!())).toBe(stateBefore);

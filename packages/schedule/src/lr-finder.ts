@@ -32,10 +32,59 @@ export interface LRFindResult {
   readonly smoothedLosses: readonly number[];
   /** Why the sweep ended: `'completed'` or the divergence. */
   readonly stopReason: string;
-  /** The rate where the smoothed loss falls fastest (per log-rate), and the rate of its minimum / 10. */
-  readonly suggestion: { readonly steepest: number; readonly minimumDividedBy10: number };
+  /**
+   * The suggested rates (see {@link suggestLearningRates}): `valley` (the default recommendation, above all for
+   * fine-tuning a pretrained model, where the sweep is flat and noisy), `steepest` (the fastest fall per log-rate)
+   * and `minimumDividedBy10` (the rate of the smallest loss / 10).
+   */
+  readonly suggestion: LRSuggestion;
   /** The smoothed loss against the rate, log x axis, as a `@convkit/plot` chart. */
   chart(title?: string): Chart;
+}
+
+/** The finder's suggested rates (NaN when the sweep is empty). */
+export interface LRSuggestion {
+  /** The rate a bit past the middle of the longest stretch over which the smoothed loss keeps falling (fastai "valley"). */
+  readonly valley: number;
+  /** The rate where the smoothed loss falls fastest per log-rate. */
+  readonly steepest: number;
+  /** The rate of the smallest smoothed loss, divided by 10. */
+  readonly minimumDividedBy10: number;
+}
+
+/**
+ * The index of the "valley" of a loss curve (fastai v2 `valley`): the longest decreasing subsequence of `losses`
+ * (O(n²) dynamic programming; `length[i]` = the longest strictly decreasing subsequence ending at `i`), the first
+ * index `end` where that length is largest, `start = end − length[end]` (as fastai, one before the stretch's first
+ * point when it starts at 0), `s = (end − start) / 3`, and then the index `start + ⌊s⌋ + ⌊s / 2⌋` (at least 0):
+ * about half-way between the first and the second third of the valley, a rate well inside the falling stretch.
+ *
+ * Why: on a flat, noisy sweep (fine-tuning after training the head) the steepest point and the minimum / 10 both
+ * chase noise and land at tiny rates; the longest falling stretch is robust to that noise.
+ *
+ * @param losses - The (smoothed) losses of a sweep, in order of rising rate.
+ * @returns The index into `losses`, or -1 when `losses` is empty.
+ *
+ * @example
+ * ```ts
+ * import { valleyIndex } from '@convkit/schedule';
+ * valleyIndex([5, 4, 3, 2, 1, 2, 3]); // the fall ends at 4 (length 5): start −1, s = 5/3, index −1 + 1 + 0 = 0
+ * ```
+ */
+export function valleyIndex(losses: readonly number[]): number {
+  const n = losses.length;
+  if (n === 0) return -1;
+  const length = new Array<number>(n).fill(1);
+  let end = 0;
+  for (let i = 1; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      if (losses[i]! < losses[j]! && length[i]! < length[j]! + 1) length[i] = length[j]! + 1;
+    }
+    if (length[end]! < length[i]!) end = i;
+  }
+  const start = end - length[end]!;
+  const sections = (end - start) / 3;
+  return Math.max(0, start + Math.floor(sections) + Math.floor(sections / 2));
 }
 
 /**
@@ -53,25 +102,29 @@ export function finderRates(start: number, end: number, steps: number): number[]
 }
 
 /**
- * The finder's two suggestions from a sweep (fastai v2): drop the first tenth of the points and the last 5, then
- * `minimumDividedBy10` = the rate of the smallest smoothed loss / 10, and `steepest` = the rate where
- * `(loss[i+1] − loss[i]) / (ln rate[i+1] − ln rate[i])` is most negative.
+ * The finder's suggestions from a sweep (fastai v2): drop the first tenth of the points and the last 5 (when at
+ * least 3 remain), then
+ * - `valley` = the rate at {@link valleyIndex} of the kept smoothed losses: the default recommendation, and the one
+ *   to use for fine-tuning a pretrained model (flat, noisy sweeps), where the other two land orders of magnitude
+ *   too low;
+ * - `steepest` = the rate where `(loss[i+1] − loss[i]) / (ln rate[i+1] − ln rate[i])` is most negative: fine on a
+ *   clean sweep from scratch, but it follows noise;
+ * - `minimumDividedBy10` = the rate of the smallest smoothed loss / 10: a conservative upper bound.
+ *
+ * All three are NaN when no points are kept.
  *
  * @example
  * ```ts
  * import { suggestLearningRates } from '@convkit/schedule';
- * suggestLearningRates([1e-4, 1e-3, 1e-2, 1e-1], [2.3, 2.0, 1.0, 3.0]); // steepest 1e-3, minimum/10 1e-3
+ * suggestLearningRates([1e-4, 1e-3, 1e-2, 1e-1], [2.3, 2.0, 1.0, 3.0]); // valley 1e-4, steepest 1e-3, minimum/10 1e-3
  * ```
  */
-export function suggestLearningRates(
-  rates: readonly number[],
-  smoothed: readonly number[]
-): { steepest: number; minimumDividedBy10: number } {
+export function suggestLearningRates(rates: readonly number[], smoothed: readonly number[]): LRSuggestion {
   const skipStart = Math.floor(rates.length / 10);
   const keep = rates.length - skipStart - 5 >= 3 ? [skipStart, rates.length - 5] : [0, rates.length];
   const r = rates.slice(keep[0], keep[1]);
   const l = smoothed.slice(keep[0], keep[1]);
-  if (r.length === 0) return { steepest: NaN, minimumDividedBy10: NaN };
+  if (r.length === 0) return { valley: NaN, steepest: NaN, minimumDividedBy10: NaN };
   let minimum = 0;
   l.forEach((value, i) => {
     if (value < l[minimum]!) minimum = i;
@@ -85,7 +138,7 @@ export function suggestLearningRates(
       steepest = i;
     }
   }
-  return { steepest: r[steepest]!, minimumDividedBy10: r[minimum]! / 10 };
+  return { valley: r[valleyIndex(l)]!, steepest: r[steepest]!, minimumDividedBy10: r[minimum]! / 10 };
 }
 
 /**
@@ -103,13 +156,14 @@ export function suggestLearningRates(
  * @param learner - A learner whose training source gives the batches.
  * @param options - `startLearningRate` (1e-7), `endLearningRate` (10), `steps` (100), `smoothing` (0.98),
  *   `divergenceFactor` (4), `stopOnDivergence` (true).
- * @returns The sweep and its suggestions; `result.chart()` draws it.
+ * @returns The sweep and its suggestions (`valley` is the default recommendation, see {@link suggestLearningRates});
+ *   `result.chart()` draws it.
  *
  * @example
  * ```ts
  * import { lrFind } from '@convkit/schedule';
  * const found = await lrFind(learner, { steps: 100 });
- * console.log(found.suggestion.steepest, found.suggestion.minimumDividedBy10);
+ * console.log(found.suggestion.valley); // the default choice; also .steepest and .minimumDividedBy10
  * // display(found.chart(), tslab.display)
  * ```
  */
