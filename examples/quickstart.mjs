@@ -3,15 +3,16 @@
 //   node examples/quickstart.mjs            # full size: 5 epochs on 60,000 images, >= 90% test accuracy
 //   CONVKIT_SIZE=smoke node examples/quickstart.mjs   # seconds: 2,000 images, 1 epoch, no accuracy target
 //
-// Writes results/quickstart/metrics.json and results/quickstart/learning-curves.png.
+// Writes results/quickstart/metrics.json and results/quickstart/learning-curves.png (a smoke run: build/quickstart-smoke/).
 // Exits with 1 if the full-size run misses the 90% target.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRng, heNormal, initBackend, tf, toLayersInitializer } from '@convkit/core';
+import { createRng, initBackend, tf } from '@convkit/core';
 import { DataLoader, loadFashionMnist, subset } from '@convkit/data';
 import { Learner, progressBar } from '@convkit/learner';
 import { learningCurves } from '@convkit/plot';
+import { QUICKSTART, quickstartModel } from './quickstart-model.mjs';
 
 const size = process.env.CONVKIT_SIZE === 'smoke' ? 'smoke' : 'full';
 const recipe = {
@@ -19,7 +20,8 @@ const recipe = {
   smoke: { trainImages: 2_000, testImages: 1_000, epochs: 1, target: 0 },
 }[size];
 const seed = 42;
-const outDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'quickstart');
+// A smoke run writes under build/ so that it never replaces the committed full-size results.
+const outDir = join(dirname(fileURLToPath(import.meta.url)), '..', ...(size === 'smoke' ? ['build', 'quickstart-smoke'] : ['results', 'quickstart']));
 
 const backend = await initBackend(); // prints which backend runs and why
 
@@ -29,26 +31,16 @@ const takeFirst = (ds, n) => (n >= ds.length ? ds : subset(ds, rng.permutation(d
 const trainSet = takeFirst(await loadFashionMnist({ split: 'train' }), recipe.trainImages);
 const testSet = takeFirst(await loadFashionMnist({ split: 'test' }), recipe.testImages);
 console.log(`data: ${trainSet.length} training and ${testSet.length} test images from ${trainSet.source}`);
-const train = new DataLoader(trainSet, { batchSize: 64, seed, prefetch: 2 });
+const train = new DataLoader(trainSet, { batchSize: QUICKSTART.batchSize, seed, prefetch: 2 });
 const test = new DataLoader(testSet, { batchSize: 500, shuffle: false });
 
-// Model: two 3x3 convolutions with max pooling, a dense head; He (variance-scaling) initialisation.
-const init = () => toLayersInitializer(heNormal(), rng);
-const model = tf.sequential({
-  layers: [
-    tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
-    tf.layers.maxPooling2d({ poolSize: 2 }),
-    tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
-    tf.layers.maxPooling2d({ poolSize: 2 }),
-    tf.layers.flatten(),
-    tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: init() }),
-    tf.layers.dense({ units: 10, kernelInitializer: init() }), // logits: no activation on the output
-  ],
-});
+// Model: two 3x3 convolutions with max pooling, a dense head; He (variance-scaling) initialisation
+// (examples/quickstart-model.mjs, shared with the benchmarks that compare with the quick start).
+const model = quickstartModel(rng);
 
 // A plugin is a plain object of hooks. This one anneals the learning rate from its peak to zero along a half
 // cosine over the whole fit, and declares that it writes the rate so that no other plugin silently does too.
-const peakLearningRate = 2e-3;
+const { peakLearningRate } = QUICKSTART;
 const cosineAnnealing = {
   name: 'cosineAnnealing',
   order: 10,

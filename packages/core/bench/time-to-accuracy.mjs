@@ -39,7 +39,7 @@ function idx(path) {
 }
 
 async function convkitChild() {
-  const { createRng, heNormal, initBackend, tf, toLayersInitializer } = await import('../dist/index.js');
+  const { createRng, initBackend, tf } = await import('../dist/index.js');
   const report = await initBackend({ threads, log: false });
   const seed = 42;
   const rng = createRng(seed);
@@ -47,21 +47,11 @@ async function convkitChild() {
   const trainY = idx(join(data, 'train-labels-idx1-ubyte.gz')).subarray(0, trainImages);
   const testX = idx(join(data, 't10k-images-idx3-ubyte.gz'));
   const testY = idx(join(data, 't10k-labels-idx1-ubyte.gz'));
-  const init = () => toLayersInitializer(heNormal(), rng);
-  const model = tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: init() }),
-      tf.layers.dense({ units: 10, kernelInitializer: init() }),
-    ],
-  });
-  const peak = 2e-3;
+  const { QUICKSTART, quickstartModel } = await import('../../../examples/quickstart-model.mjs');
+  const model = quickstartModel(rng);
+  const peak = QUICKSTART.peakLearningRate;
   const optimizer = tf.train.adam(peak);
-  const batch = 64;
+  const batch = QUICKSTART.batchSize;
   const count = trainY.length;
   const stepsPerEpoch = Math.ceil(count / batch);
   const totalSteps = stepsPerEpoch * epochs;

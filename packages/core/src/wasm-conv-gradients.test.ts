@@ -3,68 +3,12 @@ import * as tf from '@tensorflow/tfjs';
 import './wasm-backend.js';
 import { expectNoLeak, relativeError } from './testing.js';
 import { createRng } from './rng.js';
-import type { Rng } from './rng.js';
+import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4 } from './conv-cases.test-helpers.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
-
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
-type Shape4 = [number, number, number, number];
-
-interface ConvCase {
-  xShape: Shape4;
-  filterShape: Shape4;
-  strides: [number, number];
-  dilations: [number, number];
-  pad: Pad;
-}
-
-function normals(rng: Rng, size: number): Float32Array {
-  const values = new Float32Array(size);
-  for (let i = 0; i < size; i++) values[i] = rng.normal();
-  return values;
-}
-
 
 function outputShape(c: ConvCase): Shape4 {
   return tf.backend_util.computeConv2DInfo(c.xShape, c.filterShape, c.strides, c.dilations, c.pad, undefined, false, 'channelsLast')
     .outShape as Shape4;
-}
-
-function randomCase(rng: Rng, index: number): ConvCase {
-  const kernel = [1, 3, 5][index % 3] as number;
-  const padKind = ['same', 'valid', 'explicit', 'number'][index % 4] as string;
-  const dilation = index % 5 === 4 ? 2 : 1;
-  // tfjs computes numeric pads from the filter height and stride height only: keep those square.
-  const square = padKind === 'number';
-  const kernelWidth = !square && rng.next() < 0.3 ? ([1, 3, 5][rng.int(0, 3)] as number) : kernel;
-  const stride = dilation > 1 ? 1 : ([1, 2, 3][rng.int(0, 3)] as number);
-  const strideWidth = dilation === 1 && !square && rng.next() < 0.3 ? rng.int(1, 4) : stride;
-  const reach = (kernel - 1) * dilation + 1;
-  const reachWidth = (kernelWidth - 1) * dilation + 1;
-  let height = rng.int(reach, reach + 8);
-  let width = rng.int(reachWidth, reachWidth + 8);
-  let pad: Pad = padKind as 'same' | 'valid';
-  if (padKind === 'explicit') pad = [[0, 0], [rng.int(0, 4), rng.int(0, 4)], [rng.int(0, 4), rng.int(0, 4)], [0, 0]];
-  if (padKind === 'number') {
-    const amount = rng.int(0, 3);
-    pad = amount;
-    // A numeric pad needs (size + 2·pad − reach) divisible by the stride, or tfjs's shapes are fractional.
-    height += (stride - ((height + 2 * amount - reach) % stride)) % stride;
-    width += (stride - ((width + 2 * amount - reachWidth) % stride)) % stride;
-  }
-  const inChannels = rng.int(1, 5);
-  return {
-    xShape: [rng.int(1, 4), height, width, inChannels],
-    filterShape: [kernel, kernelWidth, inChannels, rng.int(1, 5)],
-    strides: [stride, strideWidth],
-    dilations: [dilation, dilation],
-    pad,
-  };
-}
-
-interface CaseData {
-  x: Float32Array;
-  filter: Float32Array;
-  dy: Float32Array;
 }
 
 /** tfjs's own gradients of sum(conv2d(x, w) · dy) on the active backend. */
@@ -122,8 +66,7 @@ function makeCases(count: number): { c: ConvCase; data: CaseData }[] {
   const rng = createRng(20_240_601);
   const cases: { c: ConvCase; data: CaseData }[] = [];
   for (let index = 0; index < count; index++) {
-    const c = randomCase(rng, index);
-    const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+    const c = randomConvCase(rng, index, 5, 5);
     cases.push({
       c,
       data: { x: normals(rng, size(c.xShape)), filter: normals(rng, size(c.filterShape)), dy: normals(rng, size(outputShape(c))) },

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { callWasmKernel, free } from './wasm-kernel-call.js';
+import { callWasmKernel, checkFormat, convInfo, explicitPad, free, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
 import { registerWasmMatMulKernel } from './wasm-matmul.js';
 import { conv2dBackpropInputByPhases } from './wasm-conv-phases.js';
 import { POOL_GRADIENT_KERNELS } from './wasm-pool-gradients.js';
@@ -7,52 +7,19 @@ import { DEPTHWISE_GRADIENT_KERNELS } from './wasm-depthwise-gradients.js';
 
 type TensorInfo = tf.TensorInfo;
 type Backend = tf.KernelBackend;
-type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
-
-/** The attributes tfjs passes to both backprop kernels, plus an optional `dilations` extension. */
-interface BackpropAttrs {
-  strides: number | [number, number];
-  pad: 'same' | 'valid' | number | ExplicitPad;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  dilations?: number | [number, number];
-}
-
-function checkFormat(kernelName: string, dataFormat: string | undefined): void {
-  if (dataFormat !== undefined && dataFormat !== 'NHWC') {
-    throw new Error(`${kernelName} on wasm supports dataFormat 'NHWC' only (received '${dataFormat}')`);
-  }
-}
-
-function convInfo(xShape: number[], filterShape: number[], attrs: BackpropAttrs): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
-}
-
-function explicitPad(top: number, bottom: number, left: number, right: number): ExplicitPad {
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
-}
 
 /**
  * dW[kh, kw, ci, co] = Σ_{n, oh, ow} x[n, oh·s + kh·d − padTop, ow·s + kw·d − padLeft, ci] · dy[n, oh, ow, co],
  * computed as one forward convolution of x (as [inC, H, W, N]) with dy (as [OH, OW, N, outC]) using
  * stride d and dilation s, then transposed back to [KH, KW, inC, outC].
  */
-function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Backend; attrs?: tf.NamedAttrMap }): TensorInfo {
+function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   const { inputs, backend } = args;
-  const attrs = args.attrs as unknown as BackpropAttrs & { filterShape: number[] };
+  const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: number[] };
   const x = inputs['x'] as TensorInfo;
   const dy = inputs['dy'] as TensorInfo;
   checkFormat('Conv2DBackpropFilter', attrs.dataFormat);
-  const info = convInfo(x.shape, attrs.filterShape, attrs);
+  const info = convInfo(x.shape, attrs.filterShape, attrs, false);
   const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, inChannels, outChannels } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const { top, left } = info.padInfo;
@@ -88,13 +55,13 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Ba
  * rotated 180° and transposed to [KH, KW, outC, inC]; p'T = (KH−1)·d − padTop, bottom/right chosen
  * so the output is exactly H×W (negative pads crop dy instead).
  */
-function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: Backend; attrs?: tf.NamedAttrMap }): TensorInfo {
+function conv2dBackpropInput(args: KernelArgs): TensorInfo {
   const { inputs, backend } = args;
-  const attrs = args.attrs as unknown as BackpropAttrs & { inputShape: number[] };
+  const attrs = args.attrs as unknown as ConvBackpropAttrs & { inputShape: number[] };
   const dy = inputs['dy'] as TensorInfo;
   const filter = inputs['filter'] as TensorInfo;
   checkFormat('Conv2DBackpropInput', attrs.dataFormat);
-  const info = convInfo(attrs.inputShape, filter.shape, attrs);
+  const info = convInfo(attrs.inputShape, filter.shape, attrs, false);
   const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const reachHeight = (filterHeight - 1) * dilationHeight;

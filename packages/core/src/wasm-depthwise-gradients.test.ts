@@ -4,66 +4,14 @@ import './wasm-backend.js';
 import { expectNoLeak, relativeError } from './testing.js';
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
+import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4 } from './conv-cases.test-helpers.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
-type Shape4 = [number, number, number, number];
-
-interface DepthwiseCase {
-  xShape: Shape4;
-  /** [KH, KW, C, multiplier] */
-  filterShape: Shape4;
-  strides: [number, number];
-  dilations: [number, number];
-  pad: Pad;
-}
-
-interface CaseData {
-  x: Float32Array;
-  filter: Float32Array;
-  dy: Float32Array;
-}
-
-function normals(rng: Rng, size: number): Float32Array {
-  const values = new Float32Array(size);
-  for (let i = 0; i < size; i++) values[i] = rng.normal();
-  return values;
-}
-
-const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+/** A depthwise case: the filter is [KH, KW, C, multiplier]. */
+type DepthwiseCase = ConvCase;
 
 function info(c: DepthwiseCase): tf.backend_util.Conv2DInfo {
   return tf.backend_util.computeConv2DInfo(c.xShape, c.filterShape, c.strides, c.dilations, c.pad, undefined, true);
-}
-
-function randomCase(rng: Rng, index: number): DepthwiseCase {
-  const kernel = [1, 3, 5][index % 3] as number;
-  const padKind = ['same', 'valid', 'explicit', 'number'][index % 4] as string;
-  const dilation = index % 5 === 4 ? 2 : 1;
-  const square = padKind === 'number';
-  const kernelWidth = !square && rng.next() < 0.3 ? ([1, 3, 5][rng.int(0, 3)] as number) : kernel;
-  const stride = dilation > 1 ? 1 : ([1, 2, 3][rng.int(0, 3)] as number);
-  const strideWidth = dilation === 1 && !square && rng.next() < 0.3 ? rng.int(1, 4) : stride;
-  const reach = (kernel - 1) * dilation + 1;
-  const reachWidth = (kernelWidth - 1) * dilation + 1;
-  let height = rng.int(reach, reach + 8);
-  let width = rng.int(reachWidth, reachWidth + 8);
-  let pad: Pad = padKind as 'same' | 'valid';
-  if (padKind === 'explicit') pad = [[0, 0], [rng.int(0, 4), rng.int(0, 4)], [rng.int(0, 4), rng.int(0, 4)], [0, 0]];
-  if (padKind === 'number') {
-    const amount = rng.int(0, 3);
-    pad = amount;
-    height += (stride - ((height + 2 * amount - reach) % stride)) % stride;
-    width += (stride - ((width + 2 * amount - reachWidth) % stride)) % stride;
-  }
-  const channels = rng.int(1, 6);
-  return {
-    xShape: [rng.int(1, 4), height, width, channels],
-    filterShape: [kernel, kernelWidth, channels, rng.int(1, 4)],
-    strides: [stride, strideWidth],
-    dilations: [dilation, dilation],
-    pad,
-  };
 }
 
 function makeData(rng: Rng, c: DepthwiseCase): CaseData {
@@ -146,7 +94,7 @@ function depthwise64(x: ArrayLike<number>, w: ArrayLike<number>, c: DepthwiseCas
 
 describe('depthwise convolution gradients on wasm', () => {
   const rng = createRng(20_251_123);
-  const cases = Array.from({ length: 40 }, (_, index) => randomCase(rng, index)).map((c) => ({ c, data: makeData(rng, c) }));
+  const cases = Array.from({ length: 40 }, (_, index) => randomConvCase(rng, index, 6, 4)).map((c) => ({ c, data: makeData(rng, c) }));
 
   it('registers both kernels, which stock tfjs-backend-wasm 4.22 lacks', async () => {
     await tf.setBackend('wasm');

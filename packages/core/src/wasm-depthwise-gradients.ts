@@ -1,52 +1,18 @@
 // The depthwise convolution's two gradients on the wasm backend, written as XNNPACK depthwise convolutions (the
 // stock @tensorflow/tfjs-backend-wasm 4.22 has neither kernel, so training a depthwise layer on wasm throws).
 import * as tf from '@tensorflow/tfjs';
-import { callWasmKernel, free } from './wasm-kernel-call.js';
+import { callWasmKernel, checkFormat, convInfo, explicitPad, free, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
 import { heapFloats, makeOutput } from './wasm-heap.js';
 
 type TensorInfo = tf.TensorInfo;
 type Backend = tf.KernelBackend;
-type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
-
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: Backend;
-  attrs?: tf.NamedAttrMap;
-}
-
-/** The attributes tfjs passes to both depthwise backprop kernels. */
-interface DepthwiseBackpropAttrs {
-  strides: number | [number, number];
-  pad: 'same' | 'valid' | number | ExplicitPad;
-  dilations?: number | [number, number];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  dataFormat?: 'NHWC' | 'NCHW';
-}
-
-function checkFormat(kernelName: string, dataFormat: string | undefined): void {
-  if (dataFormat !== undefined && dataFormat !== 'NHWC') {
-    throw new Error(`${kernelName} on wasm supports dataFormat 'NHWC' only (received '${dataFormat}')`);
-  }
-}
-
-function depthwiseInfo(xShape: number[], filterShape: number[], attrs: DepthwiseBackpropAttrs): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-  );
-}
 
 function depthwise(x: TensorInfo, filter: TensorInfo, backend: Backend, strides: number[], dilations: number[], pad: number[]): TensorInfo {
   const [top, bottom, left, right] = pad as [number, number, number, number];
   return callWasmKernel('DepthwiseConv2dNative', { x, filter }, backend, {
     strides,
     dilations,
-    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+    pad: explicitPad(top, bottom, left, right),
     dataFormat: 'NHWC',
   });
 }
@@ -86,11 +52,11 @@ function insertZeros(dy: TensorInfo, backend: Backend, strideHeight: number, str
  */
 function depthwiseBackpropInput(args: KernelArgs): TensorInfo {
   const { inputs, backend } = args;
-  const attrs = args.attrs as unknown as DepthwiseBackpropAttrs & { inputShape: number[] };
+  const attrs = args.attrs as unknown as ConvBackpropAttrs & { inputShape: number[] };
   const dy = inputs['dy'] as TensorInfo;
   const filter = inputs['filter'] as TensorInfo;
   checkFormat('DepthwiseConv2dNativeBackpropInput', attrs.dataFormat);
-  const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
+  const info = convInfo(attrs.inputShape, filter.shape, attrs, true);
   const { batchSize, inHeight, inWidth, inChannels, outChannels, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const multiplier = outChannels / inChannels;
@@ -134,11 +100,11 @@ function depthwiseBackpropInput(args: KernelArgs): TensorInfo {
  */
 function depthwiseBackpropFilter(args: KernelArgs): TensorInfo {
   const { inputs, backend } = args;
-  const attrs = args.attrs as unknown as DepthwiseBackpropAttrs & { filterShape: number[] };
+  const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: number[] };
   const x = inputs['x'] as TensorInfo;
   const dy = inputs['dy'] as TensorInfo;
   checkFormat('DepthwiseConv2dNativeBackpropFilter', attrs.dataFormat);
-  const info = depthwiseInfo(x.shape, attrs.filterShape, attrs);
+  const info = convInfo(x.shape, attrs.filterShape, attrs, true);
   const { batchSize, inHeight, inWidth, inChannels, outChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const { top, left } = info.padInfo;

@@ -1,21 +1,15 @@
 // Max- and average-pool gradients for the wasm backend as cache-friendly loops over the heap.
 import * as tf from '@tensorflow/tfjs';
 import { heapFloats, makeOutput } from './wasm-heap.js';
+import type { KernelArgs } from './wasm-kernel-call.js';
 
 type TensorInfo = tf.TensorInfo;
-type Backend = tf.KernelBackend;
 
 interface PoolGradAttrs {
   filterSize: number | [number, number];
   strides: number | [number, number];
   pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
-
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: Backend;
-  attrs?: tf.NamedAttrMap;
 }
 
 function poolInfo(input: TensorInfo, attrs: PoolGradAttrs): tf.backend_util.Conv2DInfo {

@@ -15,8 +15,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { createRng, heNormal, initBackend, Rng, tf, toLayersInitializer } from '@convkit/core';
+import { createRng, initBackend, Rng, tf } from '@convkit/core';
 import { Learner } from '@convkit/learner';
+import { QUICKSTART, quickstartModel } from '../../../examples/quickstart-model.mjs';
 import {
   batchAffine, batchFlip, batchTransform, colorJitter, compose, horizontalFlip, imagePipeline, imagesToTensor,
   randomResizedCrop, rotate,
@@ -28,7 +29,7 @@ const REPEATS = Number(process.env.DATA_BENCH_REPEATS ?? 5);
 const TRAIN_STEPS = Number(process.env.DATA_BENCH_TRAIN_STEPS ?? 20); // steps per timed training epoch
 const LOADER_BATCHES = Number(process.env.DATA_BENCH_LOADER_BATCHES ?? 150); // batches per timed loader pass
 const FOLDER_IMAGES = Number(process.env.DATA_BENCH_FOLDER_IMAGES ?? 384); // files in the generated folder
-const BATCH = 64; // the quick start's batch size
+const BATCH = QUICKSTART.batchSize;
 const SEED = 42;
 
 const median = (values) => {
@@ -50,21 +51,10 @@ const fashion = await loadFashionMnist({ split: 'train' });
 // then REPEATS timed epochs of TRAIN_STEPS steps. Rate = images / epoch seconds, as the quick start reports it.
 async function measureTraining() {
   const rng = createRng(SEED);
-  const init = () => toLayersInitializer(heNormal(), rng);
-  const model = tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: init() }),
-      tf.layers.dense({ units: 10, kernelInitializer: init() }),
-    ],
-  });
+  const model = quickstartModel(rng);
   const images = subset(fashion, rng.permutation(fashion.length).subarray(0, TRAIN_STEPS * BATCH));
   const train = new DataLoader(images, { batchSize: BATCH, seed: SEED, prefetch: 2 });
-  const optimizer = tf.train.adam(2e-3);
+  const optimizer = tf.train.adam(QUICKSTART.peakLearningRate);
   const learner = new Learner({ model, loss: 'softmaxCrossEntropy', optimizer, train, seed: SEED });
   const history = await learner.fit(REPEATS + 1);
   model.dispose();

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { ImageDataset } from './dataset.js';
 import { createImageDataset } from './dataset.js';
-import { md5Hex } from './download.js';
+import { fetchVerified } from './download.js';
 import { datasetCacheDir } from './load-idx-dataset.js';
 import { readTar } from './tar.js';
 
@@ -103,21 +103,8 @@ function decodeBatches(batches: { name: string; bytes: Uint8Array }[], source: s
 
 async function downloadAndExtract(options: LoadCifar10Options, cacheDir: string, log: (line: string) => void): Promise<void> {
   const url = options.url ?? CIFAR10_URL;
-  const expected = (options.md5 ?? CIFAR10_MD5).toLowerCase();
-  const fetchImpl = options.fetch ?? globalThis.fetch;
   log(`cifar-10: downloading ${url} into ${cacheDir}`);
-  let bytes: Uint8Array;
-  try {
-    const response = await fetchImpl(url);
-    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trimEnd());
-    bytes = new Uint8Array(await response.arrayBuffer());
-  } catch (error) {
-    throw new Error(`download of ${url} failed: ${(error as Error).message}`, { cause: error });
-  }
-  const actual = md5Hex(bytes);
-  if (actual !== expected) {
-    throw new Error(`checksum mismatch for ${url}: expected MD5 ${expected}, received ${actual} (${bytes.length} bytes); nothing was saved`);
-  }
+  const bytes = await fetchVerified(url, options.md5 ?? CIFAR10_MD5, options.fetch ?? globalThis.fetch);
   const entries = readTar(new Uint8Array(await promisify(gunzip)(bytes)));
   const wanted = new Set([...CIFAR10_FILES.train, ...CIFAR10_FILES.test]);
   const batches = entries.filter((entry) => entry.name.split('/').includes(FOLDER) && wanted.has(basename(entry.name)));

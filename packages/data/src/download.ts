@@ -43,7 +43,24 @@ export function md5Hex(bytes: Uint8Array): string {
  */
 export async function downloadFile(options: DownloadFileOptions): Promise<number> {
   const { url, destination, md5 } = options;
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const bytes = await fetchVerified(url, md5, options.fetch ?? globalThis.fetch);
+  await mkdir(dirname(destination), { recursive: true });
+  const temporary = `${destination}.${randomBytes(6).toString('hex')}.part`;
+  try {
+    await writeFile(temporary, bytes);
+    await rename(temporary, destination);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  return bytes.length;
+}
+
+/**
+ * Fetches `url` into memory and checks its MD5 (when given) before anything is written: a network error, a non-2xx
+ * status or a checksum mismatch throws, naming the URL (and both checksums).
+ */
+export async function fetchVerified(url: string, md5: string | undefined, fetchImpl: typeof globalThis.fetch): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     const response = await fetchImpl(url);
@@ -61,14 +78,5 @@ export async function downloadFile(options: DownloadFileOptions): Promise<number
       );
     }
   }
-  await mkdir(dirname(destination), { recursive: true });
-  const temporary = `${destination}.${randomBytes(6).toString('hex')}.part`;
-  try {
-    await writeFile(temporary, bytes);
-    await rename(temporary, destination);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-  return bytes.length;
+  return bytes;
 }

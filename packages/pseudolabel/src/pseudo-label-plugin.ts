@@ -4,7 +4,7 @@ import type { BatchSource, LearnerModel, LoopContext, Plugin } from '@convkit/le
 import { checkDataset, checkPositiveInteger, checkSeed, describeValue } from './check.js';
 import { mixLabeled, pseudoDataset, ratioValue, type MixOptions } from './mix-labeled.js';
 import { predictProbabilities, type PredictOptions, type PseudoLabelModel } from './predict-probabilities.js';
-import { selectConfident, type PseudoLabelSummary, type SelectOptions } from './pseudo-label.js';
+import { poolSelectOptions, selectConfident, type PseudoLabelSummary, type SelectOptions } from './pseudo-label.js';
 
 /** Options of {@link pseudoLabelPlugin}. */
 export interface PseudoLabelPluginOptions
@@ -123,13 +123,7 @@ export function pseudoLabelPlugin(options: PseudoLabelPluginOptions): PseudoLabe
           : (() => {
               throw new Error(`relabelAfter must be a list of epoch indices ≥ 0 or a function (received ${describeValue(relabelAfter)})`);
             })();
-  const select: SelectOptions = {
-    threshold: options.threshold ?? 0.9,
-    ...(options.maxPerClass !== undefined ? { maxPerClass: options.maxPerClass } : {}),
-    ...(options.balance !== undefined ? { balance: options.balance } : {}),
-    ...(unlabeledLabels !== undefined ? { trueLabels: unlabeledLabels } : {}),
-  };
-  selectConfident({ values: new Float32Array(unlabeled.length), length: unlabeled.length, numClasses: 1 }, select);
+  const select = poolSelectOptions(options, unlabeledLabels, unlabeled.length);
   const encoding = options.encoding ?? {
     ...(loader.scale !== undefined ? { scale: loader.scale } : {}),
     ...(loader.mean !== undefined ? { mean: loader.mean } : {}),

@@ -2,7 +2,7 @@ import type { ImageDataset } from '@convkit/data';
 import { checkDataset, checkNonNegativeInteger, checkSeed, describeValue } from './check.js';
 import { mixLabeled, pseudoDataset, ratioValue, type MixedDataset, type MixOptions } from './mix-labeled.js';
 import { predictProbabilities, type PredictOptions, type PseudoLabelModel } from './predict-probabilities.js';
-import { selectConfident, type SelectOptions } from './pseudo-label.js';
+import { poolSelectOptions, selectConfident, type SelectOptions } from './pseudo-label.js';
 
 /** `'scratch'`: each round trains a new model on the mix; `'refine'`: each round goes on training the previous one. */
 export type RoundsMode = 'scratch' | 'refine';
@@ -141,14 +141,8 @@ export async function pseudoLabelRounds<M extends PseudoLabelModel>(
   if (mode !== 'scratch' && mode !== 'refine') throw new Error(`mode must be 'scratch' or 'refine' (received ${describeValue(mode)})`);
   checkSeed(seed);
   ratioValue(options.ratio ?? [1, 2]);
-  const select: SelectOptions = {
-    threshold: options.threshold ?? 0.9,
-    ...(options.maxPerClass !== undefined ? { maxPerClass: options.maxPerClass } : {}),
-    ...(options.balance !== undefined ? { balance: options.balance } : {}),
-    ...(unlabeledLabels !== undefined ? { trueLabels: unlabeledLabels } : {}),
-  };
-  // Check the selection options (threshold, trueLabels length) before the first, costly training.
-  selectConfident({ values: new Float32Array(unlabeled.length), length: unlabeled.length, numClasses: 1 }, select);
+  // Checked here, before the first, costly training.
+  const select = poolSelectOptions(options, unlabeledLabels, unlabeled.length);
 
   const records: RoundRecord[] = [];
   const finish = async (model: M, base: Omit<RoundRecord, 'valid' | 'seconds'>, start: number): Promise<void> => {

@@ -72,6 +72,21 @@ function checkSelectOptions(options: SelectOptions, length: number): Required<Pi
 }
 
 /**
+ * The selection options of a multi-round API (`threshold`, `maxPerClass`, `balance` of `options`, with the pool's true
+ * labels for evaluation), checked against a pool of `length` images so that a bad option fails before any training.
+ */
+export function poolSelectOptions(options: SelectOptions, trueLabels: ArrayLike<number> | undefined, length: number): SelectOptions {
+  const select: SelectOptions = {
+    threshold: options.threshold ?? 0.9,
+    ...(options.maxPerClass !== undefined ? { maxPerClass: options.maxPerClass } : {}),
+    ...(options.balance !== undefined ? { balance: options.balance } : {}),
+    ...(trueLabels !== undefined ? { trueLabels } : {}),
+  };
+  checkSelectOptions(select, length);
+  return select;
+}
+
+/**
  * Filters class probabilities into pseudo-labels: argmax class and its probability per image, kept when the
  * probability is ≥ `threshold`, then capped per class (`maxPerClass`, `balance`) keeping the most confident
  * (ties: the lower index). The pure half of {@link pseudoLabel}, for probabilities computed elsewhere.

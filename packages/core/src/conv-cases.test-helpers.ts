@@ -1,0 +1,68 @@
+// Random convolution cases shared by the wasm gradient tests (conv2d and depthwise): every padding kind, strides,
+// dilations and non-square kernels, drawn from a seeded stream so that each test sees the same cases on every run.
+import type { Rng } from './rng.js';
+
+export type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+export type Shape4 = [number, number, number, number];
+
+/** One convolution: NHWC input shape, filter shape ([KH, KW, inC, outC], or [KH, KW, C, multiplier] for depthwise). */
+export interface ConvCase {
+  xShape: Shape4;
+  filterShape: Shape4;
+  strides: [number, number];
+  dilations: [number, number];
+  pad: Pad;
+}
+
+/** The input, filter and upstream gradient of one case. */
+export interface CaseData {
+  x: Float32Array;
+  filter: Float32Array;
+  dy: Float32Array;
+}
+
+/** `size` standard normal draws. */
+export function normals(rng: Rng, size: number): Float32Array {
+  const values = new Float32Array(size);
+  for (let i = 0; i < size; i++) values[i] = rng.normal();
+  return values;
+}
+
+/** The number of elements of a shape. */
+export const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Case number `index`: kernel 1/3/5 and padding same/valid/explicit/number cycle with the index, every fifth case is
+ * dilated; channels are drawn in [1, channelsBelow) and the filter's last dimension in [1, lastBelow).
+ */
+export function randomConvCase(rng: Rng, index: number, channelsBelow: number, lastBelow: number): ConvCase {
+  const kernel = [1, 3, 5][index % 3] as number;
+  const padKind = ['same', 'valid', 'explicit', 'number'][index % 4] as string;
+  const dilation = index % 5 === 4 ? 2 : 1;
+  // tfjs computes numeric pads from the filter height and stride height only: keep those square.
+  const square = padKind === 'number';
+  const kernelWidth = !square && rng.next() < 0.3 ? ([1, 3, 5][rng.int(0, 3)] as number) : kernel;
+  const stride = dilation > 1 ? 1 : ([1, 2, 3][rng.int(0, 3)] as number);
+  const strideWidth = dilation === 1 && !square && rng.next() < 0.3 ? rng.int(1, 4) : stride;
+  const reach = (kernel - 1) * dilation + 1;
+  const reachWidth = (kernelWidth - 1) * dilation + 1;
+  let height = rng.int(reach, reach + 8);
+  let width = rng.int(reachWidth, reachWidth + 8);
+  let pad: Pad = padKind as 'same' | 'valid';
+  if (padKind === 'explicit') pad = [[0, 0], [rng.int(0, 4), rng.int(0, 4)], [rng.int(0, 4), rng.int(0, 4)], [0, 0]];
+  if (padKind === 'number') {
+    const amount = rng.int(0, 3);
+    pad = amount;
+    // A numeric pad needs (size + 2·pad − reach) divisible by the stride, or tfjs's shapes are fractional.
+    height += (stride - ((height + 2 * amount - reach) % stride)) % stride;
+    width += (stride - ((width + 2 * amount - reachWidth) % stride)) % stride;
+  }
+  const channels = rng.int(1, channelsBelow);
+  return {
+    xShape: [rng.int(1, 4), height, width, channels],
+    filterShape: [kernel, kernelWidth, channels, rng.int(1, lastBelow)],
+    strides: [stride, strideWidth],
+    dilations: [dilation, dilation],
+    pad,
+  };
+}
