@@ -46,11 +46,11 @@ function pack(entry) {
   return tarballs.get(entry.manifest.name);
 }
 
-/** The package and the convkit packages it needs (dependencies and peer dependencies), transitively. */
+/** The package and the convkit packages it needs (dependencies, peer and optional dependencies), transitively. */
 function closure(entry, seen = new Set()) {
   if (seen.has(entry.manifest.name)) return seen;
   seen.add(entry.manifest.name);
-  const deps = { ...entry.manifest.dependencies, ...entry.manifest.peerDependencies };
+  const deps = { ...entry.manifest.dependencies, ...entry.manifest.peerDependencies, ...entry.manifest.optionalDependencies };
   for (const name of Object.keys(deps)) if (byName.has(name)) closure(byName.get(name), seen);
   return seen;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages convkit's quick start, tests and notebooks need:
 # Fashion-MNIST (dataset-fashion-mnist) and a headless Jupyter (nbclient, jupyter-client, nbconvert,
-# ipykernel for `npm run notebook`). Skips what is already there; uses sudo when not root.
+# ipykernel for `npm run notebook`), and oneDNN's headers (libdnnl-dev) with a C++ toolchain for @convkit/native's
+# addon (g++, make). Skips what is already there; uses sudo when not root.
 set -euo pipefail
-pkgs=(dataset-fashion-mnist python3-nbclient jupyter-client jupyter-nbconvert python3-ipykernel)
+pkgs=(dataset-fashion-mnist python3-nbclient jupyter-client jupyter-nbconvert python3-ipykernel libdnnl-dev g++ make)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

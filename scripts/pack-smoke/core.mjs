@@ -8,4 +8,6 @@ const w = heNormal().create([3, 3, 3, 4], rng);
 const [dx, dw] = tf.grads((a, b) => tf.conv2d(a, b, 1, 'same').square().sum())([x, w]);
 const total = dx.abs().sum().dataSync()[0] + dw.abs().sum().dataSync()[0];
 if (!(total > 0 && Number.isFinite(total))) throw new Error(`conv2d gradients are not finite and non-zero: ${total}`);
-console.log(`@convkit/core: conv2d gradients on ${report.name}, |dx|+|dw| = ${total.toFixed(3)}`);
+// The optional @convkit/native came with core; its addon was built at install (libdnnl-dev is there in CI).
+if (!report.native?.used) throw new Error(`oneDNN kernels not in use: ${report.native?.detail}`);
+console.log(`@convkit/core: conv2d gradients on ${report.name} with ${report.native.detail}, |dx|+|dw| = ${total.toFixed(3)}`);

@@ -27,7 +27,8 @@ if (args.includes('--child')) {
   const { initBackend } = await import('../dist/index.js');
   const { setUp } = await import('./workloads.mjs');
   const report = await initBackend({ threads, log: false });
-  const out = { backend: report.name, threads: report.threads, workloads: {} };
+  const kernels = report.native?.used ? ` + ${report.native.detail}` : '';
+  const out = { backend: `${report.name}${kernels}`, native: report.native ?? null, threads: report.threads, workloads: {} };
   for (const name of option('workloads', 'w1,vgg').split(',')) {
     const run = setUp(name, batch);
     const steps = name === 'w1' ? 10 : 4;
@@ -53,26 +54,41 @@ const threadCounts = (process.env.CONVKIT_BENCH_THREADS ?? [...new Set([1, cores
 const workloads = option('workloads', 'w1,vgg');
 const python = process.env.CONVKIT_BENCH_PYTHON ?? '/usr/bin/python3';
 const rows = [];
-for (const threads of threadCounts) {
+// convkit runs twice per thread count when @convkit/native is built: with oneDNN's kernels and with its wasm
+// kernels alone (CONVKIT_NATIVE=0), so that the gain is measured in the same run. CONVKIT_BENCH_NATIVE=0 skips the
+// first, =1 the second.
+const nativeModes = { '': ['1', '0'], 0: ['0'], 1: ['1'] }[process.env.CONVKIT_BENCH_NATIVE ?? ''] ?? ['1', '0'];
+function runConvkit(threads, native) {
   const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads], {
     encoding: 'utf8',
-    env: { ...process.env, CONVKIT_THREADS: String(threads) },
+    env: { ...process.env, CONVKIT_THREADS: String(threads), CONVKIT_NATIVE: native },
   });
   if (child.status !== 0) throw new Error(`convkit bench (threads ${threads}) failed:\n${child.stderr}`);
-  const convkit = JSON.parse(child.stdout.trim().split('\n').pop());
+  return JSON.parse(child.stdout.trim().split('\n').pop());
+}
+for (const threads of threadCounts) {
+  const convkits = [];
+  for (const native of nativeModes) {
+    const result = runConvkit(threads, native);
+    // Without the addon both runs are the same wasm run: keep one.
+    if (native === '0' && convkits.some((other) => other.backend === result.backend)) continue;
+    convkits.push(result);
+  }
   for (const name of workloads.split(',')) {
     const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--workload', name, '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--steps', name === 'w1' ? '10' : '4'], { encoding: 'utf8' });
     let pytorch;
     if (torch.status === 0) pytorch = JSON.parse(torch.stdout.trim().split('\n').pop());
     else console.error(`PyTorch not measured for ${name} (${threads} threads): ${torch.stderr.trim().split('\n').pop()}`);
     for (const mode of ['train', 'infer']) {
-      const ours = convkit.workloads[name][mode];
       const theirs = pytorch?.[mode];
-      rows.push({
-        workload: name, mode, system: 'convkit', backend: convkit.backend, threads: convkit.threads, batch,
-        samplesPerSecond: median(ours), spread: spread(ours), runs: ours.length,
-        ratioToPytorch: theirs === undefined ? null : median(ours) / median(theirs),
-      });
+      for (const convkit of convkits) {
+        const ours = convkit.workloads[name][mode];
+        rows.push({
+          workload: name, mode, system: 'convkit', backend: convkit.backend, threads: convkit.threads, batch,
+          samplesPerSecond: median(ours), spread: spread(ours), runs: ours.length,
+          ratioToPytorch: theirs === undefined ? null : median(ours) / median(theirs),
+        });
+      }
       if (theirs !== undefined) {
         rows.push({
           workload: name, mode, system: 'pytorch', backend: `torch ${pytorch.torch} cpu (${pytorch.blas})`, threads: pytorch.threads, batch,

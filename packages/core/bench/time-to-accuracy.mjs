@@ -100,7 +100,7 @@ async function convkitChild() {
       }
     }
   }
-  console.log(JSON.stringify({ done: true, backend: report.name, threads: report.threads, reached, trajectory }));
+  console.log(JSON.stringify({ done: true, backend: report.native?.used ? `${report.name} + ${report.native.detail}` : report.name, threads: report.threads, reached, trajectory }));
   optimizer.dispose();
   model.dispose();
 }

@@ -39,8 +39,10 @@ describe('initBackend', () => {
       ['wasm', 'ok'],
       ['cpu', 'skipped'],
     ]);
+    // @convkit/native is built in this repository (scripts/setup-system.sh installs libdnnl-dev).
+    expect(report.native?.used).toBe(true);
     expect(lines).toEqual([
-      `convkit: backend wasm (${report.threads} thread${report.threads === 1 ? '' : 's'}); passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), webgpu (not installed)`,
+      `convkit: backend wasm (${report.threads} thread${report.threads === 1 ? '' : 's'}, ${report.native?.detail} kernels); passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), webgpu (not installed)`,
     ]);
     expect(lines[0]).toBe(`convkit: ${report.summary}`);
   });

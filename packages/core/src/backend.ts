@@ -6,6 +6,7 @@ import type { BackendName } from './backend-catalog.js';
 import { firstLine, loadOptionalPackage } from './optional-package.js';
 import type { RequireFunction } from './optional-package.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
+import { loadNativeKernels, registerNativeKernels } from './wasm-native.js';
 import { enableWasmThreads, unrefWasmWorkers, wasmInitialised } from './wasm-threads.js';
 
 export type { BackendName } from './backend-catalog.js';
@@ -23,6 +24,11 @@ export interface BackendReport {
   tfBackend: string;
   threads: number;
   attempts: BackendAttempt[];
+  /**
+   * On wasm: whether oneDNN's kernels (@convkit/native) run the convolutions and matrix products, and which
+   * (`'oneDNN 2.6.3 (avx2)'`), or why not. Absent on the other backends.
+   */
+  native?: { used: boolean; detail: string };
   summary: string;
 }
 
@@ -36,6 +42,11 @@ export interface InitBackendOptions {
    * Wins over `CONVKIT_THREADS`. Defaults to `CONVKIT_THREADS`, else all logical cores.
    */
   threads?: number;
+  /**
+   * On wasm, run convolutions, their gradients and matrix products through oneDNN when @convkit/native is
+   * installed and built. Wins over `CONVKIT_NATIVE` (`0` turns it off). Defaults to `true`.
+   */
+  native?: boolean;
   /** Where the one-line summary goes; `false` silences it. Defaults to `console.log`. */
   log?: ((line: string) => void) | false;
   /** Environment to read `CONVKIT_BACKEND` from. Defaults to `process.env`. */
@@ -44,7 +55,8 @@ export interface InitBackendOptions {
   requireFunction?: RequireFunction;
 }
 
-type RungResult = { status: 'ok'; threads: number } | { status: 'not-installed' | 'failed'; detail: string };
+type NativeUse = { used: boolean; detail: string };
+type RungResult = { status: 'ok'; threads: number; native?: NativeUse } | { status: 'not-installed' | 'failed'; detail: string };
 
 async function activate(tfBackend: string): Promise<void> {
   const ok = await tf.setBackend(tfBackend);
@@ -64,7 +76,21 @@ function setUpWebGpuGlobals(webgpuModule: unknown): void {
   }
 }
 
-async function tryRung(name: BackendName, threads: number | undefined, requireFunction?: RequireFunction): Promise<RungResult> {
+/** Registers oneDNN's kernels on wasm when wanted and available; says which ran or why not. */
+async function useNative(wanted: boolean, threads: number): Promise<NativeUse> {
+  if (!wanted) return { used: false, detail: 'native kernels off' };
+  const { kernels, status } = await loadNativeKernels();
+  if (kernels === undefined || !status.available) return { used: false, detail: status.available ? 'unavailable' : status.reason };
+  registerNativeKernels(kernels, threads);
+  return { used: true, detail: `oneDNN ${status.version} (${status.cpuIsa})` };
+}
+
+async function tryRung(
+  name: BackendName,
+  threads: number | undefined,
+  requireFunction?: RequireFunction,
+  native = true,
+): Promise<RungResult> {
   try {
     if (name === 'node-gpu' || name === 'node' || name === 'webgpu') {
       const packages = BACKEND_REQUIREMENTS[name].packages;
@@ -98,7 +124,8 @@ async function tryRung(name: BackendName, threads: number | undefined, requireFu
       }
       unrefWasmWorkers(tf.findBackend('wasm') ?? undefined);
       registerWasmGradientKernels();
-      return { status: 'ok', threads: getThreadsCount() };
+      const count = getThreadsCount();
+      return { status: 'ok', threads: count, native: await useNative(native, count) };
     }
     await activate('cpu');
     return { status: 'ok', threads: 1 };
@@ -116,8 +143,15 @@ function describeAttempt(attempt: BackendAttempt): string {
   return `${attempt.name} (${attempt.detail})`;
 }
 
-function summarise(name: BackendName, threads: number, attempts: BackendAttempt[], forcedBy: string | undefined): string {
-  const head = `backend ${name} (${threads} thread${threads === 1 ? '' : 's'})`;
+function summarise(
+  name: BackendName,
+  threads: number,
+  attempts: BackendAttempt[],
+  forcedBy: string | undefined,
+  native: NativeUse | undefined,
+): string {
+  const kernels = native === undefined ? '' : native.used ? `, ${native.detail} kernels` : `, convkit wasm kernels: ${native.detail}`;
+  const head = `backend ${name} (${threads} thread${threads === 1 ? '' : 's'}${kernels})`;
   if (forcedBy !== undefined) return `${head}; forced by ${forcedBy}`;
   const passed = attempts.filter((attempt) => attempt.status === 'not-installed' || attempt.status === 'failed');
   return passed.length === 0 ? head : `${head}; passed over: ${passed.map(describeAttempt).join(', ')}`;
@@ -142,7 +176,8 @@ function missingError(name: BackendName, forcedBy: string, detail: string, statu
  * libraries, no prebuilt binary) that are invisible until training takes ten times too long. The
  * ladder is `node-gpu` (`@tensorflow/tfjs-node-gpu`) → `node` (`@tensorflow/tfjs-node`) → `webgpu`
  * (`@tensorflow/tfjs-backend-webgpu` + `webgpu`) → `wasm` (with convkit's convolution gradient
- * kernels, see {@link registerWasmGradientKernels}) → `cpu`. Optional packages are loaded at run
+ * kernels, see {@link registerWasmGradientKernels}, and oneDNN's convolutions and matrix products
+ * when `@convkit/native` is built) → `cpu`. Optional packages are loaded at run
  * time, so a missing one is reported, not fatal.
  *
  * Force a backend with `options.backend` or the environment variable `CONVKIT_BACKEND` (the option
@@ -153,7 +188,9 @@ function missingError(name: BackendName, forcedBy: string, detail: string, statu
  * - `backend`: a {@link BackendName} or `'auto'`. Defaults to `CONVKIT_BACKEND`, else `'auto'`.
  * - `threads`: wasm threads, a positive integer. Defaults to `CONVKIT_THREADS`, else all logical cores (tfjs
  *   alone runs single-threaded in Node); fixed at wasm's first initialisation in the process.
- * - `log`: receives one line such as `convkit: backend wasm (1 thread); passed over: node-gpu (not
+ * - `native`: on wasm, oneDNN kernels from `@convkit/native` when it is built. Defaults to
+ *   `CONVKIT_NATIVE` (`0` or `1`), else `true`.
+ * - `log`: receives one line such as `convkit: backend wasm (2 threads, oneDNN 2.6.3 (avx2) kernels); passed over: node-gpu (not
  *   installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), webgpu (not installed)`;
  *   `false` silences it. Defaults to `console.log`.
  *
@@ -175,6 +212,14 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     throw new Error(`CONVKIT_THREADS must be a positive integer (received '${fromEnv}')`);
   }
   const threads = fromOptions ?? (fromEnv === undefined || fromEnv === '' ? undefined : Number(fromEnv));
+  const nativeEnv = env['CONVKIT_NATIVE'];
+  if (nativeEnv !== undefined && nativeEnv !== '' && nativeEnv !== '0' && nativeEnv !== '1') {
+    throw new Error(`CONVKIT_NATIVE must be 0 or 1 (received '${nativeEnv}')`);
+  }
+  if (options.native !== undefined && typeof options.native !== 'boolean') {
+    throw new Error(`native must be a boolean (received ${String(options.native)})`);
+  }
+  const native = options.native ?? nativeEnv !== '0';
   const fromOption = options.backend === undefined ? 'auto' : parseBackendName(options.backend, 'backend');
   const requested =
     fromOption !== 'auto' ? fromOption : parseBackendName(env['CONVKIT_BACKEND'], 'CONVKIT_BACKEND');
@@ -186,7 +231,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         : `CONVKIT_BACKEND=${requested}`;
 
   const attempts: BackendAttempt[] = [];
-  let chosen: { name: BackendName; threads: number } | undefined;
+  let chosen: { name: BackendName; threads: number; native?: NativeUse } | undefined;
   for (const name of BACKEND_NAMES) {
     if (chosen !== undefined) {
       attempts.push({ name, status: 'skipped', detail: `not tried: ${chosen.name} was chosen` });
@@ -196,9 +241,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       attempts.push({ name, status: 'skipped', detail: `not tried: ${forcedBy}` });
       continue;
     }
-    const result = await tryRung(name, threads, options.requireFunction);
+    const result = await tryRung(name, threads, options.requireFunction, native);
     if (result.status === 'ok') {
-      chosen = { name, threads: result.threads };
+      chosen = { name, threads: result.threads, ...(result.native === undefined ? {} : { native: result.native }) };
       attempts.push({ name, status: 'ok', detail: `running on tfjs backend '${tf.getBackend()}'` });
     } else {
       if (forcedBy !== undefined) throw missingError(name, forcedBy, result.detail, result.status);
@@ -206,8 +251,15 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     }
   }
   if (chosen === undefined) throw new Error(`no tfjs backend could be initialised: ${attempts.map(describeAttempt).join(', ')}`);
-  const summary = summarise(chosen.name, chosen.threads, attempts, forcedBy);
+  const summary = summarise(chosen.name, chosen.threads, attempts, forcedBy, chosen.native);
   const log = options.log === undefined ? console.log : options.log;
   if (log !== false) log(`convkit: ${summary}`);
-  return { name: chosen.name, tfBackend: tf.getBackend(), threads: chosen.threads, attempts, summary };
+  return {
+    name: chosen.name,
+    tfBackend: tf.getBackend(),
+    threads: chosen.threads,
+    attempts,
+    ...(chosen.native === undefined ? {} : { native: chosen.native }),
+    summary,
+  };
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { callWasmKernel, checkFormat, convInfo, explicitPad, free, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
 import { registerWasmMatMulKernel } from './wasm-matmul.js';
+import { suspendNativeKernels } from './wasm-native.js';
 import { conv2dBackpropInputByPhases } from './wasm-conv-phases.js';
 import { POOL_GRADIENT_KERNELS } from './wasm-pool-gradients.js';
 import { DEPTHWISE_GRADIENT_KERNELS } from './wasm-depthwise-gradients.js';
@@ -136,6 +137,8 @@ const KERNELS: readonly { kernelName: string; kernelFunc: tf.KernelFunc }[] = [
  * ```
  */
 export function registerWasmGradientKernels(): void {
+  // oneDNN's kernels, when registered, stay on top and fall back to these.
+  const restoreNative = suspendNativeKernels();
   for (const { kernelName, kernelFunc } of KERNELS) {
     const existing = tf.getKernel(kernelName, 'wasm');
     if (existing?.kernelFunc === kernelFunc) continue;
@@ -143,4 +146,5 @@ export function registerWasmGradientKernels(): void {
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
   registerWasmMatMulKernel();
+  restoreNative();
 }

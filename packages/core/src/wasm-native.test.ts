@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { loadNative } from '@convkit/native';
+import './wasm-backend.js';
+import { initBackend } from './backend.js';
+import { normals, randomConvCase, size, type ConvCase, type Shape4 } from './conv-cases.test-helpers.js';
+import { createRng } from './rng.js';
+import { expectNoLeak, relativeError } from './testing.js';
+import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
+import { NATIVE_KERNEL_NAMES, nativeKernelsRegistered, registerNativeKernels, unregisterNativeKernels } from './wasm-native.js';
+
+// Every native kernel is checked against the cpu backend's on the same random inputs (tfjs's pure-JS reference).
+const rng = createRng(2024);
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  registerWasmGradientKernels();
+  registerNativeKernels(loadNative(), 2);
+});
+
+afterAll(() => {
+  unregisterNativeKernels();
+});
+
+async function onBoth<T extends ArrayLike<number>[]>(fn: () => T): Promise<{ cpu: T; wasm: T }> {
+  await tf.setBackend('cpu');
+  const cpu = fn();
+  await tf.setBackend('wasm');
+  const wasm = await expectNoLeak(fn);
+  return { cpu, wasm };
+}
+
+function outShape(c: ConvCase): Shape4 {
+  return tf.backend_util.computeConv2DInfo(c.xShape, c.filterShape, c.strides, c.dilations, c.pad, undefined, false, 'channelsLast')
+    .outShape as Shape4;
+}
+
+const CASES = Array.from({ length: 16 }, (_, i) => randomConvCase(rng, i, 6, 6));
+
+describe('registerNativeKernels: oneDNN kernels on wasm', () => {
+  it('replaces the kernels it names, once', () => {
+    expect(nativeKernelsRegistered()).toBe(true);
+    for (const name of NATIVE_KERNEL_NAMES) expect(tf.getKernel(name, 'wasm')).toBeDefined();
+    const before = tf.getKernel('Conv2D', 'wasm')?.kernelFunc;
+    registerNativeKernels(loadNative(), 2);
+    expect(tf.getKernel('Conv2D', 'wasm')?.kernelFunc).toBe(before);
+    expect(() => registerNativeKernels(loadNative(), 0)).toThrow('threads must be a positive integer (received 0)');
+  });
+
+  it("stays on top when convkit's wasm kernels are registered again, falling back to them and not to itself", async () => {
+    const native = tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc;
+    registerWasmGradientKernels();
+    expect(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc).toBe(native);
+    // [2, 1] by [1, 3] batches broadcast both ways: oneDNN's kernel hands it to convkit's, which hands it to the stock one.
+    const a = normals(rng, 2 * 3 * 4);
+    const b = normals(rng, 3 * 4 * 2);
+    const { cpu, wasm } = await onBoth(() => tf.tidy(() => [tf.matMul(tf.tensor(a, [2, 1, 3, 4]), tf.tensor(b, [1, 3, 4, 2])).dataSync()]));
+    expect(relativeError(cpu[0], wasm[0])).toBeLessThan(1e-5);
+  });
+
+  it.each(CASES.map((c, i) => [i, c] as const))('case %i: conv2d, fused conv2d and both gradients match cpu', async (_i, c) => {
+    const x = normals(rng, size(c.xShape));
+    const filter = normals(rng, size(c.filterShape));
+    const out = outShape(c);
+    const dy = normals(rng, size(out));
+    const bias = normals(rng, c.filterShape[3]);
+    const dilated = c.dilations[0] > 1;
+    const { cpu, wasm } = await onBoth(() =>
+      tf.tidy(() => {
+        const xs = tf.tensor4d(x, c.xShape);
+        const fs = tf.tensor4d(filter, c.filterShape);
+        const dys = tf.tensor4d(dy, out);
+        const y = tf.conv2d(xs, fs, c.strides, c.pad as 'same', 'NHWC', c.dilations);
+        const fused = tf.fused.conv2d({ x: xs, filter: fs, strides: c.strides, pad: c.pad as 'same', dilations: c.dilations, bias: tf.tensor1d(bias), activation: 'relu' });
+        if (dilated) return [y.dataSync(), fused.dataSync()]; // tfjs refuses gradients of dilated convolutions
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad as 'same').mul(dys).sum())([xs, fs]);
+        return [y.dataSync(), fused.dataSync(), dx!.dataSync(), dw!.dataSync()];
+      }),
+    );
+    cpu.forEach((reference, i) => expect(relativeError(reference, wasm[i] as ArrayLike<number>), `output ${i}`).toBeLessThan(1e-5));
+  });
+
+  it('trains through a fused conv with bias and relu: gradients of x, filter and bias match cpu', async () => {
+    const c = CASES[1] as ConvCase;
+    const x = normals(rng, size(c.xShape));
+    const filter = normals(rng, size(c.filterShape));
+    const bias = normals(rng, c.filterShape[3]);
+    const { cpu, wasm } = await onBoth(() =>
+      tf.tidy(() => {
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, z: tf.Tensor) =>
+          tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: c.strides, pad: c.pad as 'same', bias: z, activation: 'relu' }).square().sum(),
+        )([tf.tensor4d(x, c.xShape), tf.tensor4d(filter, c.filterShape), tf.tensor1d(bias)]);
+        return grads.map((g) => g.dataSync());
+      }),
+    );
+    cpu.forEach((reference, i) => expect(relativeError(reference, wasm[i] as ArrayLike<number>), `gradient ${i}`).toBeLessThan(1e-5));
+  });
+
+  it('runs every fused activation oneDNN takes, and PReLU through the kernel it replaced', async () => {
+    const c = CASES[0] as ConvCase;
+    const x = normals(rng, size(c.xShape));
+    const filter = normals(rng, size(c.filterShape));
+    const alphas = normals(rng, c.filterShape[3]);
+    const { cpu, wasm } = await onBoth(() =>
+      tf.tidy(() =>
+        (['linear', 'relu', 'relu6', 'leakyrelu', 'elu', 'sigmoid', 'prelu'] as const).map((activation) =>
+          tf.fused
+            .conv2d({
+              x: tf.tensor4d(x, c.xShape).mul<tf.Tensor4D>(3),
+              filter: tf.tensor4d(filter, c.filterShape),
+              strides: c.strides,
+              pad: c.pad as 'same',
+              activation,
+              leakyreluAlpha: 0.1,
+              ...(activation === 'prelu' ? { preluActivationWeights: tf.tensor1d(alphas) } : {}),
+            })
+            .dataSync(),
+        ),
+      ),
+    );
+    cpu.forEach((reference, i) => expect(relativeError(reference, wasm[i] as ArrayLike<number>), `activation ${i}`).toBeLessThan(1e-5));
+  });
+
+  it.each([
+    { a: [5, 3], b: [5, 4], ta: true, tb: false },
+    { a: [3, 5], b: [4, 5], ta: false, tb: true },
+    { a: [5, 3], b: [4, 5], ta: true, tb: true },
+    { a: [64, 97], b: [97, 10], ta: false, tb: false },
+    { a: [2, 3, 6, 5], b: [6, 4], ta: true, tb: false },
+    { a: [2, 6, 3], b: [2, 6, 4], ta: true, tb: false },
+    { a: [1, 3, 6], b: [4, 6, 5], ta: false, tb: false },
+    { a: [2, 1, 3, 4], b: [1, 3, 4, 2], ta: false, tb: false },
+  ])('matMul %o matches cpu (broadcasts a single matrix; other broadcasts fall back)', async ({ a, b, ta, tb }) => {
+    const av = normals(rng, size(a));
+    const bv = normals(rng, size(b));
+    const { cpu, wasm } = await onBoth(() => tf.tidy(() => [tf.matMul(tf.tensor(av, a), tf.tensor(bv, b), ta, tb).dataSync()]));
+    expect(relativeError(cpu[0], wasm[0])).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    { shape: [4, 5, 6, 3], axis: [0, 1, 2], keepDims: false },
+    { shape: [4, 5, 6, 3], axis: [1, 0], keepDims: true },
+    { shape: [7, 9], axis: 0, keepDims: false },
+    { shape: [4, 5, 6], axis: [-1], keepDims: false },
+    { shape: [4, 5, 6], axis: [0, 2], keepDims: false },
+    { shape: [4, 5, 6], axis: [0, 1, 2], keepDims: false },
+  ])('sum over %o matches cpu (leading axes natively, the rest through the stock kernel)', async ({ shape, axis, keepDims }) => {
+    const values = normals(rng, size(shape));
+    const { cpu, wasm } = await onBoth(() => tf.tidy(() => [tf.sum(tf.tensor(values, shape), axis, keepDims).dataSync()]));
+    expect(relativeError(cpu[0], wasm[0])).toBeLessThan(1e-5);
+    const expectedShape = tf.tidy(() => tf.sum(tf.zeros(shape), axis, keepDims).shape);
+    await tf.setBackend('wasm');
+    expect(tf.tidy(() => tf.sum(tf.tensor(values, shape), axis, keepDims).shape)).toEqual(expectedShape);
+  });
+
+  it.each([
+    { shape: [2, 8, 8, 3], size: 2, stride: 2, pad: 'valid' as const },
+    { shape: [2, 7, 9, 4], size: 3, stride: 2, pad: 'same' as const },
+    { shape: [1, 6, 6, 2], size: 3, stride: 1, pad: 'same' as const },
+    { shape: [3, 5, 5, 1], size: 2, stride: 1, pad: 'valid' as const },
+  ])('max-pool gradient of %o matches cpu, ties included (first maximum wins)', async ({ shape, size: window, stride, pad }) => {
+    // Values on a coarse grid so that windows hold equal maxima.
+    const values = Float32Array.from(normals(rng, size(shape)), (v) => Math.round(v * 2) / 2);
+    const { cpu, wasm } = await onBoth(() =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(values, shape as Shape4);
+        const dx = tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, window, stride, pad).mul(tf.range(1, 1 + size(tf.maxPool(x, window, stride, pad).shape)).reshape(tf.maxPool(x, window, stride, pad).shape)).sum())(x);
+        return [dx.dataSync()];
+      }),
+    );
+    expect(relativeError(cpu[0], wasm[0])).toBeLessThan(1e-6);
+  });
+
+  it('sums int32 tensors through the stock kernel', async () => {
+    await tf.setBackend('wasm');
+    const total = tf.tidy(() => tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0).arraySync());
+    expect(total).toEqual([4, 6]);
+  });
+});
+
+describe('initBackend: native kernels on wasm', () => {
+  it('reports oneDNN when the addon is built, and leaves it off when asked', async () => {
+    unregisterNativeKernels();
+    const off = await initBackend({ backend: 'wasm', native: false, log: false });
+    expect(off.native).toEqual({ used: false, detail: 'native kernels off' });
+    expect(nativeKernelsRegistered()).toBe(false);
+    expect(off.summary).toContain('convkit wasm kernels: native kernels off');
+    const on = await initBackend({ backend: 'wasm', log: false });
+    expect(on.native?.used).toBe(true);
+    expect(on.native?.detail).toMatch(/^oneDNN \d+\.\d+\.\d+ \(\w+\)$/);
+    expect(on.summary).toContain(`${on.native?.detail} kernels`);
+    expect(nativeKernelsRegistered()).toBe(true);
+    await expect(initBackend({ backend: 'wasm', log: false, env: { CONVKIT_NATIVE: 'yes' } })).rejects.toThrow(
+      "CONVKIT_NATIVE must be 0 or 1 (received 'yes')",
+    );
+  });
+});

@@ -1,0 +1,300 @@
+// oneDNN kernels on the wasm backend's heap, through @convkit/native when it is installed and built.
+import * as tf from '@tensorflow/tfjs';
+import type { FusedActivation, NativeKernels, NativeStatus } from '@convkit/native';
+import { heapFloats, makeOutput } from './wasm-heap.js';
+import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
+
+type TensorInfo = tf.TensorInfo;
+
+/** The kernels convkit runs through oneDNN on wasm when @convkit/native is available. */
+export const NATIVE_KERNEL_NAMES: readonly string[] = [
+  'Conv2D',
+  'FusedConv2D',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'BatchMatMul',
+  'Sum',
+  'MaxPoolGrad',
+];
+
+/** The kernel each native kernel replaced, called for what oneDNN does not take (NCHW, PReLU, int32, …). */
+const previous = new Map<string, tf.KernelFunc>();
+let kernels: NativeKernels | undefined;
+let nativeThreads = 1;
+
+function fallback(name: string, args: KernelArgs): TensorInfo {
+  const kernel = previous.get(name);
+  if (kernel === undefined) throw new Error(`no wasm kernel '${name}' to fall back to`);
+  return kernel(args) as TensorInfo;
+}
+
+function active(): NativeKernels {
+  if (kernels === undefined) throw new Error('the native kernels are registered but @convkit/native is not loaded');
+  return kernels;
+}
+
+function isEmpty(...shapes: number[][]): boolean {
+  return shapes.some((shape) => shape.some((size) => size === 0));
+}
+
+function allFloat32(...infos: (TensorInfo | undefined)[]): boolean {
+  return infos.every((info) => info === undefined || info.dtype === 'float32');
+}
+
+interface FusedConvAttrs extends ConvBackpropAttrs {
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+const NATIVE_ACTIVATIONS = new Set<string>(['linear', 'relu', 'relu6', 'leakyrelu', 'elu', 'sigmoid']);
+
+function convForward(name: 'Conv2D' | 'FusedConv2D', args: KernelArgs): TensorInfo {
+  const { inputs, backend } = args;
+  const attrs = (args.attrs ?? {}) as unknown as FusedConvAttrs;
+  const x = inputs['x'] as TensorInfo;
+  const filter = inputs['filter'] as TensorInfo;
+  const bias = inputs['bias'] as TensorInfo | undefined;
+  const activation = attrs.activation ?? 'linear';
+  const supported =
+    (attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC') &&
+    NATIVE_ACTIVATIONS.has(activation) &&
+    allFloat32(x, filter, bias) &&
+    !isEmpty(x.shape, filter.shape) &&
+    (bias === undefined || tf.util.sizeFromShape(bias.shape) === filter.shape[3]);
+  if (!supported) return fallback(name, args);
+  const info = convInfo(x.shape, filter.shape, attrs, false);
+  if (active().geometryProblem(info) !== undefined) return fallback(name, args);
+  const out = makeOutput(backend, info.outShape);
+  active().conv2d(
+    info,
+    heapFloats(backend, x, name),
+    heapFloats(backend, filter, name),
+    bias === undefined ? null : heapFloats(backend, bias, name),
+    heapFloats(backend, out, name),
+    activation as FusedActivation,
+    attrs.leakyreluAlpha ?? 0.2,
+  );
+  return out;
+}
+
+function convBackpropInput(args: KernelArgs): TensorInfo {
+  const { inputs, backend } = args;
+  const attrs = args.attrs as unknown as ConvBackpropAttrs & { inputShape: number[] };
+  const dy = inputs['dy'] as TensorInfo;
+  const filter = inputs['filter'] as TensorInfo;
+  if (attrs.dataFormat === 'NCHW' || !allFloat32(dy, filter) || isEmpty(attrs.inputShape, filter.shape)) {
+    return fallback('Conv2DBackpropInput', args);
+  }
+  const info = convInfo(attrs.inputShape, filter.shape, attrs, false);
+  if (active().geometryProblem(info) !== undefined) return fallback('Conv2DBackpropInput', args);
+  const out = makeOutput(backend, attrs.inputShape);
+  active().conv2dBackwardData(
+    info,
+    heapFloats(backend, dy, 'Conv2DBackpropInput'),
+    heapFloats(backend, filter, 'Conv2DBackpropInput'),
+    heapFloats(backend, out, 'Conv2DBackpropInput'),
+  );
+  return out;
+}
+
+function convBackpropFilter(args: KernelArgs): TensorInfo {
+  const { inputs, backend } = args;
+  const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: number[] };
+  const x = inputs['x'] as TensorInfo;
+  const dy = inputs['dy'] as TensorInfo;
+  if (attrs.dataFormat === 'NCHW' || !allFloat32(x, dy) || isEmpty(x.shape, attrs.filterShape)) {
+    return fallback('Conv2DBackpropFilter', args);
+  }
+  const info = convInfo(x.shape, attrs.filterShape, attrs, false);
+  if (active().geometryProblem(info) !== undefined) return fallback('Conv2DBackpropFilter', args);
+  const out = makeOutput(backend, attrs.filterShape);
+  active().conv2dBackwardFilter(
+    info,
+    heapFloats(backend, x, 'Conv2DBackpropFilter'),
+    heapFloats(backend, dy, 'Conv2DBackpropFilter'),
+    heapFloats(backend, out, 'Conv2DBackpropFilter'),
+  );
+  return out;
+}
+
+/** tfjs's BatchMatMul: `a` `[...batch, m, k]` (or `k, m` transposed) by `b` `[...batch, k, n]`, batch dims broadcast. */
+function batchMatMul(args: KernelArgs): TensorInfo {
+  const { inputs, backend } = args;
+  const attrs = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const a = inputs['a'] as TensorInfo;
+  const b = inputs['b'] as TensorInfo;
+  const rankA = a.shape.length;
+  const rankB = b.shape.length;
+  if (!allFloat32(a, b) || rankA < 2 || rankB < 2 || isEmpty(a.shape, b.shape)) return fallback('BatchMatMul', args);
+  const m = attrs.transposeA ? (a.shape[rankA - 1] as number) : (a.shape[rankA - 2] as number);
+  const k = attrs.transposeA ? (a.shape[rankA - 2] as number) : (a.shape[rankA - 1] as number);
+  const kB = attrs.transposeB ? (b.shape[rankB - 1] as number) : (b.shape[rankB - 2] as number);
+  const n = attrs.transposeB ? (b.shape[rankB - 2] as number) : (b.shape[rankB - 1] as number);
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  // One operand's batch broadcasts only when it holds a single matrix; other broadcasts go to the stock kernel.
+  if (k !== kB || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return fallback('BatchMatMul', args);
+  const batchShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = Math.max(batchA, batchB);
+  if (tf.util.sizeFromShape(batchShape) !== batch) return fallback('BatchMatMul', args);
+  const out = makeOutput(backend, [...batchShape, m, n]);
+  active().matMul(
+    batch,
+    m,
+    n,
+    k,
+    attrs.transposeA,
+    attrs.transposeB,
+    heapFloats(backend, a, 'BatchMatMul'),
+    batchA === 1 ? 0 : m * k,
+    heapFloats(backend, b, 'BatchMatMul'),
+    batchB === 1 ? 0 : k * n,
+    heapFloats(backend, out, 'BatchMatMul'),
+  );
+  return out;
+}
+
+/**
+ * `Sum` over leading axes (a bias gradient sums `dy` over batch, height and width): one pass over memory. The stock
+ * kernel transposes the reduced axes innermost first. Other reductions go to the stock kernel.
+ */
+function sum(args: KernelArgs): TensorInfo {
+  const { inputs, backend } = args;
+  const attrs = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+  const x = inputs['x'] as TensorInfo;
+  const rank = x.shape.length;
+  if (x.dtype !== 'float32' || rank < 2 || isEmpty(x.shape)) return fallback('Sum', args);
+  const axes = [...new Set(tf.util.parseAxisParam(attrs.axis, x.shape))].sort((p, q) => p - q);
+  const leading = axes.length > 0 && axes.length < rank && axes.every((axis, i) => axis === i);
+  if (!leading) return fallback('Sum', args);
+  const kept = x.shape.slice(axes.length);
+  const shape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept;
+  const out = makeOutput(backend, shape);
+  const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
+  const cols = tf.util.sizeFromShape(kept);
+  active().sumRows(heapFloats(backend, x, 'Sum'), rows, cols, heapFloats(backend, out, 'Sum'));
+  return out;
+}
+
+interface PoolGradAttrs {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** `MaxPoolGrad` on OpenMP threads, with the cpu kernel's tie rule (first strictly greatest wins). */
+function maxPoolGrad(args: KernelArgs): TensorInfo {
+  const { inputs, backend } = args;
+  const attrs = args.attrs as unknown as PoolGradAttrs;
+  const dy = inputs['dy'] as TensorInfo;
+  const input = inputs['input'] as TensorInfo;
+  if (!allFloat32(dy, input) || isEmpty(input.shape, dy.shape)) return fallback('MaxPoolGrad', args);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  if (active().geometryProblem(info) !== undefined) return fallback('MaxPoolGrad', args);
+  const out = makeOutput(backend, input.shape);
+  active().maxPoolGrad(
+    info,
+    heapFloats(backend, input, 'MaxPoolGrad'),
+    heapFloats(backend, dy, 'MaxPoolGrad'),
+    heapFloats(backend, out, 'MaxPoolGrad'),
+  );
+  return out;
+}
+
+const KERNELS: Record<string, (args: KernelArgs) => TensorInfo> = {
+  Conv2D: (args) => convForward('Conv2D', args),
+  FusedConv2D: (args) => convForward('FusedConv2D', args),
+  Conv2DBackpropInput: convBackpropInput,
+  Conv2DBackpropFilter: convBackpropFilter,
+  BatchMatMul: batchMatMul,
+  Sum: sum,
+  MaxPoolGrad: maxPoolGrad,
+};
+
+/** Whether {@link registerNativeKernels} has put the oneDNN kernels on the wasm backend. */
+export function nativeKernelsRegistered(): boolean {
+  return previous.size > 0;
+}
+
+/**
+ * Runs the heavy kernels of a CNN training step on the wasm backend through oneDNN (@convkit/native):
+ * `Conv2D`, `FusedConv2D` (bias and relu, relu6, leaky relu, elu or sigmoid fused), both convolution gradients,
+ * `BatchMatMul` (transposes and single-matrix broadcasts), `Sum` over leading axes and `MaxPoolGrad`. Tensors stay on the wasm
+ * heap: oneDNN reads and writes it in place, with no copy. What oneDNN does not take (NCHW, PReLU, other dtypes,
+ * other broadcasts or reductions) goes to the kernel each one replaced. Sets oneDNN's threads to `threads`.
+ *
+ * Why: XNNPACK's wasm SIMD peaks near a quarter of the CPU's native throughput; oneDNN's JIT kernels reach it, and
+ * are the kernels PyTorch's CPU convolutions use.
+ *
+ * {@link initBackend} calls this when it picks wasm and the addon loads (`native: false` or `CONVKIT_NATIVE=0`
+ * turn it off). Calling it again only updates the threads. {@link registerWasmGradientKernels} keeps these on top.
+ *
+ * @example
+ * ```ts
+ * import { loadNative } from '@convkit/native';
+ * registerWasmGradientKernels();
+ * registerNativeKernels(loadNative(), 2);
+ * ```
+ */
+export function registerNativeKernels(native: NativeKernels, threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer (received ${threads})`);
+  native.setThreads(threads);
+  kernels = native;
+  nativeThreads = threads;
+  for (const [kernelName, kernelFunc] of Object.entries(KERNELS)) {
+    const existing = tf.getKernel(kernelName, 'wasm');
+    if (existing === undefined) throw new Error(`the wasm backend has no '${kernelName}' kernel; is @tensorflow/tfjs-backend-wasm loaded?`);
+    if (existing.kernelFunc === kernelFunc) continue;
+    previous.set(kernelName, existing.kernelFunc);
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
+  }
+}
+
+/** Puts back the kernels {@link registerNativeKernels} replaced. A no-op when none were. */
+export function unregisterNativeKernels(): void {
+  for (const [kernelName, kernelFunc] of previous) {
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  }
+  previous.clear();
+  kernels = undefined;
+}
+
+/**
+ * Takes the native kernels off while convkit's wasm kernels are (re-)registered under them, and returns the function
+ * that puts them back on top, so that each layer falls back to the one below it and never to itself.
+ */
+export function suspendNativeKernels(): () => void {
+  const suspended = kernels;
+  const threads = nativeThreads;
+  if (suspended === undefined || previous.size === 0) return () => {};
+  unregisterNativeKernels();
+  return () => registerNativeKernels(suspended, threads);
+}
+
+/** How loading @convkit/native went: the status it reports, or why it is not installed or failed. */
+export async function loadNativeKernels(): Promise<{ kernels?: NativeKernels; status: NativeStatus }> {
+  let module: typeof import('@convkit/native');
+  try {
+    module = await import('@convkit/native');
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const reason =
+      code === 'ERR_MODULE_NOT_FOUND' && message?.includes("'@convkit/native'")
+        ? '@convkit/native is not installed (npm i @convkit/native, with libdnnl-dev)'
+        : `@convkit/native failed to load: ${message}`;
+    return { status: { available: false, reason } };
+  }
+  const status = module.nativeStatus();
+  return status.available ? { kernels: module.loadNative(), status } : { status };
+}

@@ -1,0 +1,559 @@
+// @convkit/native: oneDNN's CPU convolutions and matrix products for float32 arrays, exposed to Node through
+// Node-API. Every function works in place on caller-owned Float32Arrays (views of the wasm heap, in @convkit/core)
+// and runs synchronously on oneDNN's OpenMP threads. Layouts are TensorFlow's: activations NHWC, filters HWIO,
+// row-major matrices. Primitives are built once per shape and cached.
+#include <node_api.h>
+
+#include <omp.h>
+
+#include <cstdint>
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dnnl.hpp"
+
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Node-API helpers
+
+struct JsError {
+  std::string message;
+};
+
+void check(napi_env env, napi_status status, const char* what) {
+  if (status != napi_ok) throw JsError{std::string("@convkit/native: ") + what + " failed"};
+}
+
+struct FloatView {
+  float* data = nullptr;
+  size_t length = 0;
+};
+
+FloatView float_array(napi_env env, napi_value value, const char* name, size_t expected) {
+  bool is_typed = false;
+  check(env, napi_is_typedarray(env, value, &is_typed), "napi_is_typedarray");
+  if (!is_typed) throw JsError{std::string(name) + ": expected a Float32Array"};
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  check(env, napi_get_typedarray_info(env, value, &type, &length, &data, &buffer, &offset), "napi_get_typedarray_info");
+  if (type != napi_float32_array) throw JsError{std::string(name) + ": expected a Float32Array"};
+  if (length < expected) {
+    std::ostringstream message;
+    message << name << ": expected at least " << expected << " floats, received " << length;
+    throw JsError{message.str()};
+  }
+  return FloatView{static_cast<float*>(data), length};
+}
+
+bool is_null_or_undefined(napi_env env, napi_value value) {
+  napi_valuetype type;
+  check(env, napi_typeof(env, value, &type), "napi_typeof");
+  return type == napi_null || type == napi_undefined;
+}
+
+int64_t int_arg(napi_env env, napi_value value, const char* name) {
+  int64_t result = 0;
+  if (napi_get_value_int64(env, value, &result) != napi_ok) throw JsError{std::string(name) + ": expected an integer"};
+  return result;
+}
+
+double number_arg(napi_env env, napi_value value, const char* name) {
+  double result = 0;
+  if (napi_get_value_double(env, value, &result) != napi_ok) throw JsError{std::string(name) + ": expected a number"};
+  return result;
+}
+
+bool bool_arg(napi_env env, napi_value value, const char* name) {
+  bool result = false;
+  if (napi_get_value_bool(env, value, &result) != napi_ok) throw JsError{std::string(name) + ": expected a boolean"};
+  return result;
+}
+
+std::vector<napi_value> args(napi_env env, napi_callback_info info, size_t count) {
+  std::vector<napi_value> values(count);
+  size_t received = count;
+  check(env, napi_get_cb_info(env, info, &received, values.data(), nullptr, nullptr), "napi_get_cb_info");
+  if (received < count) {
+    std::ostringstream message;
+    message << "expected " << count << " arguments, received " << received;
+    throw JsError{message.str()};
+  }
+  return values;
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F body) {
+  try {
+    return body();
+  } catch (const JsError& error) {
+    napi_throw_error(env, nullptr, error.message.c_str());
+  } catch (const dnnl::error& error) {
+    std::string message = std::string("oneDNN: ") + error.what();
+    napi_throw_error(env, nullptr, message.c_str());
+  } catch (const std::exception& error) {
+    napi_throw_error(env, nullptr, error.what());
+  }
+  return nullptr;
+}
+
+napi_value undefined(napi_env env) {
+  napi_value value;
+  napi_get_undefined(env, &value);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Convolution geometry, in the order the JavaScript side packs it into an Int32Array.
+
+struct Conv {
+  int64_t n, h, w, c, oc, kh, kw, oh, ow, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom,
+      pad_right;
+  static constexpr size_t kFields = 17;
+
+  static Conv from(napi_env env, napi_value value) {
+    bool is_typed = false;
+    check(env, napi_is_typedarray(env, value, &is_typed), "napi_is_typedarray");
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (is_typed) check(env, napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr), "info");
+    if (!is_typed || type != napi_int32_array || length != kFields) {
+      throw JsError{"geometry: expected an Int32Array of 17 convolution parameters"};
+    }
+    const int32_t* p = static_cast<const int32_t*>(data);
+    Conv conv{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16]};
+    for (size_t i = 0; i < kFields; ++i) {
+      // Sizes, strides and dilations are positive; oneDNN accepts negative bottom and right pads (for input rows and
+      // columns a stride skips), but never below minus a kernel's extent.
+      const bool pad = i >= 13;
+      if ((!pad && p[i] < 1) || (pad && p[i] < -(p[5] > p[6] ? p[5] : p[6]) * (p[11] > p[12] ? p[11] : p[12]))) {
+        std::ostringstream message;
+        message << "geometry[" << i << "]: invalid value " << p[i];
+        throw JsError{message.str()};
+      }
+    }
+    return conv;
+  }
+
+  std::string key(const char* kind, int extra = 0) const {
+    std::ostringstream k;
+    k << kind << ':' << n << ',' << h << ',' << w << ',' << c << ',' << oc << ',' << kh << ',' << kw << ',' << oh << ','
+      << ow << ',' << stride_h << ',' << stride_w << ',' << dilation_h << ',' << dilation_w << ',' << pad_top << ','
+      << pad_left << ',' << pad_bottom << ',' << pad_right << ',' << extra;
+    return k.str();
+  }
+  size_t src_size() const { return n * h * w * c; }
+  size_t dst_size() const { return n * oh * ow * oc; }
+  size_t weights_size() const { return kh * kw * c * oc; }
+  memory::desc src_md() const { return memory::desc({n, c, h, w}, dt::f32, tag::nhwc); }
+  memory::desc dst_md() const { return memory::desc({n, oc, oh, ow}, dt::f32, tag::nhwc); }
+  memory::desc weights_md(tag t) const { return memory::desc({oc, c, kh, kw}, dt::f32, t); }
+  memory::desc bias_md() const { return memory::desc({oc}, dt::f32, tag::x); }
+  memory::dims strides() const { return {stride_h, stride_w}; }
+  memory::dims dilates() const { return {dilation_h - 1, dilation_w - 1}; }  // oneDNN counts the gaps
+  memory::dims pad_l() const { return {pad_top, pad_left}; }
+  memory::dims pad_r() const { return {pad_bottom, pad_right}; }
+
+  dnnl::convolution_forward::desc forward_desc(bool with_bias) const {
+    if (with_bias) {
+      return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                             src_md(), weights_md(tag::any), bias_md(), dst_md(), strides(), dilates(),
+                                             pad_l(), pad_r());
+    }
+    return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                           src_md(), weights_md(tag::any), dst_md(), strides(), dilates(), pad_l(),
+                                           pad_r());
+  }
+};
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream& stream() {
+  static dnnl::stream s(engine());
+  return s;
+}
+
+// A cached primitive with the reorder between the caller's weights (HWIO) and the layout the primitive chose.
+struct Cached {
+  dnnl::primitive primitive;
+  memory::desc weights_md;  // the primitive's weights (or diff weights) layout
+  bool reorder = false;     // whether weights_md differs from HWIO
+  dnnl::reorder weights_reorder;
+  memory weights_scratch;   // the primitive's copy of the weights when reorder is true
+  std::string impl;
+};
+
+std::unordered_map<std::string, std::unique_ptr<Cached>>& cache() {
+  static std::unordered_map<std::string, std::unique_ptr<Cached>> c;
+  return c;
+}
+
+// Activations fused into the forward convolution, in the numbering of the JavaScript side.
+enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kLeakyRelu = 3, kElu = 4, kSigmoid = 5 };
+
+dnnl::primitive_attr activation_attr(int activation, float alpha) {
+  dnnl::post_ops ops;
+  switch (activation) {
+    case kLinear:
+      break;
+    case kRelu:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      break;
+    case kRelu6:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f);
+      break;
+    case kLeakyRelu:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
+      break;
+    case kElu:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f);
+      break;
+    case kSigmoid:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+      break;
+    default:
+      throw JsError{"activation: expected 0 (linear) to 5 (sigmoid), received " + std::to_string(activation)};
+  }
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+// Records the layout a primitive chose for its weights (or diff weights) and, when it is not HWIO, the reorder
+// between the caller's HWIO array and the primitive's copy: into the copy (`to_hwio` false) or out of it.
+std::unique_ptr<Cached> with_weights(dnnl::primitive primitive, const memory::desc& chosen, const std::string& impl,
+                                     const Conv& conv, bool to_hwio) {
+  auto entry = std::make_unique<Cached>();
+  entry->primitive = std::move(primitive);
+  entry->weights_md = chosen;
+  entry->impl = impl;
+  entry->reorder = chosen != conv.weights_md(tag::hwio);
+  if (entry->reorder) {
+    entry->weights_scratch = memory(chosen, engine());
+    memory user(conv.weights_md(tag::hwio), engine(), nullptr);
+    entry->weights_reorder =
+        to_hwio ? dnnl::reorder(entry->weights_scratch, user) : dnnl::reorder(user, entry->weights_scratch);
+  }
+  return entry;
+}
+
+// The cached entry under `key`, made by `make` on first use.
+template <typename Make>
+Cached& cached(const std::string& key, Make make) {
+  auto found = cache().find(key);
+  if (found != cache().end()) return *found->second;
+  return *cache().emplace(key, make()).first->second;
+}
+
+Cached& forward_primitive(const Conv& conv, bool with_bias, int activation, float alpha) {
+  const std::string key = conv.key("fwd", with_bias * 100 + activation) + ":" + std::to_string(alpha);
+  return cached(key, [&] {
+    auto pd = dnnl::convolution_forward::primitive_desc(conv.forward_desc(with_bias),
+                                                        activation_attr(activation, alpha), engine());
+    return with_weights(dnnl::convolution_forward(pd), pd.weights_desc(), pd.impl_info_str(), conv, false);
+  });
+}
+
+Cached& backward_data_primitive(const Conv& conv) {
+  return cached(conv.key("bwd_data"), [&] {
+    auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false), engine());
+    auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, conv.src_md(),
+                                                      conv.weights_md(tag::any), conv.dst_md(), conv.strides(),
+                                                      conv.dilates(), conv.pad_l(), conv.pad_r());
+    auto pd = dnnl::convolution_backward_data::primitive_desc(desc, engine(), hint);
+    return with_weights(dnnl::convolution_backward_data(pd), pd.weights_desc(), pd.impl_info_str(), conv, false);
+  });
+}
+
+Cached& backward_weights_primitive(const Conv& conv) {
+  return cached(conv.key("bwd_weights"), [&] {
+    auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false), engine());
+    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, conv.src_md(),
+                                                         conv.weights_md(tag::any), conv.dst_md(), conv.strides(),
+                                                         conv.dilates(), conv.pad_l(), conv.pad_r());
+    auto pd = dnnl::convolution_backward_weights::primitive_desc(desc, engine(), hint);
+    return with_weights(dnnl::convolution_backward_weights(pd), pd.diff_weights_desc(), pd.impl_info_str(), conv,
+                        true);
+  });
+}
+
+// conv2d(geometry, x, filter, bias | null, y, activation, alpha): y = activation(conv(x, filter) + bias).
+napi_value Conv2d(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 7);
+    const Conv conv = Conv::from(env, a[0]);
+    FloatView x = float_array(env, a[1], "x", conv.src_size());
+    FloatView filter = float_array(env, a[2], "filter", conv.weights_size());
+    const bool with_bias = !is_null_or_undefined(env, a[3]);
+    FloatView bias = with_bias ? float_array(env, a[3], "bias", conv.oc) : FloatView{};
+    FloatView y = float_array(env, a[4], "y", conv.dst_size());
+    const int activation = static_cast<int>(int_arg(env, a[5], "activation"));
+    const float alpha = static_cast<float>(number_arg(env, a[6], "alpha"));
+    Cached& entry = forward_primitive(conv, with_bias, activation, alpha);
+    memory user_weights(conv.weights_md(tag::hwio), engine(), filter.data);
+    if (entry.reorder) {
+      entry.weights_reorder.execute(stream(), user_weights, entry.weights_scratch);
+    }
+    std::unordered_map<int, memory> io{
+        {DNNL_ARG_SRC, memory(conv.src_md(), engine(), x.data)},
+        {DNNL_ARG_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights},
+        {DNNL_ARG_DST, memory(conv.dst_md(), engine(), y.data)},
+    };
+    if (with_bias) io.emplace(DNNL_ARG_BIAS, memory(conv.bias_md(), engine(), bias.data));
+    entry.primitive.execute(stream(), io);
+    stream().wait();
+    return undefined(env);
+  });
+}
+
+// conv2dBackwardData(geometry, dy, filter, dx): dx = the gradient of conv(x, filter) with respect to x.
+napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    const Conv conv = Conv::from(env, a[0]);
+    FloatView dy = float_array(env, a[1], "dy", conv.dst_size());
+    FloatView filter = float_array(env, a[2], "filter", conv.weights_size());
+    FloatView dx = float_array(env, a[3], "dx", conv.src_size());
+    Cached& entry = backward_data_primitive(conv);
+    memory user_weights(conv.weights_md(tag::hwio), engine(), filter.data);
+    if (entry.reorder) entry.weights_reorder.execute(stream(), user_weights, entry.weights_scratch);
+    entry.primitive.execute(stream(), {{DNNL_ARG_DIFF_DST, memory(conv.dst_md(), engine(), dy.data)},
+                                       {DNNL_ARG_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights},
+                                       {DNNL_ARG_DIFF_SRC, memory(conv.src_md(), engine(), dx.data)}});
+    stream().wait();
+    return undefined(env);
+  });
+}
+
+// conv2dBackwardFilter(geometry, x, dy, dfilter): dfilter = the gradient of conv(x, filter) with respect to filter.
+napi_value Conv2dBackwardFilter(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    const Conv conv = Conv::from(env, a[0]);
+    FloatView x = float_array(env, a[1], "x", conv.src_size());
+    FloatView dy = float_array(env, a[2], "dy", conv.dst_size());
+    FloatView dfilter = float_array(env, a[3], "dfilter", conv.weights_size());
+    Cached& entry = backward_weights_primitive(conv);
+    memory user_weights(conv.weights_md(tag::hwio), engine(), dfilter.data);
+    entry.primitive.execute(stream(), {{DNNL_ARG_SRC, memory(conv.src_md(), engine(), x.data)},
+                                       {DNNL_ARG_DIFF_DST, memory(conv.dst_md(), engine(), dy.data)},
+                                       {DNNL_ARG_DIFF_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights}});
+    if (entry.reorder) entry.weights_reorder.execute(stream(), entry.weights_scratch, user_weights);
+    stream().wait();
+    return undefined(env);
+  });
+}
+
+// matMul(batch, m, n, k, transposeA, transposeB, a, aStride, b, bStride, c): for each batch i,
+// c[i] = op(a[i]) · op(b[i]) with row-major m×n results; a stride of 0 broadcasts an operand.
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 11);
+    const int64_t batch = int_arg(env, a[0], "batch");
+    const int64_t m = int_arg(env, a[1], "m");
+    const int64_t n = int_arg(env, a[2], "n");
+    const int64_t k = int_arg(env, a[3], "k");
+    if (batch <= 0 || m <= 0 || n <= 0 || k <= 0) throw JsError{"matMul: batch, m, n and k must be positive"};
+    const bool transpose_a = bool_arg(env, a[4], "transposeA");
+    const bool transpose_b = bool_arg(env, a[5], "transposeB");
+    const int64_t a_stride = int_arg(env, a[7], "aStride");
+    const int64_t b_stride = int_arg(env, a[9], "bStride");
+    if (a_stride < 0 || b_stride < 0) throw JsError{"matMul: aStride and bStride must be at least 0"};
+    FloatView lhs = float_array(env, a[6], "a", static_cast<size_t>(a_stride * (batch - 1) + m * k));
+    FloatView rhs = float_array(env, a[8], "b", static_cast<size_t>(b_stride * (batch - 1) + k * n));
+    FloatView out = float_array(env, a[10], "c", static_cast<size_t>(batch * m * n));
+    const int64_t lda = transpose_a ? m : k;
+    const int64_t ldb = transpose_b ? k : n;
+    for (int64_t i = 0; i < batch; ++i) {
+      dnnl_status_t status = dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, 1.f,
+                                        lhs.data + i * a_stride, lda, rhs.data + i * b_stride, ldb, 0.f,
+                                        out.data + i * m * n, n);
+      if (status != dnnl_success) throw JsError{"oneDNN sgemm failed with status " + std::to_string(status)};
+    }
+    return undefined(env);
+  });
+}
+
+// sumRows(x, rows, cols, out): out[j] = Σ_i x[i·cols + j], the reduction of every axis but the innermost.
+napi_value SumRows(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    const int64_t rows = int_arg(env, a[1], "rows");
+    const int64_t cols = int_arg(env, a[2], "cols");
+    if (rows <= 0 || cols <= 0) throw JsError{"sumRows: rows and cols must be positive"};
+    FloatView x = float_array(env, a[0], "x", static_cast<size_t>(rows * cols));
+    FloatView out = float_array(env, a[3], "out", static_cast<size_t>(cols));
+    const int threads = omp_get_max_threads();
+    std::vector<double> partial(static_cast<size_t>(threads * cols), 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      double* acc = partial.data() + t * cols;
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* row = x.data + i * cols;
+        for (int64_t j = 0; j < cols; ++j) acc[j] += row[j];
+      }
+    }
+    for (int64_t j = 0; j < cols; ++j) {
+      double total = 0;
+      for (int t = 0; t < threads; ++t) total += partial[t * cols + j];
+      out.data[j] = static_cast<float>(total);
+    }
+    return undefined(env);
+  });
+}
+
+// maxPoolGrad(geometry, x, dy, dx): dx[argmax of each window] += dy, where the argmax is the first strictly greatest
+// element in row-major window order (tfjs's cpu rule; a window of only NaN or -inf passes nothing). The geometry is
+// a convolution's with outChannels = inChannels and the pool window as the filter. Batches run on OpenMP threads.
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    const Conv g = Conv::from(env, a[0]);
+    if (g.oc != g.c) throw JsError{"geometry: a pool's outChannels must equal its inChannels"};
+    FloatView x = float_array(env, a[1], "x", g.src_size());
+    FloatView dy = float_array(env, a[2], "dy", g.dst_size());
+    FloatView dx = float_array(env, a[3], "dx", g.src_size());
+    const int64_t channels = g.c;
+    const int64_t row_stride = g.w * channels;
+    const int64_t extent_h = (g.kh - 1) * g.dilation_h + 1;
+    const int64_t extent_w = (g.kw - 1) * g.dilation_w + 1;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < g.n; ++b) {
+      const float* xb = x.data + b * g.h * row_stride;
+      float* dxb = dx.data + b * g.h * row_stride;
+      std::fill(dxb, dxb + g.h * row_stride, 0.f);
+      for (int64_t oh = 0; oh < g.oh; ++oh) {
+        const int64_t row_corner = oh * g.stride_h - g.pad_top;
+        int64_t row_min = row_corner;
+        while (row_min < 0) row_min += g.dilation_h;
+        const int64_t row_max = std::min(g.h, row_corner + extent_h);
+        for (int64_t ow = 0; ow < g.ow; ++ow) {
+          const int64_t col_corner = ow * g.stride_w - g.pad_left;
+          int64_t col_min = col_corner;
+          while (col_min < 0) col_min += g.dilation_w;
+          const int64_t col_max = std::min(g.w, col_corner + extent_w);
+          const float* grad = dy.data + ((b * g.oh + oh) * g.ow + ow) * channels;
+          for (int64_t c = 0; c < channels; ++c) {
+            float best = -std::numeric_limits<float>::infinity();
+            int64_t where = -1;
+            for (int64_t row = row_min; row < row_max; row += g.dilation_h) {
+              for (int64_t col = col_min; col < col_max; col += g.dilation_w) {
+                const int64_t at = (row * g.w + col) * channels + c;
+                if (xb[at] > best) {
+                  best = xb[at];
+                  where = at;
+                }
+              }
+            }
+            if (where >= 0) dxb[where] += grad[c];
+          }
+        }
+      }
+    }
+    return undefined(env);
+  });
+}
+
+// setThreads(n): the number of OpenMP threads oneDNN uses. getThreads(): the current number.
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1);
+    const int64_t threads = int_arg(env, a[0], "threads");
+    if (threads < 1) throw JsError{"threads: expected a positive integer, received " + std::to_string(threads)};
+    omp_set_num_threads(static_cast<int>(threads));
+    return undefined(env);
+  });
+}
+
+napi_value GetThreads(napi_env env, napi_callback_info) {
+  napi_value value;
+  napi_create_int32(env, omp_get_max_threads(), &value);
+  return value;
+}
+
+// info(): { version, cpuIsa } of the oneDNN library loaded.
+napi_value Info(napi_env env, napi_callback_info) {
+  return guarded(env, [&]() -> napi_value {
+    const dnnl_version_t* v = dnnl_version();
+    std::string version = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+    const char* isa = "unknown";
+    switch (dnnl::get_effective_cpu_isa()) {
+      case dnnl::cpu_isa::sse41: isa = "sse41"; break;
+      case dnnl::cpu_isa::avx: isa = "avx"; break;
+      case dnnl::cpu_isa::avx2: isa = "avx2"; break;
+      case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
+      case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
+      case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
+      case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
+      default: break;
+    }
+    napi_value result, version_value, isa_value;
+    check(env, napi_create_object(env, &result), "napi_create_object");
+    check(env, napi_create_string_utf8(env, version.c_str(), version.size(), &version_value), "string");
+    check(env, napi_create_string_utf8(env, isa, NAPI_AUTO_LENGTH, &isa_value), "string");
+    check(env, napi_set_named_property(env, result, "version", version_value), "set");
+    check(env, napi_set_named_property(env, result, "cpuIsa", isa_value), "set");
+    return result;
+  });
+}
+
+// implementation(kind, geometry): the oneDNN implementation chosen for a convolution ("fwd", "bwd_data",
+// "bwd_weights"), for profiles and tests.
+napi_value Implementation(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 2);
+    size_t length = 0;
+    char kind[32] = {0};
+    check(env, napi_get_value_string_utf8(env, a[0], kind, sizeof kind, &length), "kind");
+    const Conv conv = Conv::from(env, a[1]);
+    std::string impl;
+    if (std::strcmp(kind, "fwd") == 0) impl = forward_primitive(conv, false, kLinear, 0.f).impl;
+    else if (std::strcmp(kind, "bwd_data") == 0) impl = backward_data_primitive(conv).impl;
+    else if (std::strcmp(kind, "bwd_weights") == 0) impl = backward_weights_primitive(conv).impl;
+    else throw JsError{std::string("kind: expected 'fwd', 'bwd_data' or 'bwd_weights', received '") + kind + "'"};
+    napi_value value;
+    check(env, napi_create_string_utf8(env, impl.c_str(), impl.size(), &value), "string");
+    return value;
+  });
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor properties[] = {
+      {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackwardData", nullptr, Conv2dBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackwardFilter", nullptr, Conv2dBackwardFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"implementation", nullptr, Implementation, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

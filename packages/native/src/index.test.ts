@@ -1,0 +1,302 @@
+import { describe, expect, it } from 'vitest';
+import { FUSED_ACTIVATIONS, geometryProblem, loadNative, nativeStatus, packGeometry, type ConvGeometry, type FusedActivation } from './index.js';
+
+// References: direct loops over the definitions, in float64.
+const native = loadNative();
+
+function makeRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32 - 0.5;
+  };
+}
+
+function filled(length: number, random: () => number): Float32Array {
+  return Float32Array.from({ length }, random);
+}
+
+/** tfjs's 'same' (or 'valid') pads for one axis. */
+function pads(input: number, filter: number, stride: number, dilation: number, same: boolean): [number, number, number] {
+  const extent = (filter - 1) * dilation + 1;
+  if (!same) return [0, 0, Math.floor((input - extent) / stride) + 1];
+  const out = Math.ceil(input / stride);
+  const total = Math.max(0, (out - 1) * stride + extent - input);
+  return [Math.floor(total / 2), total - Math.floor(total / 2), out];
+}
+
+function geometry(n: number, h: number, w: number, c: number, oc: number, k: [number, number], stride: [number, number], dilation: [number, number], same: boolean): ConvGeometry {
+  const [top, bottom, outHeight] = pads(h, k[0], stride[0], dilation[0], same);
+  const [left, right, outWidth] = pads(w, k[1], stride[1], dilation[1], same);
+  return {
+    batchSize: n, inHeight: h, inWidth: w, inChannels: c, outChannels: oc, filterHeight: k[0], filterWidth: k[1],
+    outHeight, outWidth, strideHeight: stride[0], strideWidth: stride[1], dilationHeight: dilation[0],
+    dilationWidth: dilation[1], padInfo: { top, left, bottom, right },
+  };
+}
+
+/** Calls visit(xIndex, filterIndex, yIndex) for every multiply of the convolution. */
+function eachTap(g: ConvGeometry, visit: (xi: number, fi: number, yi: number) => void): void {
+  for (let b = 0; b < g.batchSize; b++)
+    for (let oy = 0; oy < g.outHeight; oy++)
+      for (let ox = 0; ox < g.outWidth; ox++)
+        for (let ky = 0; ky < g.filterHeight; ky++)
+          for (let kx = 0; kx < g.filterWidth; kx++) {
+            const iy = oy * g.strideHeight + ky * g.dilationHeight - g.padInfo.top;
+            const ix = ox * g.strideWidth + kx * g.dilationWidth - g.padInfo.left;
+            if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) continue;
+            for (let ci = 0; ci < g.inChannels; ci++)
+              for (let co = 0; co < g.outChannels; co++) {
+                visit(
+                  ((b * g.inHeight + iy) * g.inWidth + ix) * g.inChannels + ci,
+                  ((ky * g.filterWidth + kx) * g.inChannels + ci) * g.outChannels + co,
+                  ((b * g.outHeight + oy) * g.outWidth + ox) * g.outChannels + co,
+                );
+              }
+          }
+}
+
+function sizes(g: ConvGeometry): { x: number; filter: number; y: number } {
+  return {
+    x: g.batchSize * g.inHeight * g.inWidth * g.inChannels,
+    filter: g.filterHeight * g.filterWidth * g.inChannels * g.outChannels,
+    y: g.batchSize * g.outHeight * g.outWidth * g.outChannels,
+  };
+}
+
+function maxRelativeError(actual: Float32Array, expected: Float64Array | Float32Array): number {
+  let worst = 0;
+  let scale = 0;
+  for (const value of expected) scale = Math.max(scale, Math.abs(value));
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
+  return worst / Math.max(scale, 1e-12);
+}
+
+const CASES: [string, ConvGeometry][] = [
+  ['3×3 same, stride 1', geometry(2, 7, 6, 3, 5, [3, 3], [1, 1], [1, 1], true)],
+  ['3×3 valid, stride 2', geometry(2, 9, 8, 4, 3, [3, 3], [2, 2], [1, 1], false)],
+  ['2×3 same, strides 2×1 (uneven pads)', geometry(1, 8, 7, 2, 4, [2, 3], [2, 1], [1, 1], true)],
+  ['3×3 same, dilation 2', geometry(2, 8, 8, 3, 2, [3, 3], [1, 1], [2, 2], true)],
+  ['5×5 valid, stride 3 (skipped rows: negative far pads)', geometry(1, 12, 11, 2, 3, [5, 5], [3, 3], [1, 1], false)],
+  ['1×1, one input channel', geometry(3, 4, 5, 1, 6, [1, 1], [1, 1], [1, 1], true)],
+];
+
+describe('conv2d', () => {
+  it.each(CASES)('%s: equals the direct sum, with bias and each fused activation', (_name, g) => {
+    const random = makeRandom(g.inHeight * 31 + g.outChannels);
+    const n = sizes(g);
+    const x = filled(n.x, random);
+    const filter = filled(n.filter, random);
+    const bias = filled(g.outChannels, random);
+    const linear = new Float64Array(n.y);
+    eachTap(g, (xi, fi, yi) => {
+      linear[yi] = (linear[yi] as number) + (x[xi] as number) * (filter[fi] as number);
+    });
+    for (let i = 0; i < n.y; i++) linear[i] = (linear[i] as number) + (bias[i % g.outChannels] as number);
+    const activations: Record<FusedActivation, (v: number) => number> = {
+      linear: (v) => v,
+      relu: (v) => Math.max(v, 0),
+      relu6: (v) => Math.min(Math.max(v, 0), 6),
+      leakyrelu: (v) => (v > 0 ? v : 0.3 * v),
+      elu: (v) => (v > 0 ? v : Math.expm1(v)),
+      sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+    };
+    for (const name of Object.keys(FUSED_ACTIVATIONS) as FusedActivation[]) {
+      const y = new Float32Array(n.y);
+      native.conv2d(g, x, filter, bias, y, name, 0.3);
+      expect(maxRelativeError(y, linear.map(activations[name])), name).toBeLessThan(1e-5);
+    }
+    const noBias = new Float32Array(n.y);
+    native.conv2d(g, x, filter, null, noBias);
+    const expected = linear.map((v, i) => v - (bias[i % g.outChannels] as number));
+    expect(maxRelativeError(noBias, expected)).toBeLessThan(1e-5);
+  });
+});
+
+describe('convolution gradients', () => {
+  it.each(CASES)('%s: backward data and filter equal the adjoint sums', (_name, g) => {
+    const random = makeRandom(g.inWidth * 17 + g.inChannels);
+    const n = sizes(g);
+    const x = filled(n.x, random);
+    const filter = filled(n.filter, random);
+    const dy = filled(n.y, random);
+    const dxExpected = new Float64Array(n.x);
+    const dfExpected = new Float64Array(n.filter);
+    eachTap(g, (xi, fi, yi) => {
+      dxExpected[xi] = (dxExpected[xi] as number) + (dy[yi] as number) * (filter[fi] as number);
+      dfExpected[fi] = (dfExpected[fi] as number) + (dy[yi] as number) * (x[xi] as number);
+    });
+    const dx = new Float32Array(n.x).fill(Number.NaN);
+    const df = new Float32Array(n.filter).fill(Number.NaN);
+    native.conv2dBackwardData(g, dy, filter, dx);
+    native.conv2dBackwardFilter(g, x, dy, df);
+    expect(maxRelativeError(dx, dxExpected)).toBeLessThan(1e-5);
+    expect(maxRelativeError(df, dfExpected)).toBeLessThan(1e-5);
+  });
+
+  it('match finite differences of L = Σ dy ⊙ conv(x, filter)', () => {
+    const g = geometry(1, 6, 5, 2, 3, [3, 3], [2, 1], [1, 1], true);
+    const random = makeRandom(7);
+    const n = sizes(g);
+    const x = filled(n.x, random);
+    const filter = filled(n.filter, random);
+    const dy = filled(n.y, random);
+    const loss = (xs: Float32Array, fs: Float32Array): number => {
+      const y = new Float32Array(n.y);
+      native.conv2d(g, xs, fs, null, y);
+      return y.reduce((sum, v, i) => sum + v * (dy[i] as number), 0);
+    };
+    const dx = new Float32Array(n.x);
+    const df = new Float32Array(n.filter);
+    native.conv2dBackwardData(g, dy, filter, dx);
+    native.conv2dBackwardFilter(g, x, dy, df);
+    const h = 1e-2; // the loss is linear in each argument, so central differences are exact up to rounding
+    for (const i of [0, 7, 23, n.x - 1]) {
+      const plus = x.slice();
+      const minus = x.slice();
+      plus[i] = (plus[i] as number) + h;
+      minus[i] = (minus[i] as number) - h;
+      expect((loss(plus, filter) - loss(minus, filter)) / (2 * h)).toBeCloseTo(dx[i] as number, 3);
+    }
+    for (const i of [0, 11, n.filter - 1]) {
+      const plus = filter.slice();
+      const minus = filter.slice();
+      plus[i] = (plus[i] as number) + h;
+      minus[i] = (minus[i] as number) - h;
+      expect((loss(x, plus) - loss(x, minus)) / (2 * h)).toBeCloseTo(df[i] as number, 3);
+    }
+  });
+
+  it('reads and writes views into a shared buffer, as on the threaded wasm heap', () => {
+    const g = geometry(1, 4, 4, 2, 2, [3, 3], [1, 1], [1, 1], true);
+    const n = sizes(g);
+    const random = makeRandom(3);
+    const heap = new Float32Array(new SharedArrayBuffer(4 * (n.x + n.filter + n.y + 8)));
+    const x = heap.subarray(3, 3 + n.x);
+    const filter = heap.subarray(3 + n.x, 3 + n.x + n.filter);
+    const y = heap.subarray(3 + n.x + n.filter, 3 + n.x + n.filter + n.y);
+    x.set(filled(n.x, random));
+    filter.set(filled(n.filter, random));
+    const plain = new Float32Array(n.y);
+    native.conv2d(g, x.slice(), filter.slice(), null, plain);
+    native.conv2d(g, x, filter, null, y);
+    expect(Array.from(y)).toEqual(Array.from(plain));
+  });
+});
+
+describe('matMul', () => {
+  it.each([
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])('transposeA %s, transposeB %s, with a broadcast operand, equals the direct product', (ta, tb) => {
+    const [batch, m, n, k] = [3, 5, 4, 6];
+    const random = makeRandom(m * 13 + Number(ta) * 2 + Number(tb));
+    const a = filled(batch * m * k, random);
+    const b = filled(k * n, random);
+    const c = new Float32Array(batch * m * n);
+    native.matMul(batch, m, n, k, ta, tb, a, m * k, b, 0, c);
+    const expected = new Float64Array(batch * m * n);
+    for (let i = 0; i < batch; i++)
+      for (let r = 0; r < m; r++)
+        for (let col = 0; col < n; col++) {
+          let sum = 0;
+          for (let j = 0; j < k; j++) {
+            const av = a[i * m * k + (ta ? j * m + r : r * k + j)] as number;
+            const bv = b[tb ? col * k + j : j * n + col] as number;
+            sum += av * bv;
+          }
+          expected[(i * m + r) * n + col] = sum;
+        }
+    expect(maxRelativeError(c, expected)).toBeLessThan(1e-6);
+  });
+});
+
+describe('maxPoolGrad', () => {
+  it.each([
+    ['2×2 stride 2', geometry(2, 6, 6, 3, 3, [2, 2], [2, 2], [1, 1], false)],
+    ['3×3 stride 2 same', geometry(1, 7, 5, 2, 2, [3, 3], [2, 2], [1, 1], true)],
+    ['2×2 stride 1', geometry(1, 4, 5, 3, 3, [2, 2], [1, 1], [1, 1], false)],
+  ])('%s: routes each window\'s gradient to its first greatest element', (_name, g) => {
+    const random = makeRandom(g.inHeight + g.inWidth);
+    const n = sizes(g);
+    const x = Float32Array.from({ length: n.x }, () => Math.round(random() * 4) / 4); // ties on purpose
+    x[0] = Number.NaN;
+    const dy = Float32Array.from({ length: n.y }, (_, i) => i + 1);
+    const expected = new Float64Array(n.x);
+    const c = g.inChannels;
+    for (let b = 0; b < g.batchSize; b++)
+      for (let oy = 0; oy < g.outHeight; oy++)
+        for (let ox = 0; ox < g.outWidth; ox++)
+          for (let ch = 0; ch < c; ch++) {
+            let best = Number.NEGATIVE_INFINITY;
+            let where = -1;
+            for (let ky = 0; ky < g.filterHeight; ky++)
+              for (let kx = 0; kx < g.filterWidth; kx++) {
+                const iy = oy * g.strideHeight + ky - g.padInfo.top;
+                const ix = ox * g.strideWidth + kx - g.padInfo.left;
+                if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) continue;
+                const at = ((b * g.inHeight + iy) * g.inWidth + ix) * c + ch;
+                if ((x[at] as number) > best) {
+                  best = x[at] as number;
+                  where = at;
+                }
+              }
+            if (where >= 0) expected[where] = (expected[where] as number) + (dy[((b * g.outHeight + oy) * g.outWidth + ox) * c + ch] as number);
+          }
+    const dx = new Float32Array(n.x).fill(Number.NaN);
+    native.maxPoolGrad(g, x, dy, dx);
+    expect(Array.from(dx)).toEqual(Array.from(expected));
+  });
+
+  it('refuses a pool whose output channels differ from its input channels', () => {
+    const g = geometry(1, 4, 4, 2, 3, [2, 2], [2, 2], [1, 1], false);
+    expect(() => native.maxPoolGrad(g, new Float32Array(32), new Float32Array(12), new Float32Array(32))).toThrow(
+      "geometry: a pool's outChannels must equal its inChannels",
+    );
+  });
+});
+
+describe('sumRows', () => {
+  it('sums every row into one, in float64', () => {
+    const rows = 1001;
+    const cols = 3;
+    const x = new Float32Array(rows * cols);
+    for (let i = 0; i < rows; i++) x.set([1, i, 0.1], i * cols);
+    const out = new Float32Array(cols);
+    native.sumRows(x, rows, cols, out);
+    expect(out[0]).toBe(1001);
+    expect(out[1]).toBe((1000 * 1001) / 2);
+    expect(out[2]).toBeCloseTo(100.1, 3);
+  });
+});
+
+describe('status and errors', () => {
+  it('reports oneDNN, its instruction set and its threads', () => {
+    const status = nativeStatus();
+    expect(status.available).toBe(true);
+    if (status.available) {
+      expect(status.version).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(status.threads).toBeGreaterThanOrEqual(1);
+    }
+    native.setThreads(1);
+    expect(native.getThreads()).toBe(1);
+    native.setThreads(2);
+    expect(native.getThreads()).toBe(2);
+    expect(() => native.setThreads(0)).toThrow('threads must be a positive integer (received 0)');
+  });
+
+  it('names the argument, the value and what was expected', () => {
+    const g = geometry(1, 4, 4, 1, 1, [3, 3], [1, 1], [1, 1], true);
+    expect(() => packGeometry({ ...g, strideHeight: 0 })).toThrow('geometry.strideHeight must be a positive integer (received 0)');
+    expect(() => packGeometry({ ...g, outHeight: 5 })).toThrow('geometry.outHeight is 5 but inHeight 4');
+    expect(geometryProblem({ ...g, padInfo: { ...g.padInfo, left: 0.5 } })).toBe('geometry.padInfo.left must be an integer (received 0.5)');
+    expect(geometryProblem(g)).toBeUndefined();
+    const y = new Float32Array(16);
+    expect(() => native.conv2d(g, new Float32Array(15), new Float32Array(9), null, y)).toThrow('x: expected at least 16 floats, received 15');
+    expect(() => native.conv2d(g, new Float32Array(16), new Float32Array(9), null, y, 'swish' as FusedActivation)).toThrow("activation must be one of linear, relu, relu6, leakyrelu, elu, sigmoid (received 'swish')");
+    expect(() => native.matMul(1, 2, 2, 2, false, false, new Float64Array(4) as unknown as Float32Array, 0, new Float32Array(4), 0, new Float32Array(4))).toThrow('a: expected a Float32Array');
+    expect(() => native.matMul(2, 2, 2, 2, false, false, new Float32Array(4), -4, new Float32Array(4), 0, new Float32Array(8))).toThrow('aStride and bStride must be at least 0');
+  });
+});

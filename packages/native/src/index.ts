@@ -1,0 +1,268 @@
+// @convkit/native: oneDNN's CPU convolutions and matrix products on Float32Arrays, through a Node-API addon built
+// at install time. @convkit/core loads it when present and registers it as wasm kernels; nothing here depends on
+// tfjs, so the functions work on any Float32Array (views of the wasm heap included, shared or not).
+import { createRequire } from 'node:module';
+
+/**
+ * The geometry of a 2-D NHWC convolution with an HWIO filter. The field names are tfjs's `Conv2DInfo`
+ * (`tf.backend_util.computeConv2DInfo`), so that object can be passed as it is.
+ */
+export interface ConvGeometry {
+  /** Images in the batch (N). */
+  batchSize: number;
+  /** Input height (H). */
+  inHeight: number;
+  /** Input width (W). */
+  inWidth: number;
+  /** Input channels (C). */
+  inChannels: number;
+  /** Output channels: the filter's last dimension (for a pool, `inChannels`). */
+  outChannels: number;
+  /** Filter (or pool window) height. */
+  filterHeight: number;
+  /** Filter (or pool window) width. */
+  filterWidth: number;
+  /** Output height. */
+  outHeight: number;
+  /** Output width. */
+  outWidth: number;
+  /** Vertical stride. */
+  strideHeight: number;
+  /** Horizontal stride. */
+  strideWidth: number;
+  /** Vertical dilation (1: none). */
+  dilationHeight: number;
+  /** Horizontal dilation (1: none). */
+  dilationWidth: number;
+  /** Implicit zero padding on each side; the bottom and right pads may be negative (rows a stride skips). */
+  padInfo: { top: number; left: number; bottom: number; right: number };
+}
+
+/** The activations {@link NativeKernels.conv2d} fuses into the convolution, by tfjs's names. */
+export const FUSED_ACTIVATIONS: Readonly<Record<'linear' | 'relu' | 'relu6' | 'leakyrelu' | 'elu' | 'sigmoid', number>> = {
+  linear: 0,
+  relu: 1,
+  relu6: 2,
+  leakyrelu: 3,
+  elu: 4,
+  sigmoid: 5,
+};
+
+/** A name of {@link FUSED_ACTIVATIONS}. */
+export type FusedActivation = keyof typeof FUSED_ACTIVATIONS;
+
+/** The addon's functions. Arrays are read and written in place; every call is synchronous. */
+export interface NativeKernels {
+  /** `y = activation(conv(x, filter) + bias)`; x NHWC, filter HWIO, bias `[outChannels]` or null, y NHWC. */
+  conv2d(
+    geometry: ConvGeometry,
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    activation?: FusedActivation,
+    leakyreluAlpha?: number,
+  ): void;
+  /** `dx`: the gradient of the convolution with respect to its input, from `dy` and the filter. */
+  conv2dBackwardData(geometry: ConvGeometry, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
+  /** `dfilter` (HWIO): the gradient of the convolution with respect to its filter, from `x` and `dy`. */
+  conv2dBackwardFilter(geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dfilter: Float32Array): void;
+  /**
+   * `c[i] = op(a[i]) · op(b[i])` for `i < batch`, row-major, with `op` a transpose where asked. `a[i]` starts at
+   * `i · aStride` (0 broadcasts one matrix to every batch), likewise `b[i]`; `c` is `batch × m × n`.
+   */
+  matMul(
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transposeA: boolean,
+    transposeB: boolean,
+    a: Float32Array,
+    aStride: number,
+    b: Float32Array,
+    bStride: number,
+    c: Float32Array,
+  ): void;
+  /**
+   * The max-pool gradient: `dx[argmax of each window] += dy`, the argmax being the first strictly greatest element in
+   * row-major window order (tfjs's cpu rule). `geometry` is the pool's, as tfjs's `computePool2DInfo` gives it
+   * (`outChannels` equal to `inChannels`, the window as the filter).
+   */
+  maxPoolGrad(geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** `out[j] = Σ_i x[i · cols + j]`: the sum over every axis but the innermost, accumulated in float64. */
+  sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  /** {@link geometryProblem}: what the addon would refuse in a geometry, or `undefined`. */
+  geometryProblem(geometry: ConvGeometry): string | undefined;
+  /** Sets the number of OpenMP threads oneDNN uses. */
+  setThreads(threads: number): void;
+  /** The number of OpenMP threads oneDNN uses. */
+  getThreads(): number;
+  /** oneDNN's version and the instruction set its kernels use here (`'avx2'`, `'avx512_core'`, …). */
+  info(): { version: string; cpuIsa: string };
+  /** The oneDNN implementation chosen for a convolution pass, e.g. `'jit:avx2'`. */
+  implementation(pass: 'fwd' | 'bwd_data' | 'bwd_weights', geometry: ConvGeometry): string;
+}
+
+/** Whether the addon loaded, and why not. */
+export type NativeStatus =
+  | { available: true; version: string; cpuIsa: string; threads: number }
+  | { available: false; reason: string };
+
+interface RawAddon {
+  conv2d(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, activation: number, alpha: number): void;
+  conv2dBackwardData(geometry: Int32Array, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
+  conv2dBackwardFilter(geometry: Int32Array, x: Float32Array, dy: Float32Array, dfilter: Float32Array): void;
+  matMul: NativeKernels['matMul'];
+  maxPoolGrad(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  sumRows: NativeKernels['sumRows'];
+  setThreads(threads: number): void;
+  getThreads(): number;
+  info(): { version: string; cpuIsa: string };
+  implementation(pass: string, geometry: Int32Array): string;
+}
+
+const GEOMETRY_FIELDS = [
+  'batchSize',
+  'inHeight',
+  'inWidth',
+  'inChannels',
+  'outChannels',
+  'filterHeight',
+  'filterWidth',
+  'outHeight',
+  'outWidth',
+  'strideHeight',
+  'strideWidth',
+  'dilationHeight',
+  'dilationWidth',
+] as const;
+
+/**
+ * What is wrong with a geometry for the addon, or `undefined`: a field that is not a positive integer (pads: not an
+ * integer), or an output size that does not follow from the input, filter, stride, dilation and pads (tfjs's
+ * `dimRoundingMode` 'ceil' or 'round' can give one; @convkit/core sends those to its other kernels).
+ */
+export function geometryProblem(geometry: ConvGeometry): string | undefined {
+  for (const field of GEOMETRY_FIELDS) {
+    const value = geometry[field];
+    if (!Number.isInteger(value) || value < 1) return `geometry.${field} must be a positive integer (received ${String(value)})`;
+  }
+  const pads = { top: geometry.padInfo?.top, left: geometry.padInfo?.left, bottom: geometry.padInfo?.bottom, right: geometry.padInfo?.right };
+  for (const [side, value] of Object.entries(pads)) {
+    if (!Number.isInteger(value)) return `geometry.padInfo.${side} must be an integer (received ${String(value)})`;
+  }
+  return (
+    extentProblem(geometry, 'Height', geometry.padInfo.top, geometry.padInfo.bottom) ??
+    extentProblem(geometry, 'Width', geometry.padInfo.left, geometry.padInfo.right)
+  );
+}
+
+/** Packs a {@link ConvGeometry} into the Int32Array the addon reads; throws {@link geometryProblem}'s message. */
+export function packGeometry(geometry: ConvGeometry): Int32Array {
+  const problem = geometryProblem(geometry);
+  if (problem !== undefined) throw new Error(problem);
+  const { top, left, bottom, right } = geometry.padInfo;
+  return Int32Array.from([...GEOMETRY_FIELDS.map((field) => geometry[field]), top, left, bottom, right]);
+}
+
+/** Why the output size along one axis is not the one the input, filter, stride, dilation and pads give, if so. */
+function extentProblem(geometry: ConvGeometry, axis: 'Height' | 'Width', before: number, after: number): string | undefined {
+  const input = geometry[`in${axis}`];
+  const filter = geometry[`filter${axis}`];
+  const dilation = geometry[`dilation${axis}`];
+  const stride = geometry[`stride${axis}`];
+  const extent = (filter - 1) * dilation + 1;
+  const expected = Math.floor((input + before + after - extent) / stride) + 1;
+  if (geometry[`out${axis}`] === expected) return undefined;
+  return (
+    `geometry.out${axis} is ${geometry[`out${axis}`]} but in${axis} ${input}, filter${axis} ${filter}, ` +
+    `dilation ${dilation}, stride ${stride} and pads ${before}+${after} give ${expected}`
+  );
+}
+
+function wrap(raw: RawAddon): NativeKernels {
+  return {
+    conv2d(geometry, x, filter, bias, y, activation = 'linear', leakyreluAlpha = 0.2) {
+      const code = FUSED_ACTIVATIONS[activation];
+      if (code === undefined) {
+        throw new Error(`activation must be one of ${Object.keys(FUSED_ACTIVATIONS).join(', ')} (received '${activation}')`);
+      }
+      raw.conv2d(packGeometry(geometry), x, filter, bias, y, code, leakyreluAlpha);
+    },
+    conv2dBackwardData: (geometry, dy, filter, dx) => raw.conv2dBackwardData(packGeometry(geometry), dy, filter, dx),
+    conv2dBackwardFilter: (geometry, x, dy, dfilter) => raw.conv2dBackwardFilter(packGeometry(geometry), x, dy, dfilter),
+    matMul: (...args) => raw.matMul(...args),
+    maxPoolGrad: (geometry, x, dy, dx) => raw.maxPoolGrad(packGeometry(geometry), x, dy, dx),
+    sumRows: (x, rows, cols, out) => raw.sumRows(x, rows, cols, out),
+    setThreads(threads) {
+      if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer (received ${threads})`);
+      raw.setThreads(threads);
+    },
+    geometryProblem,
+    getThreads: () => raw.getThreads(),
+    info: () => raw.info(),
+    implementation: (pass, geometry) => raw.implementation(pass, packGeometry(geometry)),
+  };
+}
+
+/** Where the addon lies once built; `CONVKIT_NATIVE_ADDON` overrides it. */
+export const ADDON_PATH: string = new URL('../build/Release/convkit_native.node', import.meta.url).pathname;
+
+/**
+ * libgomp's spin count before an idle OpenMP thread sleeps, unless `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY` is set.
+ * libgomp's default (300,000 spins) keeps oneDNN's threads busy between kernels, taking the cores from the wasm
+ * backend's own threads and from JavaScript: W1 training ran at 883 samples/s with it and 1,200–1,440 with 0 or
+ * 10,000 (2 threads, this repository's `npm run bench`).
+ */
+export const DEFAULT_GOMP_SPINCOUNT = '10000';
+
+let loaded: { kernels: NativeKernels } | { error: string } | undefined;
+
+function load(): { kernels: NativeKernels } | { error: string } {
+  if (loaded !== undefined) return loaded;
+  const path = process.env['CONVKIT_NATIVE_ADDON'] || ADDON_PATH;
+  // libgomp reads its settings once, when the addon's dependencies load.
+  if (process.env['GOMP_SPINCOUNT'] === undefined && process.env['OMP_WAIT_POLICY'] === undefined) {
+    process.env['GOMP_SPINCOUNT'] = DEFAULT_GOMP_SPINCOUNT;
+  }
+  try {
+    loaded = { kernels: wrap(createRequire(import.meta.url)(path) as RawAddon) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const code = (error as { code?: unknown } | null)?.code;
+    loaded = {
+      error:
+        code === 'MODULE_NOT_FOUND'
+          ? `the addon was not built (no ${path}); install libdnnl-dev and a C++ compiler, then \`npm rebuild @convkit/native\``
+          : `the addon failed to load: ${message}`,
+    };
+  }
+  return loaded;
+}
+
+/**
+ * The addon's kernels. Throws, saying why, when the addon was not built or does not load.
+ *
+ * @example
+ * ```ts
+ * import { loadNative } from '@convkit/native';
+ * const native = loadNative();
+ * const c = new Float32Array(4);
+ * native.matMul(1, 2, 2, 2, false, false, new Float32Array([1, 2, 3, 4]), 0, new Float32Array([1, 0, 0, 1]), 0, c);
+ * // c: [1, 2, 3, 4]
+ * ```
+ */
+export function loadNative(): NativeKernels {
+  const result = load();
+  if ('error' in result) throw new Error(`@convkit/native: ${result.error}`);
+  return result.kernels;
+}
+
+/** Whether the addon is available, with oneDNN's version, its instruction set and its threads, or the reason. */
+export function nativeStatus(): NativeStatus {
+  const result = load();
+  if ('error' in result) return { available: false, reason: result.error };
+  const { version, cpuIsa } = result.kernels.info();
+  return { available: true, version, cpuIsa, threads: result.kernels.getThreads() };
+}
