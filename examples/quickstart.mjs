@@ -74,6 +74,7 @@ const metrics = {
   backend: backend.name,
   tfBackend: backend.tfBackend,
   threads: backend.threads,
+  kernels: backend.native?.used ? backend.native.detail : null,
   epochs: recipe.epochs,
   trainImages: trainSet.length,
   testImages: testSet.length,
@@ -92,7 +93,7 @@ model.dispose();
 
 console.log(
   `test accuracy ${(100 * final.accuracy).toFixed(2)}% on ${testSet.length} images; ` +
-    `${metrics.samplesPerSecond.toFixed(0)} samples/s on ${backend.name}; wall time ${wallSeconds.toFixed(0)} s`,
+    `${metrics.samplesPerSecond.toFixed(0)} samples/s on ${backend.name}${backend.native?.used ? ` + ${backend.native.detail}` : ''}; wall time ${wallSeconds.toFixed(0)} s`,
 );
 console.log(`wrote ${metricsPath} and ${join(outDir, 'learning-curves.png')}`);
 if (final.accuracy < recipe.target) {
