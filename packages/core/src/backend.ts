@@ -79,10 +79,10 @@ function setUpWebGpuGlobals(webgpuModule: unknown): void {
 /** Registers oneDNN's kernels on wasm when wanted and available; says which ran or why not. */
 async function useNative(wanted: boolean, threads: number): Promise<NativeUse> {
   if (!wanted) return { used: false, detail: 'native kernels off' };
-  const { kernels, status } = await loadNativeKernels();
-  if (kernels === undefined || !status.available) return { used: false, detail: status.available ? 'unavailable' : status.reason };
-  registerNativeKernels(kernels, threads);
-  return { used: true, detail: `oneDNN ${status.version} (${status.cpuIsa})` };
+  const loaded = await loadNativeKernels();
+  if ('reason' in loaded) return { used: false, detail: loaded.reason };
+  registerNativeKernels(loaded.kernels, threads);
+  return { used: true, detail: loaded.detail };
 }
 
 async function tryRung(

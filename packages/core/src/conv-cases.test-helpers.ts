@@ -1,6 +1,10 @@
 // Random convolution cases shared by the wasm gradient tests (conv2d and depthwise): every padding kind, strides,
 // dilations and non-square kernels, drawn from a seeded stream so that each test sees the same cases on every run.
+import { expect } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
 import type { Rng } from './rng.js';
+import { expectNoLeak, relativeError } from './testing.js';
+import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 
 export type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 export type Shape4 = [number, number, number, number];
@@ -65,4 +69,66 @@ export function randomConvCase(rng: Rng, index: number, channelsBelow: number, l
     dilations: [dilation, dilation],
     pad,
   };
+}
+
+/** A small classifier to train for a few SGD steps on two backends, from the same weights and data. */
+export interface TrainingCase {
+  layers: () => tf.layers.Layer[];
+  /** The initial weights, given the model's weight shapes. */
+  initialWeights: (shapes: number[][]) => Float32Array[];
+  x: Float32Array;
+  xShape: Shape4;
+  y: Float32Array;
+  yShape: [number, number];
+  learningRate: number;
+}
+
+/**
+ * Four SGD steps of softmax cross-entropy on `backend` (with convkit's wasm kernels on wasm), failing on a leaked
+ * tensor: the losses and the final weights.
+ */
+export async function trainFourSteps(backend: string, c: TrainingCase): Promise<{ losses: number[]; weights: Float32Array[] }> {
+  await tf.setBackend(backend);
+  if (backend === 'wasm') registerWasmGradientKernels();
+  return expectNoLeak(() => {
+    const model = tf.sequential({ layers: c.layers() });
+    const shapes = model.getWeights().map((w) => w.shape);
+    const values = c.initialWeights(shapes).map((v, i) => tf.tensor(v, shapes[i]));
+    model.setWeights(values);
+    tf.dispose(values);
+    const x = tf.tensor4d(c.x, c.xShape);
+    const y = tf.tensor2d(c.y, c.yShape);
+    const optimizer = tf.train.sgd(c.learningRate);
+    const losses: number[] = [];
+    for (let step = 0; step < 4; step++) {
+      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor), true);
+      losses.push(loss!.dataSync()[0] as number);
+      loss!.dispose();
+    }
+    const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+    tf.dispose([x, y]);
+    optimizer.dispose();
+    model.dispose();
+    return { losses, weights };
+  });
+}
+
+/**
+ * For each case, takes `gradients` on cpu and on wasm (which must leak nothing) and expects dx and dW equal within a
+ * relative error of 1e-5; returns how many cases were checked.
+ */
+export async function expectWasmGradientsMatchCpu<C>(
+  cases: readonly { c: C; data: CaseData }[],
+  gradients: (c: C, data: CaseData) => { dx: Float32Array; dw: Float32Array },
+): Promise<number> {
+  for (const { c, data } of cases) {
+    await tf.setBackend('cpu');
+    const reference = gradients(c, data);
+    await tf.setBackend('wasm');
+    const actual = await expectNoLeak(() => gradients(c, data));
+    const label = JSON.stringify(c);
+    expect(relativeError(reference.dx, actual.dx), `dx ${label}`).toBeLessThan(1e-5);
+    expect(relativeError(reference.dw, actual.dw), `dW ${label}`).toBeLessThan(1e-5);
+  }
+  return cases.length;
 }

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import './wasm-backend.js';
 import { expectNoLeak, relativeError } from './testing.js';
 import { createRng } from './rng.js';
-import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4 } from './conv-cases.test-helpers.js';
+import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4, trainFourSteps, expectWasmGradientsMatchCpu, type TrainingCase } from './conv-cases.test-helpers.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 
 function outputShape(c: ConvCase): Shape4 {
@@ -81,18 +81,8 @@ describe('registerWasmGradientKernels', () => {
   it('matches tfjs cpu gradients of conv2d on random shapes, strides and paddings', async () => {
     await tf.setBackend('wasm');
     registerWasmGradientKernels();
-    let checked = 0;
-    for (const { c, data } of cases.filter(({ c }) => c.dilations[0] === 1)) {
-      await tf.setBackend('cpu');
-      const reference = tfjsGradients(c, data);
-      await tf.setBackend('wasm');
-      const actual = await expectNoLeak(() => tfjsGradients(c, data));
-      const label = JSON.stringify(c);
-      expect(relativeError(reference.dx, actual.dx), `dx ${label}`).toBeLessThan(1e-5);
-      expect(relativeError(reference.dw, actual.dw), `dW ${label}`).toBeLessThan(1e-5);
-      checked++;
-    }
-    expect(checked).toBe(29);
+    const undilated = cases.filter(({ c }) => c.dilations[0] === 1);
+    expect(await expectWasmGradientsMatchCpu(undilated, tfjsGradients)).toBe(29);
   });
 
   it('honours a dilations attribute (dilation 2) when the kernels are called directly', async () => {
@@ -199,39 +189,22 @@ describe('registerWasmGradientKernels: checks beyond the cpu reference', () => {
     const initial = shapes.map((shape) => normals(init, shape.reduce((a, b) => a * b, 1)).map((v) => v * 0.3));
     const inputs = normals(init, 4 * 8 * 8 * 2);
     const labels = new Float32Array(12).map((_, i) => (i % 3 === Math.floor(i / 3) % 3 ? 1 : 0));
-    const train = async (backend: string): Promise<{ losses: number[]; weights: Float32Array[] }> => {
-      await tf.setBackend(backend);
-      if (backend === 'wasm') registerWasmGradientKernels();
-      return expectNoLeak(() => {
-        const model = tf.sequential({
-          layers: [
-            tf.layers.conv2d({ inputShape: [8, 8, 2], filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
-            tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'valid' }),
-            tf.layers.flatten(),
-            tf.layers.dense({ units: 3, activation: 'softmax' }),
-          ],
-        });
-        const values = initial.map((v, i) => tf.tensor(v, shapes[i]));
-        model.setWeights(values);
-        tf.dispose(values);
-        const x = tf.tensor4d(inputs, [4, 8, 8, 2]);
-        const y = tf.tensor2d(labels, [4, 3]);
-        const optimizer = tf.train.sgd(0.5);
-        const losses: number[] = [];
-        for (let step = 0; step < 4; step++) {
-          const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor), true);
-          losses.push(loss!.dataSync()[0] as number);
-          loss!.dispose();
-        }
-        const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
-        tf.dispose([x, y]);
-        optimizer.dispose();
-        model.dispose();
-        return { losses, weights };
-      });
+    const training: TrainingCase = {
+      layers: () => [
+        tf.layers.conv2d({ inputShape: [8, 8, 2], filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+        tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'valid' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+      initialWeights: () => initial,
+      x: inputs,
+      xShape: [4, 8, 8, 2],
+      y: labels,
+      yShape: [4, 3],
+      learningRate: 0.5,
     };
-    const onCpu = await train('cpu');
-    const onWasm = await train('wasm');
+    const onCpu = await trainFourSteps('cpu', training);
+    const onWasm = await trainFourSteps('wasm', training);
     expect(onWasm.losses[3]).toBeLessThan(onWasm.losses[0] as number);
     expect(relativeError(onCpu.losses, onWasm.losses)).toBeLessThan(1e-4);
     onCpu.weights.forEach((w, i) => expect(relativeError(w, onWasm.weights[i] as Float32Array)).toBeLessThan(1e-4));

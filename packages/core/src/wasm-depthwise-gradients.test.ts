@@ -4,7 +4,7 @@ import './wasm-backend.js';
 import { expectNoLeak, relativeError } from './testing.js';
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
-import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4 } from './conv-cases.test-helpers.js';
+import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4, trainFourSteps, expectWasmGradientsMatchCpu, type TrainingCase } from './conv-cases.test-helpers.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 
 /** A depthwise case: the filter is [KH, KW, C, multiplier]. */
@@ -106,18 +106,8 @@ describe('depthwise convolution gradients on wasm', () => {
   it('match tfjs cpu gradients of depthwiseConv2d on random shapes, multipliers, strides and paddings', async () => {
     await tf.setBackend('wasm');
     registerWasmGradientKernels();
-    let checked = 0;
-    for (const { c, data } of cases.filter(({ c }) => c.dilations[0] === 1)) {
-      await tf.setBackend('cpu');
-      const reference = tfjsGradients(c, data);
-      await tf.setBackend('wasm');
-      const actual = await expectNoLeak(() => tfjsGradients(c, data));
-      const label = JSON.stringify(c);
-      expect(relativeError(reference.dx, actual.dx), `dx ${label}`).toBeLessThan(1e-5);
-      expect(relativeError(reference.dw, actual.dw), `dW ${label}`).toBeLessThan(1e-5);
-      checked++;
-    }
-    expect(checked).toBe(32);
+    const undilated = cases.filter(({ c }) => c.dilations[0] === 1);
+    expect(await expectWasmGradientsMatchCpu(undilated, tfjsGradients)).toBe(32);
   });
 
   it('honour a dilations attribute (dilation 2) when the kernels are called directly', async () => {
@@ -200,39 +190,21 @@ describe('depthwise convolution gradients on wasm', () => {
     const init = createRng(13);
     const inputs = normals(init, 4 * 8 * 8 * 3);
     const labels = new Float32Array(8).map((_, i) => (i % 2 === Math.floor(i / 2) % 2 ? 1 : 0));
-    const train = async (backend: string): Promise<{ losses: number[]; weights: Float32Array[] }> => {
-      await tf.setBackend(backend);
-      if (backend === 'wasm') registerWasmGradientKernels();
-      return expectNoLeak(() => {
-        const model = tf.sequential({
-          layers: [
-            tf.layers.depthwiseConv2d({ inputShape: [8, 8, 3], kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'relu' }),
-            tf.layers.flatten(),
-            tf.layers.dense({ units: 2, activation: 'softmax' }),
-          ],
-        });
-        const shapes = model.getWeights().map((w) => w.shape);
-        const values = shapes.map((shape) => tf.tensor(normals(createRng(17), size(shape)).map((v) => v * 0.3), shape));
-        model.setWeights(values);
-        tf.dispose(values);
-        const x = tf.tensor4d(inputs, [4, 8, 8, 3]);
-        const y = tf.tensor2d(labels, [4, 2]);
-        const optimizer = tf.train.sgd(0.2);
-        const losses: number[] = [];
-        for (let step = 0; step < 4; step++) {
-          const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor), true);
-          losses.push(loss!.dataSync()[0] as number);
-          loss!.dispose();
-        }
-        const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
-        tf.dispose([x, y]);
-        optimizer.dispose();
-        model.dispose();
-        return { losses, weights };
-      });
+    const training: TrainingCase = {
+      layers: () => [
+        tf.layers.depthwiseConv2d({ inputShape: [8, 8, 3], kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'relu' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2, activation: 'softmax' }),
+      ],
+      initialWeights: (shapes) => shapes.map((shape) => normals(createRng(17), size(shape)).map((v) => v * 0.3)),
+      x: inputs,
+      xShape: [4, 8, 8, 3],
+      y: labels,
+      yShape: [4, 2],
+      learningRate: 0.2,
     };
-    const onCpu = await train('cpu');
-    const onWasm = await train('wasm');
+    const onCpu = await trainFourSteps('cpu', training);
+    const onWasm = await trainFourSteps('wasm', training);
     expect(onWasm.losses[3]).toBeLessThan(onWasm.losses[0] as number);
     expect(relativeError(onCpu.losses, onWasm.losses)).toBeLessThan(1e-4);
     onCpu.weights.forEach((w, i) => expect(relativeError(w, onWasm.weights[i] as Float32Array)).toBeLessThan(1e-4));

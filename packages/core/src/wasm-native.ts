@@ -1,6 +1,6 @@
 // oneDNN kernels on the wasm backend's heap, through @convkit/native when it is installed and built.
 import * as tf from '@tensorflow/tfjs';
-import type { FusedActivation, NativeKernels, NativeStatus } from '@convkit/native';
+import type { FusedActivation, NativeKernels } from '@convkit/native';
 import { heapFloats, makeOutput } from './wasm-heap.js';
 import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
 
@@ -41,6 +41,35 @@ function allFloat32(...infos: (TensorInfo | undefined)[]): boolean {
   return infos.every((info) => info === undefined || info.dtype === 'float32');
 }
 
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+
+/**
+ * One oneDNN pass over a convolution's (or a pool's) geometry: runs `run` on heap views of `operands` (null for an
+ * absent one) and of a new tensor of `outShape(info)`, or the kernel it replaced when oneDNN cannot take the call (NCHW,
+ * a dtype other than float32, an empty operand, a geometry the addon refuses, such as a `dimRoundingMode` shape).
+ */
+function nativePass(
+  name: string,
+  args: KernelArgs,
+  operands: readonly (TensorInfo | undefined)[],
+  geometry: () => Conv2DInfo,
+  outShape: (info: Conv2DInfo) => number[],
+  run: (info: Conv2DInfo, views: (Float32Array | null)[], out: Float32Array) => void,
+): TensorInfo {
+  const { backend } = args;
+  const format = (args.attrs as { dataFormat?: string } | undefined)?.dataFormat;
+  const present = operands.filter((operand): operand is TensorInfo => operand !== undefined);
+  if ((format !== undefined && format !== 'NHWC') || !allFloat32(...present) || isEmpty(...present.map((o) => o.shape))) {
+    return fallback(name, args);
+  }
+  const info = geometry();
+  if (active().geometryProblem(info) !== undefined) return fallback(name, args);
+  const out = makeOutput(backend, outShape(info));
+  const views = operands.map((operand) => (operand === undefined ? null : heapFloats(backend, operand, name)));
+  run(info, views, heapFloats(backend, out, name));
+  return out;
+}
+
 interface FusedConvAttrs extends ConvBackpropAttrs {
   activation?: string;
   leakyreluAlpha?: number;
@@ -49,72 +78,49 @@ interface FusedConvAttrs extends ConvBackpropAttrs {
 const NATIVE_ACTIVATIONS = new Set<string>(['linear', 'relu', 'relu6', 'leakyrelu', 'elu', 'sigmoid']);
 
 function convForward(name: 'Conv2D' | 'FusedConv2D', args: KernelArgs): TensorInfo {
-  const { inputs, backend } = args;
+  const { inputs } = args;
   const attrs = (args.attrs ?? {}) as unknown as FusedConvAttrs;
   const x = inputs['x'] as TensorInfo;
   const filter = inputs['filter'] as TensorInfo;
   const bias = inputs['bias'] as TensorInfo | undefined;
   const activation = attrs.activation ?? 'linear';
-  const supported =
-    (attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC') &&
-    NATIVE_ACTIVATIONS.has(activation) &&
-    allFloat32(x, filter, bias) &&
-    !isEmpty(x.shape, filter.shape) &&
-    (bias === undefined || tf.util.sizeFromShape(bias.shape) === filter.shape[3]);
-  if (!supported) return fallback(name, args);
-  const info = convInfo(x.shape, filter.shape, attrs, false);
-  if (active().geometryProblem(info) !== undefined) return fallback(name, args);
-  const out = makeOutput(backend, info.outShape);
-  active().conv2d(
-    info,
-    heapFloats(backend, x, name),
-    heapFloats(backend, filter, name),
-    bias === undefined ? null : heapFloats(backend, bias, name),
-    heapFloats(backend, out, name),
-    activation as FusedActivation,
-    attrs.leakyreluAlpha ?? 0.2,
+  const biasPerChannel = bias === undefined || tf.util.sizeFromShape(bias.shape) === filter.shape[3];
+  if (!NATIVE_ACTIVATIONS.has(activation) || !biasPerChannel) return fallback(name, args);
+  return nativePass(
+    name,
+    args,
+    [x, filter, bias],
+    () => convInfo(x.shape, filter.shape, attrs, false),
+    (info) => info.outShape,
+    (info, [xs, filters, biases], out) =>
+      active().conv2d(info, xs!, filters!, biases ?? null, out, activation as FusedActivation, attrs.leakyreluAlpha ?? 0.2),
   );
-  return out;
 }
 
 function convBackpropInput(args: KernelArgs): TensorInfo {
-  const { inputs, backend } = args;
   const attrs = args.attrs as unknown as ConvBackpropAttrs & { inputShape: number[] };
-  const dy = inputs['dy'] as TensorInfo;
-  const filter = inputs['filter'] as TensorInfo;
-  if (attrs.dataFormat === 'NCHW' || !allFloat32(dy, filter) || isEmpty(attrs.inputShape, filter.shape)) {
-    return fallback('Conv2DBackpropInput', args);
-  }
-  const info = convInfo(attrs.inputShape, filter.shape, attrs, false);
-  if (active().geometryProblem(info) !== undefined) return fallback('Conv2DBackpropInput', args);
-  const out = makeOutput(backend, attrs.inputShape);
-  active().conv2dBackwardData(
-    info,
-    heapFloats(backend, dy, 'Conv2DBackpropInput'),
-    heapFloats(backend, filter, 'Conv2DBackpropInput'),
-    heapFloats(backend, out, 'Conv2DBackpropInput'),
+  const filter = args.inputs['filter'] as TensorInfo;
+  return nativePass(
+    'Conv2DBackpropInput',
+    args,
+    [args.inputs['dy'], filter],
+    () => convInfo(attrs.inputShape, filter.shape, attrs, false),
+    () => attrs.inputShape,
+    (info, [dy, filters], dx) => active().conv2dBackwardData(info, dy!, filters!, dx),
   );
-  return out;
 }
 
 function convBackpropFilter(args: KernelArgs): TensorInfo {
-  const { inputs, backend } = args;
   const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: number[] };
-  const x = inputs['x'] as TensorInfo;
-  const dy = inputs['dy'] as TensorInfo;
-  if (attrs.dataFormat === 'NCHW' || !allFloat32(x, dy) || isEmpty(x.shape, attrs.filterShape)) {
-    return fallback('Conv2DBackpropFilter', args);
-  }
-  const info = convInfo(x.shape, attrs.filterShape, attrs, false);
-  if (active().geometryProblem(info) !== undefined) return fallback('Conv2DBackpropFilter', args);
-  const out = makeOutput(backend, attrs.filterShape);
-  active().conv2dBackwardFilter(
-    info,
-    heapFloats(backend, x, 'Conv2DBackpropFilter'),
-    heapFloats(backend, dy, 'Conv2DBackpropFilter'),
-    heapFloats(backend, out, 'Conv2DBackpropFilter'),
+  const x = args.inputs['x'] as TensorInfo;
+  return nativePass(
+    'Conv2DBackpropFilter',
+    args,
+    [x, args.inputs['dy']],
+    () => convInfo(x.shape, attrs.filterShape, attrs, false),
+    () => attrs.filterShape,
+    (info, [xs, dy], dfilter) => active().conv2dBackwardFilter(info, xs!, dy!, dfilter),
   );
-  return out;
 }
 
 /** tfjs's BatchMatMul: `a` `[...batch, m, k]` (or `k, m` transposed) by `b` `[...batch, k, n]`, batch dims broadcast. */
@@ -185,28 +191,24 @@ interface PoolGradAttrs {
 
 /** `MaxPoolGrad` on OpenMP threads, with the cpu kernel's tie rule (first strictly greatest wins). */
 function maxPoolGrad(args: KernelArgs): TensorInfo {
-  const { inputs, backend } = args;
   const attrs = args.attrs as unknown as PoolGradAttrs;
-  const dy = inputs['dy'] as TensorInfo;
-  const input = inputs['input'] as TensorInfo;
-  if (!allFloat32(dy, input) || isEmpty(input.shape, dy.shape)) return fallback('MaxPoolGrad', args);
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
+  const input = args.inputs['input'] as TensorInfo;
+  return nativePass(
+    'MaxPoolGrad',
+    args,
+    [input, args.inputs['dy']],
+    () =>
+      tf.backend_util.computePool2DInfo(
+        input.shape as [number, number, number, number],
+        attrs.filterSize,
+        attrs.strides,
+        1,
+        attrs.pad,
+        attrs.dimRoundingMode,
+      ),
+    () => input.shape,
+    (info, [x, dy], dx) => active().maxPoolGrad(info, x!, dy!, dx),
   );
-  if (active().geometryProblem(info) !== undefined) return fallback('MaxPoolGrad', args);
-  const out = makeOutput(backend, input.shape);
-  active().maxPoolGrad(
-    info,
-    heapFloats(backend, input, 'MaxPoolGrad'),
-    heapFloats(backend, dy, 'MaxPoolGrad'),
-    heapFloats(backend, out, 'MaxPoolGrad'),
-  );
-  return out;
 }
 
 const KERNELS: Record<string, (args: KernelArgs) => TensorInfo> = {
@@ -281,20 +283,22 @@ export function suspendNativeKernels(): () => void {
   return () => registerNativeKernels(suspended, threads);
 }
 
-/** How loading @convkit/native went: the status it reports, or why it is not installed or failed. */
-export async function loadNativeKernels(): Promise<{ kernels?: NativeKernels; status: NativeStatus }> {
+/** oneDNN's kernels with a one-line description (`'oneDNN 2.6.3 (avx2)'`), or why @convkit/native cannot give them. */
+export async function loadNativeKernels(): Promise<{ kernels: NativeKernels; detail: string } | { reason: string }> {
   let module: typeof import('@convkit/native');
   try {
     module = await import('@convkit/native');
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    const reason =
-      code === 'ERR_MODULE_NOT_FOUND' && message?.includes("'@convkit/native'")
+    const missing = code === 'ERR_MODULE_NOT_FOUND' && message?.includes("'@convkit/native'");
+    return {
+      reason: missing
         ? '@convkit/native is not installed (npm i @convkit/native, with libdnnl-dev)'
-        : `@convkit/native failed to load: ${message}`;
-    return { status: { available: false, reason } };
+        : `@convkit/native failed to load: ${message}`,
+    };
   }
   const status = module.nativeStatus();
-  return status.available ? { kernels: module.loadNative(), status } : { status };
+  if (!status.available) return { reason: status.reason };
+  return { kernels: module.loadNative(), detail: `oneDNN ${status.version} (${status.cpuIsa})` };
 }

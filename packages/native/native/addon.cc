@@ -194,8 +194,7 @@ dnnl::stream& stream() {
 // A cached primitive with the reorder between the caller's weights (HWIO) and the layout the primitive chose.
 struct Cached {
   dnnl::primitive primitive;
-  memory::desc weights_md;  // the primitive's weights (or diff weights) layout
-  bool reorder = false;     // whether weights_md differs from HWIO
+  bool reorder = false;     // whether the primitive's weights layout differs from HWIO
   dnnl::reorder weights_reorder;
   memory weights_scratch;   // the primitive's copy of the weights when reorder is true
   std::string impl;
@@ -243,7 +242,6 @@ std::unique_ptr<Cached> with_weights(dnnl::primitive primitive, const memory::de
                                      const Conv& conv, bool to_hwio) {
   auto entry = std::make_unique<Cached>();
   entry->primitive = std::move(primitive);
-  entry->weights_md = chosen;
   entry->impl = impl;
   entry->reorder = chosen != conv.weights_md(tag::hwio);
   if (entry->reorder) {
