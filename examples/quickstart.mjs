@@ -12,7 +12,7 @@ import { createRng, initBackend, tf } from '@convkit/core';
 import { DataLoader, loadFashionMnist, subset } from '@convkit/data';
 import { Learner, progressBar } from '@convkit/learner';
 import { learningCurves } from '@convkit/plot';
-import { QUICKSTART, quickstartModel } from './quickstart-model.mjs';
+import { QUICKSTART_RECIPE as QUICKSTART, quickstartModel } from '@convkit/models';
 
 const size = process.env.CONVKIT_SIZE === 'smoke' ? 'smoke' : 'full';
 const recipe = {
@@ -35,7 +35,7 @@ const train = new DataLoader(trainSet, { batchSize: QUICKSTART.batchSize, seed, 
 const test = new DataLoader(testSet, { batchSize: 500, shuffle: false });
 
 // Model: two 3x3 convolutions with max pooling, a dense head; He (variance-scaling) initialisation
-// (examples/quickstart-model.mjs, shared with the benchmarks that compare with the quick start).
+// (`quickstartModel` from @convkit/models, shared with the benchmarks that compare with the quick start).
 const model = quickstartModel(rng);
 
 // A plugin is a plain object of hooks. This one anneals the learning rate from its peak to zero along a half

@@ -1,46 +1,43 @@
 #!/usr/bin/env node
 // What `changeset version` + `npm publish` would do, without doing it: applies the pending changesets to a
-// throwaway copy of the working tree, then packs every public package there (`npm pack --dry-run`) and prints,
-// per package, the version change, the tarball's file count and size, and the new changelog entry.
+// throwaway copy of the working tree (release-copy.mjs), then packs every public package there (`npm pack --dry-run`)
+// and prints, per package, the version change, the tarball's file count and size, and the new changelog entry.
 // Nothing in the repository changes. Run after `npm run build` (the root script `release:dry` does both).
+//
+//   node scripts/release-dry.mjs [--expect 0.1.0]
+// --expect fails (exit 1) unless every public package is released at that version, and every tarball holds its
+// README.md, LICENSE and CHANGELOG.md but no build info.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { releaseCopy, root } from './release-copy.mjs';
 
-const root = resolve(import.meta.dirname, '..');
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const expectAt = process.argv.indexOf('--expect');
+const expected = expectAt === -1 ? undefined : process.argv[expectAt + 1];
 
-const copy = mkdtempSync(join(tmpdir(), 'convkit-release-'));
+console.log(run('npx', ['changeset', 'status'], root).trim());
+const release = releaseCopy();
+const problems = [];
 try {
-  // The working tree as git sees it (tracked and new files, not ignored ones), plus the built dist/ folders.
-  const files = run('git', ['ls-files', '-co', '--exclude-standard', '-z'], root).split('\0').filter(Boolean);
-  for (const file of files) if (existsSync(join(root, file))) cpSync(join(root, file), join(copy, file), { recursive: true });
-  const folders = ['packages', 'examples'].flatMap((parent) =>
-    readdirSync(join(root, parent), { withFileTypes: true })
-      .filter((d) => d.isDirectory() && existsSync(join(root, parent, d.name, 'package.json')))
-      .map((d) => `${parent}/${d.name}`),
-  );
-  for (const folder of folders) {
-    if (existsSync(join(root, folder, 'dist'))) cpSync(join(root, folder, 'dist'), join(copy, folder, 'dist'), { recursive: true });
-  }
-  symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
-  run('git', ['init', '-q'], copy);
-
-  const before = new Map(folders.map((f) => [f, JSON.parse(readFileSync(join(copy, f, 'package.json'), 'utf8'))]));
-  console.log(run('npx', ['changeset', 'status'], root).trim());
-  run('npx', ['changeset', 'version'], copy);
-
   const rows = [];
-  for (const folder of folders) {
-    const manifest = JSON.parse(readFileSync(join(copy, folder, 'package.json'), 'utf8'));
-    if (manifest.private) continue;
-    const [packed] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--loglevel=error'], join(copy, folder)));
-    const previous = before.get(folder).version;
-    const changelogPath = join(copy, folder, 'CHANGELOG.md');
+  for (const pkg of release.packages) {
+    if (pkg.private) continue;
+    const dir = join(release.dir, pkg.folder);
+    const [packed] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--loglevel=error'], dir));
+    const changelogPath = join(dir, 'CHANGELOG.md');
     const changelog = existsSync(changelogPath) ? readFileSync(changelogPath, 'utf8') : '';
     const entry = changelog.split(/\n## /)[1]?.split('\n').slice(1).join('\n').trim() ?? '';
-    rows.push({ name: manifest.name, previous, next: manifest.version, files: packed.entryCount, size: packed.unpackedSize, entry });
+    rows.push({ ...pkg, files: packed.entryCount, size: packed.unpackedSize, entry });
+    if (expected !== undefined) {
+      if (pkg.next !== expected) problems.push(`${pkg.name} would be ${pkg.next}, not ${expected}: add a "${pkg.name}": minor changeset`);
+      const paths = new Set(packed.files.map((file) => file.path));
+      for (const file of ['README.md', 'LICENSE', 'CHANGELOG.md']) {
+        if (!paths.has(file)) problems.push(`${pkg.name}@${pkg.next}'s tarball has no ${file}`);
+      }
+      const buildInfo = [...paths].filter((path) => path.endsWith('.tsbuildinfo'));
+      if (buildInfo.length > 0) problems.push(`${pkg.name}@${pkg.next}'s tarball ships ${buildInfo.join(', ')}`);
+    }
   }
   console.log('\nwould publish:');
   console.log('| package | version | files | unpacked |\n|---|---|---|---|');
@@ -50,5 +47,9 @@ try {
   }
   for (const r of rows.filter((row) => row.entry)) console.log(`\n${r.name}@${r.next}\n${r.entry}`);
 } finally {
-  rmSync(copy, { recursive: true, force: true });
+  release.dispose();
+}
+if (problems.length > 0) {
+  console.log(`\nrelease-dry: ${problems.length} problem(s)\n${problems.map((p) => `- ${p}`).join('\n')}`);
+  process.exit(1);
 }

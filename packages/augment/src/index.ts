@@ -25,7 +25,7 @@ export { batchTransform, batchFlip, batchAffine, batchColor, batchNoise, batchCu
 export type { BatchAffineOptions, BatchAffineParams, BatchColorOptions, BatchFlipOptions, TensorTransform } from './batch-transforms.js';
 export { mixup, cutmix, mixBatch, mixPlugin, sampleBeta } from './mix.js';
 export type { MixParams, MixTransform } from './mix.js';
-export { softHarshSoft, augmentStrength, progressiveAugmentation } from './strength.js';
+export { softHarshSoft, augmentStrength, progressiveAugmentation, AUGMENT_ORDER } from './strength.js';
 export type { HasStrength, ProgressiveAugmentationOptions, Schedule, SoftHarshSoftOptions, StrengthPlugin } from './strength.js';
 export { decodeImage, imageSize, imagePipeline, imagesToTensor } from './sharp-io.js';
 export type { ImageInput, ImagePipeline, ImagePipelineOptions } from './sharp-io.js';

@@ -147,6 +147,8 @@ export function mixPlugin(
   let rng: Rng | undefined;
   return {
     name: options.name ?? transform.name,
+    // After augmentStrength / progressiveAugmentation (20), which complete a deferred loader transform first.
+    order: 30,
     writes: ['batch'],
     beforeFit(ctx) {
       rng = ctx.rng.fork();

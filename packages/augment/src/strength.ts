@@ -49,15 +49,65 @@ export function softHarshSoft(options: SoftHarshSoftOptions = {}): Schedule {
   };
 }
 
+/** A batch whose loader transform may still be pending (`DataLoader` with `deferTransform: true`). */
+interface MaybeDeferred {
+  applyTransform?: () => void;
+}
+
+/** Runs the loader's deferred transform on the current batch, if it has one (see `deferTransform` of `DataLoader`). */
+function applyDeferred(batch: unknown): void {
+  const pending = (batch as MaybeDeferred | undefined)?.applyTransform;
+  if (typeof pending === 'function') pending.call(batch);
+}
+
+/**
+ * The key under which a `DataLoader` of `@convkit/data` marks a batch whose transform already ran when it was built
+ * (`TRANSFORMED_AHEAD` there; a registered symbol, so this package need not import that one). Its value is `{ prefetch }`.
+ */
+const TRANSFORMED_AHEAD = Symbol.for('@convkit/data:transformedAhead');
+
+/**
+ * Throws when `batch` was transformed ahead by a `DataLoader` without `deferTransform`: a strength written for this
+ * step would reach a batch built up to `prefetch + 1` steps later, while the history reports it as used now.
+ */
+function refuseTransformedAhead(plugin: string, batch: unknown): void {
+  if (typeof batch !== 'object' || batch === null) return;
+  const mark = (batch as { [TRANSFORMED_AHEAD]?: { prefetch?: unknown } })[TRANSFORMED_AHEAD];
+  if (mark === undefined) return;
+  const prefetch = typeof mark.prefetch === 'number' ? mark.prefetch : 0;
+  throw new Error(
+    `${plugin}: the batch comes from a DataLoader whose transform already ran when the batch was built (with ` +
+      `prefetch ${prefetch}, up to ${prefetch + 1} steps ahead), so a scheduled strength would be applied up to ` +
+      `${prefetch + 1} steps late while the history reports it as used on time. Create the DataLoader with ` +
+      '`deferTransform: true`: its transform then runs in this plugin\'s beforeBatch, at the batch\'s own step',
+  );
+}
+
+/**
+ * The plugin order of {@link augmentStrength} and {@link progressiveAugmentation}: after the schedulers (10), so the
+ * strength written for a step is the one its batch is augmented with; before {@link mixPlugin} (30).
+ */
+export const AUGMENT_ORDER = 20;
+
 /**
  * A plugin that copies its `params.strength` onto `transform.strength` before every batch, so
  * another plugin (e.g. `paramScheduler({ 'param.augment.strength': linear(0.2, 1) })`) can drive it.
  *
+ * On time: give the `DataLoader` `deferTransform: true`. Its batches then wait with their transform until this plugin
+ * runs it in `beforeBatch`, after the scheduler has written the step's value (order {@link AUGMENT_ORDER}), so batch
+ * `t` is augmented with the strength scheduled for step `t` even with `prefetch`. A batch from a `DataLoader` with a
+ * `transform` but without `deferTransform` was augmented when it was built, up to `prefetch + 1` steps ahead, with the
+ * strength in force then: this plugin throws on it (in its first `beforeBatch`, before any step) instead of training
+ * with late strengths. Batches from other sources (arrays, your own iterables) are used as they come.
+ *
+ * @throws in `beforeBatch` if the batch comes from a `DataLoader` with a `transform` and `deferTransform` unset.
+ *
  * @param options - `name` (defaults to `'augment'`), `initial` strength (defaults to the transform's).
  * @example
  * ```ts
- * const strength = augmentStrength(pipeline, { name: 'augment' });
- * // plugins: [strength, paramScheduler({ 'param.augment.strength': linear(0, 1) })]
+ * const augment = compose([batchFlip(), batchAffine({ shift: 0.1 })]);
+ * const train = new DataLoader(data, { batchSize: 32, transform: batchTransform(augment), deferTransform: true });
+ * // plugins: [augmentStrength(augment), paramScheduler({ 'param.augment.strength': linear(0, 1) })]
  * ```
  */
 export function augmentStrength(transform: HasStrength, options: { name?: string; initial?: number } = {}): StrengthPlugin {
@@ -66,7 +116,19 @@ export function augmentStrength(transform: HasStrength, options: { name?: string
   const sync = (): void => {
     transform.strength = params.strength;
   };
-  return { name: options.name ?? 'augment', order: 5, params, beforeFit: sync, beforeEpoch: sync, beforeBatch: sync };
+  const name = options.name ?? 'augment';
+  return {
+    name,
+    order: AUGMENT_ORDER,
+    params,
+    beforeFit: sync,
+    beforeEpoch: sync,
+    beforeBatch(ctx) {
+      refuseTransformedAhead(`augmentStrength ('${name}')`, ctx.batch);
+      sync();
+      applyDeferred(ctx.batch);
+    },
+  };
 }
 
 /** Options of {@link progressiveAugmentation}. */
@@ -82,7 +144,9 @@ export interface ProgressiveAugmentationOptions {
 /**
  * Sets the transform's strength at the start of every epoch from a schedule of progress
  * `epoch / (epochs − 1)` (so the last epoch gets the schedule's end value): augmentation that
- * hardens and then softens again (E2.4). The current value is in `params.strength`.
+ * hardens and then softens again (E2.4). The current value is in `params.strength`. It also runs
+ * a `DataLoader`'s deferred transform (`deferTransform: true`) in `beforeBatch`, like
+ * {@link augmentStrength}.
  *
  * @example
  * ```ts
@@ -103,9 +167,12 @@ export function progressiveAugmentation(options: ProgressiveAugmentationOptions)
   const params = { strength: transform.strength };
   return {
     name,
-    order: 5,
+    order: AUGMENT_ORDER,
     params,
     writes: [`param.${name}.strength`],
+    beforeBatch(ctx) {
+      applyDeferred(ctx.batch);
+    },
     beforeEpoch(ctx) {
       const progress = ctx.epochs > 1 ? ctx.epoch / (ctx.epochs - 1) : 0;
       params.strength = checkUnit(`${name}: scheduled strength`, schedule(progress));

@@ -8,57 +8,61 @@ import { batchAffine, batchColor, batchCutout, batchFlip, batchNoise, batchTrans
 describe('tensor transforms', () => {
   it('batchFlip mirrors exactly the images it drew, and leaks nothing', async () => {
     await tf.setBackend('cpu');
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const x = tf.tensor4d(Array.from({ length: 2 * 2 * 3 }, (_, i) => i), [2, 2, 3, 1]);
       const out = batchFlip().apply(x, { flipped: [true, false] });
-      const v = out.arraySync();
+      const v = await out.array();
       expect(v[0]![0]!.map((p) => p[0])).toEqual([2, 1, 0]);
       expect(v[1]![0]!.map((p) => p[0])).toEqual([6, 7, 8]);
       tf.dispose([x, out]);
     });
   });
   it('a seeded pipeline of batch transforms is deterministic, and the identity at strength 0', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const x = tf.randomUniform([3, 6, 6, 2], 0, 1, 'float32', 1) as tf.Tensor4D;
       const pipeline = compose([batchFlip(), batchAffine({ degrees: 10 }), batchColor(), batchNoise(), batchCutout()]);
       const run = batchTransform(pipeline);
       const a = run(x, new Rng(7));
       const b = run(x, new Rng(7));
-      expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+      expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));
       pipeline.strength = 0;
       const same = run(x, new Rng(7));
-      expect(tf.tidy(() => tf.max(tf.abs(same.sub(x))).dataSync()[0])).toBeLessThan(1e-5);
+      const difference = tf.tidy(() => tf.max(tf.abs(same.sub(x))));
+      expect((await difference.data())[0]).toBeLessThan(1e-5);
+      difference.dispose();
       tf.dispose([x, a, b, same]);
     });
   });
   it('batchCutout zeroes exactly the sampled square', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const x = tf.ones([1, 5, 5, 1]) as tf.Tensor4D;
       const out = batchCutout().apply(x, [[{ left: 1, top: 2, width: 2, height: 3 }]]);
-      const v = out.dataSync();
+      const v = await out.data();
       for (let y = 0; y < 5; y++) for (let c = 0; c < 5; c++) expect(v[y * 5 + c]).toBe(c >= 1 && c < 3 && y >= 2 ? 0 : 1);
       tf.dispose([x, out]);
     });
   });
   it('mixup with λ gives λ·x1 + (1 − λ)·x2 and mixes one-hot labels', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const x = tf.tensor4d([1, 3], [2, 1, 1, 1]);
       const y = tf.tensor2d([[1, 0], [0, 1]]);
       const out = mixup().apply({ x, y }, { lambda: 0.7, permutation: [1, 0] });
-      const mixed = Array.from(out.x.dataSync());
+      const mixed = Array.from(await out.x.data());
       [0.7 * 1 + 0.3 * 3, 0.7 * 3 + 0.3 * 1].forEach((v, i) => expect(mixed[i]).toBeCloseTo(v, 6));
-      const labels = Array.from(out.y.dataSync());
+      const labels = Array.from(await out.y.data());
       [0.7, 0.3, 0.3, 0.7].forEach((v, i) => expect(labels[i]).toBeCloseTo(v, 6));
       tf.dispose([x, y, out.x, out.y]);
     });
   });
   it('cutmix pastes the box and weights labels by the pasted area; bad labels are refused', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const x = tf.tidy(() => tf.concat([tf.zeros([1, 4, 4, 1]), tf.ones([1, 4, 4, 1])]) as tf.Tensor4D);
       const y = tf.tensor2d([[1, 0], [0, 1]]);
       const out = mixBatch(cutmix(), { x, y }, new Rng(3));
-      const pasted = tf.tidy(() => out.x.slice([0], [1]).sum().dataSync()[0]!);
-      expect(out.y.dataSync()[1]).toBeCloseTo(pasted / 16, 6);
+      const sum = tf.tidy(() => out.x.slice([0], [1]).sum());
+      const pasted = (await sum.data())[0]!;
+      sum.dispose();
+      expect((await out.y.data())[1]).toBeCloseTo(pasted / 16, 6);
       const flat = tf.tensor1d([0, 1]);
       expect(() => mixup().apply({ x, y: flat }, { lambda: 0.5, permutation: [1, 0] })).toThrow(/batch.y must be one-hot/);
       flat.dispose();
@@ -77,20 +81,20 @@ describe('mixPlugin', () => {
         x: tf.tensor4d(Array.from({ length: 4 * 4 }, (_, i) => i), [4, 2, 2, 1]),
         y: tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3)),
       });
-      const mixed = (by = plugin): number[] => {
+      const mixed = async (by = plugin): Promise<number[]> => {
         const input = fresh();
         ctx.batch = input;
-        by.beforeBatch!(ctx);
-        const out = Array.from(ctx.batch!.x.dataSync());
+        await by.beforeBatch!(ctx);
+        const out = Array.from(await ctx.batch!.x.data());
         tf.dispose([input.x, input.y, ctx.batch!.x, ctx.batch!.y]);
         return out;
       };
-      mixed();
+      await mixed();
       const saved = JSON.parse(JSON.stringify(plugin.getState()));
-      const next = [mixed(), mixed()];
+      const next = [await mixed(), await mixed()];
       const other = mixPlugin(mixup({ alpha: 0.4 }));
       other.setState(saved);
-      expect([mixed(other), mixed(other)]).toEqual(next);
+      expect([await mixed(other), await mixed(other)]).toEqual(next);
       expect(() => other.setState({})).toThrow('state must be { rng } from getState (received {})');
     });
   });

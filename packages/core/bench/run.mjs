@@ -4,6 +4,9 @@
 // (/usr/bin/python3, bench/torch_bench.py) with the same model, batch, optimizer and threads. Prints a table and
 // writes results/bench/core.json at the repository root. Each figure is the median of several timed windows; the
 // spread is (max − min) / median over those windows.
+// `--backend webgpu` measures convkit on WebGPU alone (CONVKIT_BACKEND=webgpu, reads with `await data()`) and writes
+// results/bench/gpu-webgpu.json on a GPU, or results/bench/webgpu-software.json on a software adapter (lavapipe), with
+// the adapter (vendor, architecture, device, driver, buffer limits) in the JSON.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -20,6 +23,40 @@ const batch = Number(option('batch', process.env.CONVKIT_BATCH ?? 64));
 const repeats = Number(option('repeats', process.env.CONVKIT_BENCH_REPEATS ?? 5));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
+
+if (option('backend', 'auto') === 'webgpu') {
+  const { initBackend, describeAdapter } = await import('../dist/index.js');
+  const { setUp } = await import('./workloads.mjs');
+  const report = await initBackend({ backend: 'webgpu', log: (line) => console.error(line) });
+  const rates = async (fn, count) => {
+    for (let i = 0; i < 2; i++) await fn();
+    const windows = [];
+    for (let r = 0; r < repeats; r++) {
+      const started = performance.now();
+      for (let i = 0; i < count; i++) await fn();
+      windows.push((batch * count * 1000) / (performance.now() - started));
+    }
+    return windows;
+  };
+  const rows = [];
+  for (const name of option('workloads', 'w1,vgg').split(',')) {
+    const run = setUp(name, batch);
+    const steps = Number(option('steps', 3));
+    for (const [mode, fn] of [['train', run.trainAsync], ['infer', run.inferAsync]]) {
+      const windows = await rates(fn, mode === 'train' ? steps : steps * 2);
+      rows.push({ workload: name, mode, system: 'convkit', backend: 'webgpu', batch, samplesPerSecond: median(windows), spread: spread(windows), runs: windows.length });
+      console.log(`${name} ${mode}: ${median(windows).toFixed(1)} samples/s (±${(50 * spread(windows)).toFixed(0)}%)`);
+    }
+    run.dispose();
+  }
+  const root = join(here, '..', '..', '..');
+  mkdirSync(join(root, 'results', 'bench'), { recursive: true });
+  const file = join(root, 'results', 'bench', report.adapter?.software === false ? 'gpu-webgpu.json' : 'webgpu-software.json');
+  const adapter = report.adapter === undefined ? null : { ...report.adapter, description: describeAdapter(report.adapter), driver: report.adapter.description };
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, adapter, summary: report.summary, batch, repeats, rows }, null, 2)}\n`);
+  console.log(`wrote ${file}`);
+  process.exit(0);
+}
 
 if (args.includes('--child')) {
   // One process per thread count: wasm threads are fixed when the backend first initialises.

@@ -47,7 +47,9 @@ async function convkitChild() {
   const trainY = idx(join(data, 'train-labels-idx1-ubyte.gz')).subarray(0, trainImages);
   const testX = idx(join(data, 't10k-images-idx3-ubyte.gz'));
   const testY = idx(join(data, 't10k-labels-idx1-ubyte.gz'));
-  const { QUICKSTART, quickstartModel } = await import('../../../examples/quickstart-model.mjs');
+  // @convkit/models depends on core, so it is not a devDependency of core (turbo refuses the cycle); the workspace
+  // links it, and `npm run build` builds it before a bench runs.
+  const { QUICKSTART_RECIPE: QUICKSTART, quickstartModel } = await import('@convkit/models');
   const model = quickstartModel(rng);
   const peak = QUICKSTART.peakLearningRate;
   const optimizer = tf.train.adam(peak);

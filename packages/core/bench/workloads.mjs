@@ -41,7 +41,11 @@ export const WORKLOADS = {
   },
 };
 
-/** Builds a workload with fixed random data; returns a training step and an inference step (both synchronous). */
+/**
+ * Builds a workload with fixed random data; returns a training step and an inference step, synchronous (`train`,
+ * `infer`: wasm, cpu) and asynchronous (`trainAsync`, `inferAsync`: they read with `await data()`, as webgpu in Node
+ * needs).
+ */
 export function setUp(name, batch) {
   const workload = WORKLOADS[name];
   if (workload === undefined) throw new Error(`workload must be one of ${Object.keys(WORKLOADS).join(', ')} (received ${name})`);
@@ -60,10 +64,21 @@ export function setUp(name, batch) {
     out.dataSync();
     out.dispose();
   };
+  const trainAsync = async () => {
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x)), true);
+    const value = (await loss.data())[0];
+    loss.dispose();
+    return value;
+  };
+  const inferAsync = async () => {
+    const out = tf.tidy(() => model.apply(x));
+    await out.data();
+    out.dispose();
+  };
   const dispose = () => {
     tf.dispose([x, y]);
     optimizer.dispose();
     model.dispose();
   };
-  return { model, train, infer, dispose };
+  return { model, train, infer, trainAsync, inferAsync, dispose };
 }

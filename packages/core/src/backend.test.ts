@@ -1,7 +1,19 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend.js';
+import { CUDA_LIBRARIES } from './cuda-libraries.js';
 import type { RequireFunction } from './optional-package.js';
+import { describeAdapter, probeWebGpu } from './webgpu-backend.js';
+
+// What the webgpu rung finds here decides the ladder: a software adapter (lavapipe in CI) or none leaves wasm.
+const gpu = await probeWebGpu();
+const webgpuAttempt =
+  gpu.status !== 'ok'
+    ? { status: 'failed', text: `webgpu (${gpu.status === 'not-installed' ? 'not installed' : gpu.detail})` }
+    : { status: 'declined', text: `webgpu (software adapter ${describeAdapter(gpu.adapter)}: wasm is faster; CONVKIT_BACKEND=webgpu forces it)` };
 
 /** A fake `require` where the named packages resolve and loading them throws `error`. */
 function brokenRequire(packages: Record<string, Error | object>): RequireFunction {
@@ -26,6 +38,8 @@ describe('initBackend', () => {
   });
 
   it('climbs the ladder to wasm here and says why it passed over the faster backends', async () => {
+    // A hardware adapter would rightly win the ladder; this test describes machines without one (CI, this repo's).
+    expect(gpu.status === 'ok' && !gpu.adapter.software, 'a hardware WebGPU adapter is present').toBe(false);
     const lines: string[] = [];
     const report = await initBackend({ log: (line) => lines.push(line), env: {} });
     expect(report.name).toBe('wasm');
@@ -35,14 +49,15 @@ describe('initBackend', () => {
     expect(report.attempts.map((a) => [a.name, a.status])).toEqual([
       ['node-gpu', 'not-installed'],
       ['node', 'not-installed'],
-      ['webgpu', 'not-installed'],
+      ['webgpu', webgpuAttempt.status],
       ['wasm', 'ok'],
       ['cpu', 'skipped'],
     ]);
     // @convkit/native is built in this repository (scripts/setup-system.sh installs libdnnl-dev).
     expect(report.native?.used).toBe(true);
     expect(lines).toEqual([
-      `convkit: backend wasm (${report.threads} thread${report.threads === 1 ? '' : 's'}, ${report.native?.detail} kernels); passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), webgpu (not installed)`,
+      `convkit: backend wasm (${report.threads} thread${report.threads === 1 ? '' : 's'}, ${report.native?.detail} kernels); ` +
+        `kernels: oneDNN 7, convkit-wasm 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), ${webgpuAttempt.text}`,
     ]);
     expect(lines[0]).toBe(`convkit: ${report.summary}`);
   });
@@ -62,7 +77,7 @@ describe('initBackend', () => {
     expect(forced.name).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
     expect(forced.attempts.filter((a) => a.status === 'skipped').map((a) => a.name)).toEqual(['node-gpu', 'node', 'webgpu', 'wasm']);
-    expect(lines).toEqual(['convkit: backend cpu (1 thread); forced by CONVKIT_BACKEND=cpu']);
+    expect(lines).toEqual(['convkit: backend cpu (1 thread); kernels: convkit-cpu 1, stock rest; forced by CONVKIT_BACKEND=cpu']);
     const option = await initBackend({ backend: 'wasm', log: false, env: { CONVKIT_BACKEND: 'cpu' } });
     expect(option.name).toBe('wasm');
     expect(option.summary).toContain("forced by backend option 'wasm'");
@@ -72,8 +87,8 @@ describe('initBackend', () => {
     await expect(initBackend({ backend: 'node-gpu', log: false, env: {} })).rejects.toThrow(
       "backend 'node-gpu' was requested (backend option 'node-gpu') but @tensorflow/tfjs-node-gpu is not installed; install with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (needs Linux x64, an NVIDIA driver, CUDA 11.2 and cuDNN 8.1",
     );
-    await expect(initBackend({ log: false, env: { CONVKIT_BACKEND: 'webgpu' } })).rejects.toThrow(
-      'npm install @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu',
+    await expect(initBackend({ log: false, env: { CONVKIT_BACKEND: 'webgpu' }, requireFunction: brokenRequire({}) })).rejects.toThrow(
+      "backend 'webgpu' was requested (CONVKIT_BACKEND=webgpu) but @tensorflow/tfjs-backend-webgpu and webgpu are not installed; install with `npm install @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu`",
     );
   });
 
@@ -97,12 +112,23 @@ describe('initBackend', () => {
     });
     const report = await initBackend({ log: false, env: {}, requireFunction });
     expect(report.name).toBe('wasm');
-    expect(report.attempts.slice(0, 3)).toEqual([
-      { name: 'node-gpu', status: 'failed', detail: 'installed but failed to load: libcudart.so.11.0: cannot open shared object file: No such file or directory' },
+    const [nodeGpu, ...rest] = report.attempts.slice(0, 3);
+    // The CUDA 11.2 / cuDNN 8.1 files libtensorflow needs and this machine lacks are named after the load error.
+    expect(nodeGpu?.detail).toMatch(
+      /^installed but failed to load: libcudart\.so\.11\.0: cannot open shared object file: No such file or directory(; missing CUDA 11\.2\/cuDNN 8\.1 libraries: (lib\w+\.so\.[\d.]+)(, lib\w+\.so\.[\d.]+)*)?$/,
+    );
+    expect(nodeGpu?.status).toBe('failed');
+    expect(rest).toEqual([
       { name: 'node', status: 'failed', detail: "installed but failed to load: Cannot find module '/x/lib/napi-v8/tfjs_binding.node'" },
       { name: 'webgpu', status: 'failed', detail: 'webgpu installed but failed to load: dawn.node: invalid ELF header' },
     ]);
     expect(report.summary).toContain('passed over: node-gpu (installed but failed to load: libcudart.so.11.0');
+    // With every library in LD_LIBRARY_PATH, nothing is said to be missing.
+    const dir = mkdtempSync(join(tmpdir(), 'convkit-cuda-'));
+    for (const file of CUDA_LIBRARIES) writeFileSync(join(dir, file), '');
+    const found = await initBackend({ log: false, env: { LD_LIBRARY_PATH: dir }, requireFunction });
+    rmSync(dir, { recursive: true, force: true });
+    expect(found.attempts[0]?.detail).toBe('installed but failed to load: libcudart.so.11.0: cannot open shared object file: No such file or directory');
     await expect(initBackend({ backend: 'node', log: false, env: {}, requireFunction })).rejects.toThrow(
       "backend 'node' was requested (backend option 'node') but could not be used: installed but failed to load: Cannot find module",
     );

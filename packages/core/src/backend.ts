@@ -6,7 +6,12 @@ import type { BackendName } from './backend-catalog.js';
 import { firstLine, loadOptionalPackage } from './optional-package.js';
 import type { RequireFunction } from './optional-package.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
-import { loadNativeKernels, registerNativeKernels } from './wasm-native.js';
+import { installCpuKernels } from './cpu-kernels.js';
+import { missingCudaLibraries } from './cuda-libraries.js';
+import { summariseKernels } from './kernel-registry.js';
+import { describeAdapter, probeWebGpu, type WebGpuAdapterInfo } from './webgpu-backend.js';
+import { installWebGpuKernels } from './webgpu-kernels.js';
+import { declineNativeKernels, loadNativeKernels, registerNativeKernels } from './wasm-native.js';
 import { enableWasmThreads, unrefWasmWorkers, wasmInitialised } from './wasm-threads.js';
 
 export type { BackendName } from './backend-catalog.js';
@@ -14,7 +19,8 @@ export type { BackendName } from './backend-catalog.js';
 /** One rung of the ladder: whether it was used, missing, broken, or not tried, and why. */
 export interface BackendAttempt {
   name: BackendName;
-  status: 'ok' | 'not-installed' | 'failed' | 'skipped';
+  /** `'declined'`: it works but `'auto'` does not pick it (a software WebGPU adapter, slower than wasm). */
+  status: 'ok' | 'not-installed' | 'failed' | 'declined' | 'skipped';
   detail: string;
 }
 
@@ -29,6 +35,8 @@ export interface BackendReport {
    * (`'oneDNN 2.6.3 (avx2)'`), or why not. Absent on the other backends.
    */
   native?: { used: boolean; detail: string };
+  /** The WebGPU adapter, when the webgpu rung found one (also when it passed it over). */
+  adapter?: WebGpuAdapterInfo;
   summary: string;
 }
 
@@ -56,7 +64,28 @@ export interface InitBackendOptions {
 }
 
 type NativeUse = { used: boolean; detail: string };
-type RungResult = { status: 'ok'; threads: number; native?: NativeUse } | { status: 'not-installed' | 'failed'; detail: string };
+type RungResult =
+  | { status: 'ok'; threads: number; native?: NativeUse; adapter?: WebGpuAdapterInfo }
+  | { status: 'not-installed' | 'failed' | 'declined'; detail: string; adapter?: WebGpuAdapterInfo };
+
+/** The webgpu rung: an adapter, not a software one unless forced, then tfjs's backend and convkit's WGSL kernels on it. */
+async function tryWebGpu(forced: boolean, requireFunction: RequireFunction | undefined): Promise<RungResult> {
+  const probed = await probeWebGpu(requireFunction);
+  if (probed.status !== 'ok') return { status: probed.status === 'not-installed' ? 'not-installed' : 'failed', detail: probed.detail };
+  const { adapter } = probed;
+  if (adapter.software && !forced) {
+    return { status: 'declined', adapter, detail: `software adapter ${describeAdapter(adapter)}: wasm is faster; CONVKIT_BACKEND=webgpu forces it` };
+  }
+  await activate('webgpu');
+  installWebGpuKernels();
+  return { status: 'ok', threads: 1, adapter };
+}
+
+/** Why tfjs-node-gpu did not load, with the CUDA 11.2 / cuDNN 8.1 library files it needs that are not on this machine. */
+function nodeGpuFailure(detail: string, env: Readonly<Record<string, string | undefined>>): string {
+  const missing = missingCudaLibraries(env);
+  return missing.length === 0 ? detail : `${detail}; missing CUDA 11.2/cuDNN 8.1 libraries: ${missing.join(', ')}`;
+}
 
 async function activate(tfBackend: string): Promise<void> {
   const ok = await tf.setBackend(tfBackend);
@@ -64,51 +93,39 @@ async function activate(tfBackend: string): Promise<void> {
   await tf.ready();
 }
 
-function setUpWebGpuGlobals(webgpuModule: unknown): void {
-  const { create, globals } = webgpuModule as { create: (flags: string[]) => unknown; globals: object };
-  Object.assign(globalThis, globals);
-  const scope = globalThis as { navigator?: { gpu?: unknown } };
-  if (scope.navigator === undefined) {
-    Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
-  }
-  if (scope.navigator !== undefined && scope.navigator.gpu === undefined) {
-    Object.defineProperty(scope.navigator, 'gpu', { value: create([]), configurable: true });
-  }
-}
-
 /** Registers oneDNN's kernels on wasm when wanted and available; says which ran or why not. */
 async function useNative(wanted: boolean, threads: number): Promise<NativeUse> {
-  if (!wanted) return { used: false, detail: 'native kernels off' };
+  if (!wanted) {
+    declineNativeKernels('native kernels off');
+    return { used: false, detail: 'native kernels off' };
+  }
   const loaded = await loadNativeKernels();
-  if ('reason' in loaded) return { used: false, detail: loaded.reason };
+  if ('reason' in loaded) {
+    declineNativeKernels(loaded.reason);
+    return { used: false, detail: loaded.reason };
+  }
   registerNativeKernels(loaded.kernels, threads);
   return { used: true, detail: loaded.detail };
 }
 
-async function tryRung(
-  name: BackendName,
-  threads: number | undefined,
-  requireFunction?: RequireFunction,
-  native = true,
-): Promise<RungResult> {
+interface RungContext {
+  threads: number | undefined;
+  requireFunction: RequireFunction | undefined;
+  native: boolean;
+  forced: boolean;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+async function tryRung(name: BackendName, context: RungContext): Promise<RungResult> {
+  const { threads, requireFunction, native } = context;
   try {
-    if (name === 'node-gpu' || name === 'node' || name === 'webgpu') {
-      const packages = BACKEND_REQUIREMENTS[name].packages;
-      if (name === 'webgpu') {
-        // The Dawn bindings must be loaded and exposed before the backend's factory runs.
-        const dawn = loadOptionalPackage('webgpu', requireFunction);
-        const backend = loadOptionalPackage('@tensorflow/tfjs-backend-webgpu', requireFunction);
-        const missing = [dawn, backend].some((result) => result.status === 'not-installed');
-        if (missing) return { status: 'not-installed', detail: 'not installed' };
-        if (dawn.status !== 'ok') return { status: 'failed', detail: `webgpu ${dawn.detail}` };
-        if (backend.status !== 'ok') return { status: 'failed', detail: `@tensorflow/tfjs-backend-webgpu ${backend.detail}` };
-        setUpWebGpuGlobals(dawn.module);
-      } else {
-        const loaded = loadOptionalPackage(packages[0] as string, requireFunction);
-        if (loaded.status !== 'ok') return { status: loaded.status, detail: loaded.detail };
-      }
+    if (name === 'webgpu') return await tryWebGpu(context.forced, requireFunction);
+    if (name === 'node-gpu' || name === 'node') {
+      const loaded = loadOptionalPackage(BACKEND_REQUIREMENTS[name].packages[0] as string, requireFunction);
+      if (loaded.status === 'failed' && name === 'node-gpu') return { status: 'failed', detail: nodeGpuFailure(loaded.detail, context.env) };
+      if (loaded.status !== 'ok') return { status: loaded.status, detail: loaded.detail };
       await activate(BACKEND_REQUIREMENTS[name].tfBackend);
-      return { status: 'ok', threads: name === 'webgpu' ? 1 : availableParallelism() };
+      return { status: 'ok', threads: availableParallelism() };
     }
     if (name === 'wasm') {
       let undo: (() => void) | undefined;
@@ -149,11 +166,14 @@ function summarise(
   attempts: BackendAttempt[],
   forcedBy: string | undefined,
   native: NativeUse | undefined,
+  adapter: WebGpuAdapterInfo | undefined,
 ): string {
   const kernels = native === undefined ? '' : native.used ? `, ${native.detail} kernels` : `, convkit wasm kernels: ${native.detail}`;
-  const head = `backend ${name} (${threads} thread${threads === 1 ? '' : 's'}${kernels})`;
+  const providers = summariseKernels(BACKEND_REQUIREMENTS[name].tfBackend);
+  const where = name === 'webgpu' && adapter !== undefined ? `adapter ${describeAdapter(adapter)}` : `${threads} thread${threads === 1 ? '' : 's'}`;
+  const head = `backend ${name} (${where}${kernels})${providers === undefined ? '' : `; kernels: ${providers}`}`;
   if (forcedBy !== undefined) return `${head}; forced by ${forcedBy}`;
-  const passed = attempts.filter((attempt) => attempt.status === 'not-installed' || attempt.status === 'failed');
+  const passed = attempts.filter((attempt) => attempt.status === 'not-installed' || attempt.status === 'failed' || attempt.status === 'declined');
   return passed.length === 0 ? head : `${head}; passed over: ${passed.map(describeAttempt).join(', ')}`;
 }
 
@@ -178,7 +198,11 @@ function missingError(name: BackendName, forcedBy: string, detail: string, statu
  * (`@tensorflow/tfjs-backend-webgpu` + `webgpu`) → `wasm` (with convkit's convolution gradient
  * kernels, see {@link registerWasmGradientKernels}, and oneDNN's convolutions and matrix products
  * when `@convkit/native` is built) → `cpu`. Optional packages are loaded at run
- * time, so a missing one is reported, not fatal.
+ * time, so a missing one is reported, not fatal. The webgpu rung names its adapter (vendor, architecture, device,
+ * driver, buffer limits); a software adapter (lavapipe, SwiftShader) is `'declined'`, never picked by `'auto'` over
+ * wasm. A tfjs-node-gpu that fails to load is reported with the CUDA 11.2 / cuDNN 8.1 library files that are missing.
+ * Every rung installs the kernel registry on its backend (and convkit's cpu fixes on cpu, every backend's
+ * reference); the line counts the kernels each provider serves.
  *
  * Force a backend with `options.backend` or the environment variable `CONVKIT_BACKEND` (the option
  * wins); a forced backend that is not installed or fails to load throws with the install command.
@@ -190,8 +214,9 @@ function missingError(name: BackendName, forcedBy: string, detail: string, statu
  *   alone runs single-threaded in Node); fixed at wasm's first initialisation in the process.
  * - `native`: on wasm, oneDNN kernels from `@convkit/native` when it is built. Defaults to
  *   `CONVKIT_NATIVE` (`0` or `1`), else `true`.
- * - `log`: receives one line such as `convkit: backend wasm (2 threads, oneDNN 2.6.3 (avx2) kernels); passed over: node-gpu (not
- *   installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), webgpu (not installed)`;
+ * - `log`: receives one line such as `convkit: backend wasm (2 threads, oneDNN 2.6.3 (avx2) kernels); kernels: oneDNN 7,
+ *   convkit-wasm 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not
+ *   installed), webgpu (software adapter mesa llvmpipe (…): wasm is faster; CONVKIT_BACKEND=webgpu forces it)`;
  *   `false` silences it. Defaults to `console.log`.
  *
  * @example
@@ -230,8 +255,11 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         ? `backend option '${requested}'`
         : `CONVKIT_BACKEND=${requested}`;
 
+  installCpuKernels(); // cpu is every other backend's reference, chosen or not
   const attempts: BackendAttempt[] = [];
   let chosen: { name: BackendName; threads: number; native?: NativeUse } | undefined;
+  let adapter: WebGpuAdapterInfo | undefined;
+  const context = { threads, requireFunction: options.requireFunction, native, forced: forcedBy !== undefined, env };
   for (const name of BACKEND_NAMES) {
     if (chosen !== undefined) {
       attempts.push({ name, status: 'skipped', detail: `not tried: ${chosen.name} was chosen` });
@@ -241,17 +269,18 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       attempts.push({ name, status: 'skipped', detail: `not tried: ${forcedBy}` });
       continue;
     }
-    const result = await tryRung(name, threads, options.requireFunction, native);
+    const result = await tryRung(name, context);
+    adapter = result.adapter ?? adapter;
     if (result.status === 'ok') {
       chosen = { name, threads: result.threads, ...(result.native === undefined ? {} : { native: result.native }) };
       attempts.push({ name, status: 'ok', detail: `running on tfjs backend '${tf.getBackend()}'` });
     } else {
-      if (forcedBy !== undefined) throw missingError(name, forcedBy, result.detail, result.status);
+      if (forcedBy !== undefined && result.status !== 'declined') throw missingError(name, forcedBy, result.detail, result.status);
       attempts.push({ name, status: result.status, detail: result.detail });
     }
   }
   if (chosen === undefined) throw new Error(`no tfjs backend could be initialised: ${attempts.map(describeAttempt).join(', ')}`);
-  const summary = summarise(chosen.name, chosen.threads, attempts, forcedBy, chosen.native);
+  const summary = summarise(chosen.name, chosen.threads, attempts, forcedBy, chosen.native, adapter);
   const log = options.log === undefined ? console.log : options.log;
   if (log !== false) log(`convkit: ${summary}`);
   return {
@@ -260,6 +289,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     threads: chosen.threads,
     attempts,
     ...(chosen.native === undefined ? {} : { native: chosen.native }),
+    ...(adapter === undefined ? {} : { adapter }),
     summary,
   };
 }

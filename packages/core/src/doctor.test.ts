@@ -48,18 +48,39 @@ describe('doctor', () => {
     expect(report.backends.map((b) => [b.name, b.installed, b.load])).toEqual([
       ['node-gpu', false, 'not-tried'],
       ['node', false, 'not-tried'],
-      ['webgpu', false, 'not-tried'],
+      ['webgpu', true, 'ok'],
       ['wasm', true, 'ok'],
       ['cpu', true, 'ok'],
     ]);
+    // No hardware adapter here (lavapipe at most, which 'auto' passes over), so wasm runs, with oneDNN on top.
+    expect(report.webgpu.adapter?.software ?? true).toBe(true);
     expect(report.willRun).toBe('wasm');
+    expect(report.kernels?.backend).toBe('wasm');
+    expect(report.kernels?.summary).toBe('oneDNN 7, convkit-wasm 3, stock rest');
+    expect(report.kernels?.assignments.find((a) => a.kernel === 'BatchMatMul')).toEqual({
+      backend: 'wasm',
+      kernel: 'BatchMatMul',
+      servedBy: 'native',
+      fallbacks: ['wasm-matmul', 'stock'],
+    });
     expect(report.cuda.missing).toEqual([...CUDA_LIBRARIES]);
     const text = formatDoctorReport(report);
     expect(text).toContain('  node-gpu not installed; install: npm install @tensorflow/tfjs-node-gpu@4.22.0');
     expect(text).toContain('  wasm     installed, loads');
     expect(text).toContain(`  missing: ${CUDA_LIBRARIES.join(', ')}`);
     expect(text).toContain('\nwill run: wasm (');
+    expect(text).toContain('\nkernels on wasm: oneDNN 7, convkit-wasm 3, stock rest\n');
+    expect(text).toContain('  provider native (oneDNN, priority 200): active, serves 7 of 7');
+    expect(text).toMatch(/\n {2}BatchMatMul +native → wasm-matmul → stock\n/);
+    expect(text).toContain(`WebGPU adapter: ${report.webgpu.detail}`);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+  });
+
+  it('lists a declined provider with its reason', async () => {
+    const report = await doctor({ env: { CONVKIT_NATIVE: '0' }, searchDirs: [], runCommand: noCommands });
+    expect(report.kernels?.providers.find((p) => p.name === 'native')).toMatchObject({ status: 'declined', reason: 'native kernels off', serving: 0 });
+    expect(report.kernels?.summary).toBe('convkit-wasm 7, stock rest');
+    expect(formatDoctorReport(report)).toContain('  provider native (oneDNN, priority 200): declined: native kernels off');
   });
 
   it('says what fails when CONVKIT_BACKEND forces a backend that is missing', async () => {

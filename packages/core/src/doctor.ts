@@ -1,26 +1,18 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { BACKEND_NAMES, BACKEND_REQUIREMENTS } from './backend-catalog.js';
 import type { BackendName } from './backend-catalog.js';
 import { initBackend } from './backend.js';
+import { CUDA_LIBRARIES, DEFAULT_CUDA_DIRS, cudaSearch, defaultRunCommand, findLibraries } from './cuda-libraries.js';
+import type { DoctorLibrary, RunCommand } from './cuda-libraries.js';
+import { listKernelAssignments, listKernelProviders, summariseKernels } from './kernel-registry.js';
+import type { KernelAssignment, KernelProviderStatus } from './kernel-registry.js';
+import { describeAdapter, probeWebGpu } from './webgpu-backend.js';
+import type { WebGpuAdapterInfo } from './webgpu-backend.js';
+
+export { CUDA_LIBRARIES, DEFAULT_CUDA_DIRS };
+export type { DoctorLibrary, RunCommand };
 import { firstLine, isInstalled, loadOptionalPackage } from './optional-package.js';
 import type { RequireFunction } from './optional-package.js';
-
-/** The shared libraries libtensorflow 2.9.1 (tfjs-node-gpu 4.22) loads: CUDA 11.2 and cuDNN 8.1. */
-export const CUDA_LIBRARIES: readonly string[] = [
-  'libcudart.so.11.0',
-  'libcublas.so.11',
-  'libcublasLt.so.11',
-  'libcufft.so.10',
-  'libcurand.so.10',
-  'libcusolver.so.11',
-  'libcusparse.so.11',
-  'libcudnn.so.8',
-];
-
-/** Directories searched for {@link CUDA_LIBRARIES} after `LD_LIBRARY_PATH`. */
-export const DEFAULT_CUDA_DIRS: readonly string[] = ['/usr/local/cuda/lib64', '/usr/local/cuda-11.2/lib64', '/usr/lib/x86_64-linux-gnu'];
 
 /** One backend as the doctor sees it. */
 export interface DoctorBackend {
@@ -32,13 +24,6 @@ export interface DoctorBackend {
   install: string;
 }
 
-/** One CUDA/cuDNN library and where it was found. */
-export interface DoctorLibrary {
-  file: string;
-  found: boolean;
-  path?: string;
-}
-
 /** The structured result of {@link doctor}; {@link formatDoctorReport} renders it. */
 export interface DoctorReport {
   node: string;
@@ -46,12 +31,13 @@ export interface DoctorReport {
   backends: DoctorBackend[];
   cuda: { requirement: string; searched: string[]; libraries: DoctorLibrary[]; missing: string[] };
   driver: { found: boolean; detail: string };
+  /** The WebGPU adapter Dawn offers (named, with its limits), or why there is none. */
+  webgpu: { adapter?: WebGpuAdapterInfo; detail: string };
   willRun: BackendName | undefined;
   willRunDetail: string;
+  /** On the backend that will run: every kernel provider (active, declined with its reason, disabled) and who serves each kernel. */
+  kernels: { backend: string; summary: string; providers: KernelProviderStatus[]; assignments: KernelAssignment[] } | undefined;
 }
-
-/** Runs a command and returns its stdout, or `undefined` if it cannot run. */
-export type RunCommand = (command: string, args: string[]) => string | undefined;
 
 /** Options of {@link doctor}; every probe is injectable for tests. */
 export interface DoctorOptions {
@@ -68,14 +54,6 @@ export interface DoctorOptions {
   /** Whether to run {@link initBackend} to learn what would run (it switches tfjs's backend). Defaults to `true`. */
   probeBackend?: boolean;
 }
-
-const defaultRunCommand: RunCommand = (command, args) => {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return undefined;
-  }
-};
 
 function probeBackends(requireFunction: RequireFunction | undefined): DoctorBackend[] {
   return BACKEND_NAMES.map((name) => {
@@ -94,18 +72,6 @@ function probeBackends(requireFunction: RequireFunction | undefined): DoctorBack
   });
 }
 
-function findLibraries(dirs: string[], ldconfigOutput: string | undefined, fileExists: (path: string) => boolean): DoctorLibrary[] {
-  return CUDA_LIBRARIES.map((file) => {
-    for (const dir of dirs) {
-      const path = join(dir, file);
-      if (fileExists(path)) return { file, found: true, path };
-    }
-    const line = ldconfigOutput?.split('\n').find((entry) => entry.trim().startsWith(`${file} `));
-    const path = line?.split('=>')[1]?.trim();
-    return path === undefined ? { file, found: false } : { file, found: true, path };
-  });
-}
-
 function probeDriver(runCommand: RunCommand, fileExists: (path: string) => boolean): { found: boolean; detail: string } {
   const smi = runCommand('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader']);
   if (smi !== undefined && smi.trim() !== '') return { found: true, detail: `nvidia-smi: ${smi.trim().split('\n').join('; ')}` };
@@ -117,7 +83,9 @@ function probeDriver(runCommand: RunCommand, fileExists: (path: string) => boole
  * Diagnoses why a fast backend is or is not used: for each backend whether its packages are
  * installed (with the install command) and load (with the error's first line); for tfjs-node-gpu
  * which CUDA 11.2 / cuDNN 8.1 libraries libtensorflow 2.9.1 needs, found or missing by file name;
- * whether an NVIDIA driver is present; and which backend {@link initBackend} would pick.
+ * whether an NVIDIA driver is present; the WebGPU adapter (vendor, architecture, device, driver, buffer limits) or why
+ * there is none; which backend {@link initBackend} would pick; and on it, which kernel provider serves each kernel
+ * (oneDNN, convkit's wasm or WGSL kernels, tfjs's stock) and why a provider declined.
  *
  * Why: "training is slow" usually means a native backend silently failed to load. `npx convkit
  * doctor` prints this report; `--json` prints the structure.
@@ -137,19 +105,22 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const env = options.env ?? process.env;
   const runCommand = options.runCommand ?? defaultRunCommand;
   const fileExists = options.fileExists ?? existsSync;
-  const ldLibraryPath = (env['LD_LIBRARY_PATH'] ?? '').split(':').filter((dir) => dir !== '');
-  const dirs = [...ldLibraryPath, ...(options.searchDirs ?? DEFAULT_CUDA_DIRS)];
-  const ldconfig = runCommand('ldconfig', ['-p']) ?? runCommand('/sbin/ldconfig', ['-p']);
+  const { dirs, ldconfig } = cudaSearch(env, options.searchDirs ?? DEFAULT_CUDA_DIRS, runCommand);
   const libraries = findLibraries(dirs, ldconfig, fileExists);
   const backends = probeBackends(options.requireFunction);
+  const gpu = await probeWebGpu(options.requireFunction);
+  const webgpu = gpu.status === 'ok' ? { adapter: gpu.adapter, detail: describeAdapter(gpu.adapter) } : { detail: gpu.detail };
 
   let willRun: BackendName | undefined;
   let willRunDetail = 'not probed';
+  let kernels: DoctorReport['kernels'];
   if (options.probeBackend !== false) {
     try {
       const report = await initBackend({ log: false, env, ...(options.requireFunction ? { requireFunction: options.requireFunction } : {}) });
       willRun = report.name;
       willRunDetail = report.summary;
+      const backend = report.tfBackend;
+      kernels = { backend, summary: summariseKernels(backend) ?? 'stock only', providers: listKernelProviders(backend), assignments: listKernelAssignments(backend) };
     } catch (error) {
       willRunDetail = `initBackend failed: ${firstLine(error)}`;
     }
@@ -165,8 +136,10 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
       missing: libraries.filter((library) => !library.found).map((library) => library.file),
     },
     driver: probeDriver(runCommand, fileExists),
+    webgpu,
     willRun,
     willRunDetail,
+    kernels,
   };
 }
 
@@ -194,6 +167,19 @@ export function formatDoctorReport(report: DoctorReport): string {
   lines.push(`  missing: ${report.cuda.missing.length === 0 ? 'none' : report.cuda.missing.join(', ')}`);
   lines.push(`  searched: ${report.cuda.searched.join(', ')}`);
   lines.push(`  driver:  ${report.driver.detail}`);
+  const adapter = report.webgpu.adapter;
+  const software = adapter?.software === true ? `\n  a software adapter: 'auto' keeps wasm (faster here); CONVKIT_BACKEND=webgpu forces it` : '';
+  lines.push('', `WebGPU adapter: ${report.webgpu.detail}${software}`);
   lines.push('', `will run: ${report.willRun ?? 'unknown'} (${report.willRunDetail})`);
+  if (report.kernels !== undefined) {
+    lines.push('', `kernels on ${report.kernels.backend}: ${report.kernels.summary}`);
+    for (const provider of report.kernels.providers) {
+      const state = provider.status === 'active' ? `active, serves ${provider.serving} of ${provider.kernels.length}` : `${provider.status}: ${provider.reason ?? ''}`;
+      lines.push(`  provider ${provider.name} (${provider.label}, priority ${provider.priority}): ${state}`);
+    }
+    for (const assignment of report.kernels.assignments) {
+      lines.push(`  ${assignment.kernel.padEnd(36)} ${[assignment.servedBy, ...assignment.fallbacks].join(' → ')}`);
+    }
+  }
   return lines.join('\n');
 }

@@ -9,6 +9,28 @@ export { BACKEND_NAMES, BACKEND_REQUIREMENTS } from './backend-catalog.js';
 export type { BackendName, BackendRequirement } from './backend-catalog.js';
 export { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 export {
+  installKernelProviders,
+  listKernelAssignments,
+  listKernelProviders,
+  removeKernelProvider,
+  setKernelProvider,
+  summariseKernels,
+  withKernelProviders,
+} from './kernel-registry.js';
+export type {
+  KernelAssignment,
+  KernelProvider,
+  KernelProviderSelection,
+  KernelProviderStatus,
+  KernelResult,
+  NextKernel,
+  ProviderKernel,
+} from './kernel-registry.js';
+export type { KernelArgs } from './wasm-kernel-call.js';
+export { installCpuKernels } from './cpu-kernels.js';
+export { assertBackendHealthy, backendDeviceError, describeAdapter, isSoftwareAdapter, probeWebGpu } from './webgpu-backend.js';
+export type { WebGpuAdapterInfo, WebGpuProbe } from './webgpu-backend.js';
+export {
   computeFans,
   constantScaleNormal,
   glorotNormal,

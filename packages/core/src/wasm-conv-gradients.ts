@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { callWasmKernel, checkFormat, convInfo, explicitPad, free, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
-import { registerWasmMatMulKernel } from './wasm-matmul.js';
-import { suspendNativeKernels } from './wasm-native.js';
+import { installKernelProviders, setKernelProvider, type KernelProvider } from './kernel-registry.js';
+import { WASM_MATMUL_PROVIDER } from './wasm-matmul.js';
 import { conv2dBackpropInputByPhases } from './wasm-conv-phases.js';
 import { POOL_GRADIENT_KERNELS } from './wasm-pool-gradients.js';
 import { DEPTHWISE_GRADIENT_KERNELS } from './wasm-depthwise-gradients.js';
@@ -12,25 +12,27 @@ type Backend = tf.KernelBackend;
 /**
  * dW[kh, kw, ci, co] = Σ_{n, oh, ow} x[n, oh·s + kh·d − padTop, ow·s + kw·d − padLeft, ci] · dy[n, oh, ow, co],
  * computed as one forward convolution of x (as [inC, H, W, N]) with dy (as [OH, OW, N, outC]) using
- * stride d and dilation s, then transposed back to [KH, KW, inC, outC].
+ * stride d and dilation s, then transposed back to [KH, KW, inC, outC], with the kernels of `backendName`
+ * (wasm: XNNPACK's convolution; webgpu: its tiled matrix-product convolution). NHWC only.
  */
-function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
+export function filterGradientByConvolution(args: KernelArgs, backendName: string): TensorInfo {
   const { inputs, backend } = args;
   const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: number[] };
   const x = inputs['x'] as TensorInfo;
   const dy = inputs['dy'] as TensorInfo;
-  checkFormat('Conv2DBackpropFilter', attrs.dataFormat);
+  const call = (name: string, named: Record<string, TensorInfo>, kernelAttrs: object): TensorInfo =>
+    callWasmKernel(name, named, backend, kernelAttrs, backendName);
   const info = convInfo(x.shape, attrs.filterShape, attrs, false);
   const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, inChannels, outChannels } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const { top, left } = info.padInfo;
 
-  const xT = callWasmKernel('Transpose', { x }, backend, { perm: [3, 1, 2, 0] });
-  const dyT = callWasmKernel('Transpose', { x: dy }, backend, { perm: [1, 2, 0, 3] });
+  const xT = call('Transpose', { x }, { perm: [3, 1, 2, 0] });
+  const dyT = call('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
   // Pad bottom/right just enough for a KH×KW output; the original padding only ever adds zeros.
   const bottom = Math.max(0, (filterHeight - 1) * dilationHeight + (outHeight - 1) * strideHeight + 1 - inHeight - top);
   const right = Math.max(0, (filterWidth - 1) * dilationWidth + (outWidth - 1) * strideWidth + 1 - inWidth - left);
-  let product = callWasmKernel('Conv2D', { x: xT, filter: dyT }, backend, {
+  let product = call('Conv2D', { x: xT, filter: dyT }, {
     strides: [dilationHeight, dilationWidth],
     dilations: [strideHeight, strideWidth],
     pad: explicitPad(top, bottom, left, right),
@@ -38,16 +40,21 @@ function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   });
   free(backend, xT, dyT);
   if (product.shape[1] !== filterHeight || product.shape[2] !== filterWidth) {
-    const sliced = callWasmKernel('Slice', { x: product }, backend, {
+    const sliced = call('Slice', { x: product }, {
       begin: [0, 0, 0, 0],
       size: [inChannels, filterHeight, filterWidth, outChannels],
     });
     free(backend, product);
     product = sliced;
   }
-  const dW = callWasmKernel('Transpose', { x: product }, backend, { perm: [1, 2, 0, 3] });
+  const dW = call('Transpose', { x: product }, { perm: [1, 2, 0, 3] });
   free(backend, product);
   return dW;
+}
+
+function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
+  checkFormat('Conv2DBackpropFilter', (args.attrs as { dataFormat?: string } | undefined)?.dataFormat);
+  return filterGradientByConvolution(args, 'wasm');
 }
 
 /**
@@ -97,12 +104,21 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
   return dx;
 }
 
-const KERNELS: readonly { kernelName: string; kernelFunc: tf.KernelFunc }[] = [
-  { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilter as tf.KernelFunc },
-  { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInput as tf.KernelFunc },
-  ...POOL_GRADIENT_KERNELS,
-  ...DEPTHWISE_GRADIENT_KERNELS,
-];
+/** convkit's gradient kernels on wasm, as a kernel provider (below oneDNN's, above tfjs's stock kernels). */
+export const WASM_GRADIENT_PROVIDER: KernelProvider = {
+  name: 'wasm-gradients',
+  label: 'convkit-wasm',
+  backend: 'wasm',
+  priority: 100,
+  kernels: Object.fromEntries(
+    [
+      { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilter },
+      { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInput },
+      ...POOL_GRADIENT_KERNELS,
+      ...DEPTHWISE_GRADIENT_KERNELS,
+    ].map(({ kernelName, kernelFunc }) => [kernelName, kernelFunc as (args: KernelArgs) => TensorInfo]),
+  ),
+};
 
 /**
  * Registers convkit's convolution gradient kernels for the `wasm` backend: `Conv2DBackpropFilter`
@@ -128,6 +144,10 @@ const KERNELS: readonly { kernelName: string; kernelFunc: tf.KernelFunc }[] = [
  *
  * {@link initBackend} calls this when it picks wasm. Calling it again is a no-op. Makes no tensors.
  *
+ * Since the kernel registry, this is a thin wrapper: it declares two kernel providers on `'wasm'`
+ * (`'wasm-gradients'` and `'wasm-matmul'`, both listed as `convkit-wasm`) and installs the registry there, which
+ * stacks them under oneDNN's (`'native'`) and over tfjs's stock kernels. See `listKernelAssignments('wasm')`.
+ *
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-wasm';
@@ -137,14 +157,7 @@ const KERNELS: readonly { kernelName: string; kernelFunc: tf.KernelFunc }[] = [
  * ```
  */
 export function registerWasmGradientKernels(): void {
-  // oneDNN's kernels, when registered, stay on top and fall back to these.
-  const restoreNative = suspendNativeKernels();
-  for (const { kernelName, kernelFunc } of KERNELS) {
-    const existing = tf.getKernel(kernelName, 'wasm');
-    if (existing?.kernelFunc === kernelFunc) continue;
-    if (existing !== undefined) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
-  }
-  registerWasmMatMulKernel();
-  restoreNative();
+  setKernelProvider(WASM_GRADIENT_PROVIDER);
+  setKernelProvider(WASM_MATMUL_PROVIDER);
+  installKernelProviders('wasm');
 }

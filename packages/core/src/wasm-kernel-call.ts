@@ -4,10 +4,13 @@ import * as tf from '@tensorflow/tfjs';
 type TensorInfo = tf.TensorInfo;
 type Backend = tf.KernelBackend;
 
-/** Runs the wasm backend's registered `kernelName` on tensor infos; the caller frees the result with {@link free}. */
-export function callWasmKernel(kernelName: string, inputs: Record<string, TensorInfo>, backend: Backend, attrs: object): TensorInfo {
-  const kernel = tf.getKernel(kernelName, 'wasm');
-  if (kernel === undefined) throw new Error(`the wasm backend has no '${kernelName}' kernel; is @tensorflow/tfjs-backend-wasm loaded?`);
+/**
+ * Runs the registered `kernelName` of `backendName` (wasm unless named) on tensor infos; the caller frees the result
+ * with {@link free}.
+ */
+export function callWasmKernel(kernelName: string, inputs: Record<string, TensorInfo>, backend: Backend, attrs: object, backendName = 'wasm'): TensorInfo {
+  const kernel = tf.getKernel(kernelName, backendName);
+  if (kernel === undefined) throw new Error(`the ${backendName} backend has no '${kernelName}' kernel; is its tfjs backend package loaded?`);
   return kernel.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as TensorInfo;
 }
 

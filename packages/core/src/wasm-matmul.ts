@@ -1,6 +1,7 @@
 // A fast path for transposed matrix products on the wasm backend.
 import * as tf from '@tensorflow/tfjs';
-import { free } from './wasm-kernel-call.js';
+import type { KernelProvider, NextKernel } from './kernel-registry.js';
+import { free, type KernelArgs } from './wasm-kernel-call.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -8,9 +9,6 @@ interface BatchMatMulAttrs {
   transposeA: boolean;
   transposeB: boolean;
 }
-
-/** The stock wasm `BatchMatMul`, kept when convkit's replaces it. */
-let stockBatchMatMul: tf.KernelFunc | undefined;
 
 /** Swaps the last two axes. */
 function transposeInner(x: TensorInfo, backend: tf.KernelBackend): TensorInfo {
@@ -25,11 +23,9 @@ function transposeInner(x: TensorInfo, backend: tf.KernelBackend): TensorInfo {
  * `BatchMatMul` with `transposeA` or `transposeB` runs 8–15× slower than without on the stock wasm backend
  * (measured: a 1568×64 by 64×64 product with transposeA took 16.5 ms, against 2.1 ms for an explicit transpose
  * followed by a plain product). Every dense layer's backward pass uses both. This kernel transposes the operand
- * explicitly (a memory copy) and runs the stock plain product.
+ * explicitly (a memory copy) and runs the plain product of the kernel below (the stock one).
  */
-function batchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): TensorInfo {
-  const stock = stockBatchMatMul;
-  if (stock === undefined) throw new Error('the stock wasm BatchMatMul kernel was not captured');
+function batchMatMul(args: KernelArgs, stock: NextKernel): TensorInfo {
   const { inputs, backend } = args;
   const attrs = args.attrs as unknown as BatchMatMulAttrs;
   if (!attrs.transposeA && !attrs.transposeB) return stock(args) as TensorInfo;
@@ -48,13 +44,13 @@ function batchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
 }
 
 /**
- * Replaces the wasm backend's `BatchMatMul` with one that runs transposed products as an explicit transpose
- * followed by the stock plain product (see the measurement above). Idempotent. Makes no tensors.
+ * The fast path for transposed `BatchMatMul` on wasm, as a kernel provider (above convkit's gradient kernels, which do
+ * not serve `BatchMatMul`, and below oneDNN's). Declared by `registerWasmGradientKernels`.
  */
-export function registerWasmMatMulKernel(): void {
-  const existing = tf.getKernel('BatchMatMul', 'wasm');
-  if (existing === undefined || existing.kernelFunc === (batchMatMul as tf.KernelFunc)) return;
-  stockBatchMatMul = existing.kernelFunc;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMul as tf.KernelFunc });
-}
+export const WASM_MATMUL_PROVIDER: KernelProvider = {
+  name: 'wasm-matmul',
+  label: 'convkit-wasm',
+  backend: 'wasm',
+  priority: 110,
+  kernels: { BatchMatMul: batchMatMul },
+};

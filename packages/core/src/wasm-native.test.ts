@@ -7,6 +7,7 @@ import { normals, randomConvCase, size, type ConvCase, type Shape4 } from './con
 import { createRng } from './rng.js';
 import { expectNoLeak, relativeError } from './testing.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
+import { listKernelAssignments, listKernelProviders, summariseKernels, withKernelProviders } from './kernel-registry.js';
 import { NATIVE_KERNEL_NAMES, nativeKernelsRegistered, registerNativeKernels, unregisterNativeKernels } from './wasm-native.js';
 
 // Every native kernel is checked against the cpu backend's on the same random inputs (tfjs's pure-JS reference).
@@ -64,6 +65,43 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     const a = normals(rng, 2 * 3 * 4);
     const b = normals(rng, 3 * 4 * 2);
     const { cpu, wasm } = await onBoth(() => tf.tidy(() => [tf.matMul(tf.tensor(a, [2, 1, 3, 4]), tf.tensor(b, [1, 3, 4, 2])).dataSync()]));
+    expect(relativeError(cpu[0], wasm[0])).toBeLessThan(1e-5);
+  });
+
+  it("is listed in the kernel registry on top of convkit's wasm kernels, which serve the rest of their stack", () => {
+    const served = new Map(listKernelAssignments('wasm').map((a) => [a.kernel, [a.servedBy, ...a.fallbacks]]));
+    expect(served.get('Conv2D')).toEqual(['native', 'stock']);
+    expect(served.get('Conv2DBackpropFilter')).toEqual(['native', 'wasm-gradients']); // tfjs-backend-wasm has none
+    expect(served.get('Conv2DBackpropInput')).toEqual(['native', 'wasm-gradients', 'stock']);
+    expect(served.get('BatchMatMul')).toEqual(['native', 'wasm-matmul', 'stock']);
+    expect(served.get('AvgPoolGrad')).toEqual(['wasm-gradients', 'stock']);
+    expect(served.get('DepthwiseConv2dNativeBackpropFilter')).toEqual(['wasm-gradients']);
+    expect(summariseKernels('wasm')).toBe('oneDNN 7, convkit-wasm 3, stock rest');
+    expect(listKernelProviders('wasm').map((p) => [p.name, p.status, p.serving])).toEqual([
+      ['native', 'active', 7],
+      ['wasm-matmul', 'active', 0],
+      ['wasm-gradients', 'active', 3],
+    ]);
+  });
+
+  it("runs convkit's kernels under withKernelProviders({ disable: ['native'] }), still matching cpu", async () => {
+    const c = CASES.find((candidate) => candidate.dilations[0] === 1) as ConvCase;
+    const x = normals(rng, size(c.xShape));
+    const dy = normals(rng, size(outShape(c)));
+    const grad = (): Float32Array[] =>
+      tf.tidy(() => {
+        const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: 1, filterShape: c.filterShape };
+        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, c.xShape), dy: tf.tensor4d(dy, outShape(c)) }, attrs);
+        return [(dw as tf.Tensor).dataSync() as Float32Array];
+      });
+    const native = tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc;
+    const convkit = await withKernelProviders({ disable: ['native'] }, async () => {
+      expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc.name).toBe('conv2dBackpropFilter');
+      return (await onBoth(grad)).wasm;
+    });
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(native);
+    const { cpu, wasm } = await onBoth(grad);
+    expect(relativeError(cpu[0], convkit[0])).toBeLessThan(1e-5);
     expect(relativeError(cpu[0], wasm[0])).toBeLessThan(1e-5);
   });
 

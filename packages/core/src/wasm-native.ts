@@ -1,6 +1,7 @@
 // oneDNN kernels on the wasm backend's heap, through @convkit/native when it is installed and built.
 import * as tf from '@tensorflow/tfjs';
 import type { FusedActivation, NativeKernels } from '@convkit/native';
+import { getKernelProvider, installKernelProviders, removeKernelProvider, setKernelProvider, type NextKernel, type ProviderKernel } from './kernel-registry.js';
 import { heapFloats, makeOutput } from './wasm-heap.js';
 import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
 
@@ -17,15 +18,11 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   'MaxPoolGrad',
 ];
 
-/** The kernel each native kernel replaced, called for what oneDNN does not take (NCHW, PReLU, int32, …). */
-const previous = new Map<string, tf.KernelFunc>();
 let kernels: NativeKernels | undefined;
-let nativeThreads = 1;
 
-function fallback(name: string, args: KernelArgs): TensorInfo {
-  const kernel = previous.get(name);
-  if (kernel === undefined) throw new Error(`no wasm kernel '${name}' to fall back to`);
-  return kernel(args) as TensorInfo;
+/** The kernel below oneDNN's in the registry's stack, for what oneDNN does not take (NCHW, PReLU, int32, …). */
+function fallback(next: NextKernel, args: KernelArgs): TensorInfo {
+  return next(args) as TensorInfo;
 }
 
 function active(): NativeKernels {
@@ -50,6 +47,7 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
  */
 function nativePass(
   name: string,
+  next: NextKernel,
   args: KernelArgs,
   operands: readonly (TensorInfo | undefined)[],
   geometry: () => Conv2DInfo,
@@ -60,10 +58,10 @@ function nativePass(
   const format = (args.attrs as { dataFormat?: string } | undefined)?.dataFormat;
   const present = operands.filter((operand): operand is TensorInfo => operand !== undefined);
   if ((format !== undefined && format !== 'NHWC') || !allFloat32(...present) || isEmpty(...present.map((o) => o.shape))) {
-    return fallback(name, args);
+    return fallback(next, args);
   }
   const info = geometry();
-  if (active().geometryProblem(info) !== undefined) return fallback(name, args);
+  if (active().geometryProblem(info) !== undefined) return fallback(next, args);
   const out = makeOutput(backend, outShape(info));
   const views = operands.map((operand) => (operand === undefined ? null : heapFloats(backend, operand, name)));
   run(info, views, heapFloats(backend, out, name));
@@ -77,7 +75,7 @@ interface FusedConvAttrs extends ConvBackpropAttrs {
 
 const NATIVE_ACTIVATIONS = new Set<string>(['linear', 'relu', 'relu6', 'leakyrelu', 'elu', 'sigmoid']);
 
-function convForward(name: 'Conv2D' | 'FusedConv2D', args: KernelArgs): TensorInfo {
+function convForward(name: 'Conv2D' | 'FusedConv2D', args: KernelArgs, next: NextKernel): TensorInfo {
   const { inputs } = args;
   const attrs = (args.attrs ?? {}) as unknown as FusedConvAttrs;
   const x = inputs['x'] as TensorInfo;
@@ -85,9 +83,10 @@ function convForward(name: 'Conv2D' | 'FusedConv2D', args: KernelArgs): TensorIn
   const bias = inputs['bias'] as TensorInfo | undefined;
   const activation = attrs.activation ?? 'linear';
   const biasPerChannel = bias === undefined || tf.util.sizeFromShape(bias.shape) === filter.shape[3];
-  if (!NATIVE_ACTIVATIONS.has(activation) || !biasPerChannel) return fallback(name, args);
+  if (!NATIVE_ACTIVATIONS.has(activation) || !biasPerChannel) return fallback(next, args);
   return nativePass(
     name,
+    next,
     args,
     [x, filter, bias],
     () => convInfo(x.shape, filter.shape, attrs, false),
@@ -97,11 +96,12 @@ function convForward(name: 'Conv2D' | 'FusedConv2D', args: KernelArgs): TensorIn
   );
 }
 
-function convBackpropInput(args: KernelArgs): TensorInfo {
+function convBackpropInput(args: KernelArgs, next: NextKernel): TensorInfo {
   const attrs = args.attrs as unknown as ConvBackpropAttrs & { inputShape: number[] };
   const filter = args.inputs['filter'] as TensorInfo;
   return nativePass(
     'Conv2DBackpropInput',
+    next,
     args,
     [args.inputs['dy'], filter],
     () => convInfo(attrs.inputShape, filter.shape, attrs, false),
@@ -110,11 +110,12 @@ function convBackpropInput(args: KernelArgs): TensorInfo {
   );
 }
 
-function convBackpropFilter(args: KernelArgs): TensorInfo {
+function convBackpropFilter(args: KernelArgs, next: NextKernel): TensorInfo {
   const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: number[] };
   const x = args.inputs['x'] as TensorInfo;
   return nativePass(
     'Conv2DBackpropFilter',
+    next,
     args,
     [x, args.inputs['dy']],
     () => convInfo(x.shape, attrs.filterShape, attrs, false),
@@ -124,14 +125,14 @@ function convBackpropFilter(args: KernelArgs): TensorInfo {
 }
 
 /** tfjs's BatchMatMul: `a` `[...batch, m, k]` (or `k, m` transposed) by `b` `[...batch, k, n]`, batch dims broadcast. */
-function batchMatMul(args: KernelArgs): TensorInfo {
+function batchMatMul(args: KernelArgs, next: NextKernel): TensorInfo {
   const { inputs, backend } = args;
   const attrs = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
   const a = inputs['a'] as TensorInfo;
   const b = inputs['b'] as TensorInfo;
   const rankA = a.shape.length;
   const rankB = b.shape.length;
-  if (!allFloat32(a, b) || rankA < 2 || rankB < 2 || isEmpty(a.shape, b.shape)) return fallback('BatchMatMul', args);
+  if (!allFloat32(a, b) || rankA < 2 || rankB < 2 || isEmpty(a.shape, b.shape)) return fallback(next, args);
   const m = attrs.transposeA ? (a.shape[rankA - 1] as number) : (a.shape[rankA - 2] as number);
   const k = attrs.transposeA ? (a.shape[rankA - 2] as number) : (a.shape[rankA - 1] as number);
   const kB = attrs.transposeB ? (b.shape[rankB - 1] as number) : (b.shape[rankB - 2] as number);
@@ -139,10 +140,10 @@ function batchMatMul(args: KernelArgs): TensorInfo {
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
   // One operand's batch broadcasts only when it holds a single matrix; other broadcasts go to the stock kernel.
-  if (k !== kB || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return fallback('BatchMatMul', args);
+  if (k !== kB || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return fallback(next, args);
   const batchShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = Math.max(batchA, batchB);
-  if (tf.util.sizeFromShape(batchShape) !== batch) return fallback('BatchMatMul', args);
+  if (tf.util.sizeFromShape(batchShape) !== batch) return fallback(next, args);
   const out = makeOutput(backend, [...batchShape, m, n]);
   active().matMul(
     batch,
@@ -164,15 +165,15 @@ function batchMatMul(args: KernelArgs): TensorInfo {
  * `Sum` over leading axes (a bias gradient sums `dy` over batch, height and width): one pass over memory. The stock
  * kernel transposes the reduced axes innermost first. Other reductions go to the stock kernel.
  */
-function sum(args: KernelArgs): TensorInfo {
+function sum(args: KernelArgs, next: NextKernel): TensorInfo {
   const { inputs, backend } = args;
   const attrs = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
   const x = inputs['x'] as TensorInfo;
   const rank = x.shape.length;
-  if (x.dtype !== 'float32' || rank < 2 || isEmpty(x.shape)) return fallback('Sum', args);
+  if (x.dtype !== 'float32' || rank < 2 || isEmpty(x.shape)) return fallback(next, args);
   const axes = [...new Set(tf.util.parseAxisParam(attrs.axis, x.shape))].sort((p, q) => p - q);
   const leading = axes.length > 0 && axes.length < rank && axes.every((axis, i) => axis === i);
-  if (!leading) return fallback('Sum', args);
+  if (!leading) return fallback(next, args);
   const kept = x.shape.slice(axes.length);
   const shape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept;
   const out = makeOutput(backend, shape);
@@ -190,11 +191,12 @@ interface PoolGradAttrs {
 }
 
 /** `MaxPoolGrad` on OpenMP threads, with the cpu kernel's tie rule (first strictly greatest wins). */
-function maxPoolGrad(args: KernelArgs): TensorInfo {
+function maxPoolGrad(args: KernelArgs, next: NextKernel): TensorInfo {
   const attrs = args.attrs as unknown as PoolGradAttrs;
   const input = args.inputs['input'] as TensorInfo;
   return nativePass(
     'MaxPoolGrad',
+    next,
     args,
     [input, args.inputs['dy']],
     () =>
@@ -211,9 +213,12 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
   );
 }
 
-const KERNELS: Record<string, (args: KernelArgs) => TensorInfo> = {
-  Conv2D: (args) => convForward('Conv2D', args),
-  FusedConv2D: (args) => convForward('FusedConv2D', args),
+const conv2d: ProviderKernel = (args, next) => convForward('Conv2D', args, next);
+const fusedConv2d: ProviderKernel = (args, next) => convForward('FusedConv2D', args, next);
+
+const KERNELS: Record<string, ProviderKernel> = {
+  Conv2D: conv2d,
+  FusedConv2D: fusedConv2d,
   Conv2DBackpropInput: convBackpropInput,
   Conv2DBackpropFilter: convBackpropFilter,
   BatchMatMul: batchMatMul,
@@ -221,9 +226,13 @@ const KERNELS: Record<string, (args: KernelArgs) => TensorInfo> = {
   MaxPoolGrad: maxPoolGrad,
 };
 
+/** The provider's name in the kernel registry (for `withKernelProviders({ disable: ['native'] }, …)`). */
+export const NATIVE_PROVIDER_NAME = 'native';
+
 /** Whether {@link registerNativeKernels} has put the oneDNN kernels on the wasm backend. */
 export function nativeKernelsRegistered(): boolean {
-  return previous.size > 0;
+  const provider = getKernelProvider(NATIVE_PROVIDER_NAME, 'wasm');
+  return provider !== undefined && provider.declined === undefined;
 }
 
 /**
@@ -231,13 +240,15 @@ export function nativeKernelsRegistered(): boolean {
  * `Conv2D`, `FusedConv2D` (bias and relu, relu6, leaky relu, elu or sigmoid fused), both convolution gradients,
  * `BatchMatMul` (transposes and single-matrix broadcasts), `Sum` over leading axes and `MaxPoolGrad`. Tensors stay on the wasm
  * heap: oneDNN reads and writes it in place, with no copy. What oneDNN does not take (NCHW, PReLU, other dtypes,
- * other broadcasts or reductions) goes to the kernel each one replaced. Sets oneDNN's threads to `threads`.
+ * other broadcasts or reductions) goes to the kernel below it in the kernel registry (convkit's wasm kernels, then
+ * tfjs's). Sets oneDNN's threads to `threads`.
  *
  * Why: XNNPACK's wasm SIMD peaks near a quarter of the CPU's native throughput; oneDNN's JIT kernels reach it, and
  * are the kernels PyTorch's CPU convolutions use.
  *
  * {@link initBackend} calls this when it picks wasm and the addon loads (`native: false` or `CONVKIT_NATIVE=0`
- * turn it off). Calling it again only updates the threads. {@link registerWasmGradientKernels} keeps these on top.
+ * turn it off). It declares the registry provider `'native'` (label `oneDNN`, above convkit's wasm kernels); calling it
+ * again only updates the threads.
  *
  * @example
  * ```ts
@@ -248,39 +259,30 @@ export function nativeKernelsRegistered(): boolean {
  */
 export function registerNativeKernels(native: NativeKernels, threads: number): void {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer (received ${threads})`);
+  for (const kernelName of NATIVE_KERNEL_NAMES) {
+    if (tf.getKernel(kernelName, 'wasm') === undefined) {
+      throw new Error(`the wasm backend has no '${kernelName}' kernel; is @tensorflow/tfjs-backend-wasm loaded?`);
+    }
+  }
   native.setThreads(threads);
   kernels = native;
-  nativeThreads = threads;
-  for (const [kernelName, kernelFunc] of Object.entries(KERNELS)) {
-    const existing = tf.getKernel(kernelName, 'wasm');
-    if (existing === undefined) throw new Error(`the wasm backend has no '${kernelName}' kernel; is @tensorflow/tfjs-backend-wasm loaded?`);
-    if (existing.kernelFunc === kernelFunc) continue;
-    previous.set(kernelName, existing.kernelFunc);
-    tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
-  }
-}
-
-/** Puts back the kernels {@link registerNativeKernels} replaced. A no-op when none were. */
-export function unregisterNativeKernels(): void {
-  for (const [kernelName, kernelFunc] of previous) {
-    tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
-  }
-  previous.clear();
-  kernels = undefined;
+  setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: KERNELS });
+  installKernelProviders('wasm');
 }
 
 /**
- * Takes the native kernels off while convkit's wasm kernels are (re-)registered under them, and returns the function
- * that puts them back on top, so that each layer falls back to the one below it and never to itself.
+ * Declares the `'native'` provider declined, with `reason` (listed by `doctor` and `listKernelProviders`); its kernels
+ * fall back to the ones below.
  */
-export function suspendNativeKernels(): () => void {
-  const suspended = kernels;
-  const threads = nativeThreads;
-  if (suspended === undefined || previous.size === 0) return () => {};
-  unregisterNativeKernels();
-  return () => registerNativeKernels(suspended, threads);
+export function declineNativeKernels(reason: string): void {
+  kernels = undefined;
+  setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: KERNELS, declined: reason });
+}
+
+/** Takes the oneDNN kernels off; the kernels below them serve again. A no-op when none were registered. */
+export function unregisterNativeKernels(): void {
+  removeKernelProvider(NATIVE_PROVIDER_NAME, 'wasm');
+  kernels = undefined;
 }
 
 /** oneDNN's kernels with a one-line description (`'oneDNN 2.6.3 (avx2)'`), or why @convkit/native cannot give them. */

@@ -4,11 +4,14 @@
 //    (ERR_WORKER_PATH), and the main script is posted to the workers as a Blob they cannot import;
 // 3. XNNPACK's default thread count is half the logical cores.
 // enableWasmThreads() sets the flag, writes the worker script (patched to import the threaded module from its
-// file) to a temporary file and answers Emscripten's createObjectURL call with that path while the backend
+// file) to convkit's cache folder and answers Emscripten's createObjectURL call with that path while the backend
 // initialises, and passes an explicit thread count to setThreadsCount.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// The script is named by a hash of its content and reused by every later process, so runs leave nothing behind;
+// where the cache folder cannot be written, a temporary folder is used and removed when the process exits.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
@@ -29,10 +32,44 @@ function workerScript(): string {
   }
   // As tfjs does before making its Blob: the template literal turned the script's "\n" escapes into newlines.
   const script = wasmWorkerContents.replace(/\n/g, '\\n').replaceAll('e.data.urlOrBlob', JSON.stringify(threadedModule));
-  const dir = mkdtempSync(join(tmpdir(), 'convkit-wasm-'));
-  workerPath = join(dir, 'tfjs-backend-wasm-threaded-simd.worker.cjs');
-  writeFileSync(workerPath, script);
+  workerPath = writeWorkerScript(script);
   return workerPath;
+}
+
+/**
+ * The folder the worker script is cached in: `$CONVKIT_CACHE_DIR/wasm`, else `$XDG_CACHE_HOME/convkit/wasm`, else
+ * `~/.cache/convkit/wasm`.
+ */
+export function wasmCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const root = env['CONVKIT_CACHE_DIR'] || join(env['XDG_CACHE_HOME'] || join(env['HOME'] || homedir(), '.cache'), 'convkit');
+  return join(root, 'wasm');
+}
+
+/**
+ * Writes `script` into the cache folder under a name made from its hash, unless the same content is already there
+ * (a file left damaged by a crash is written again), and returns its path. The write is a temporary file renamed into
+ * place, so processes starting together never read half a file. Falls back to a temporary folder removed at exit when
+ * the cache cannot be written.
+ */
+export function writeWorkerScript(script: string, cacheDir: string = wasmCacheDir()): string {
+  const hash = createHash('sha256').update(script).digest('hex').slice(0, 16);
+  const name = `tfjs-backend-wasm-threaded-simd.worker.${hash}.cjs`;
+  const cached = join(cacheDir, name);
+  try {
+    if (!existsSync(cached) || readFileSync(cached, 'utf8') !== script) {
+      mkdirSync(cacheDir, { recursive: true });
+      const partial = `${cached}.${process.pid}.tmp`;
+      writeFileSync(partial, script);
+      renameSync(partial, cached);
+    }
+    return cached;
+  } catch {
+    const dir = mkdtempSync(join(tmpdir(), 'convkit-wasm-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, name);
+    writeFileSync(path, script);
+    return path;
+  }
 }
 
 /**

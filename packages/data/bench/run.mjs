@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { createRng, initBackend, Rng, tf } from '@convkit/core';
 import { Learner } from '@convkit/learner';
-import { QUICKSTART, quickstartModel } from '../../../examples/quickstart-model.mjs';
+import { QUICKSTART_RECIPE as QUICKSTART, quickstartModel } from '@convkit/models';
 import {
   batchAffine, batchFlip, batchTransform, colorJitter, compose, horizontalFlip, imagePipeline, imagesToTensor,
   randomResizedCrop, rotate,

@@ -1,15 +1,41 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ImageDataset } from './dataset.js';
+import type { Dataset, ImageDataset } from './dataset.js';
 
 /** How labels are encoded in a batch: one-hot float32 `[B, numClasses]` or class indices int32 `[B]`. */
 export type LabelEncoding = 'oneHot' | 'index';
 
-/** A batch of images and labels. The consumer owns both tensors and disposes them. */
+/**
+ * The registered symbol (`Symbol.for`, so a plugin package can read it without importing this one) under which a
+ * `DataLoader` marks each batch whose `transform` already ran when the batch was built: ahead of its step, up to
+ * `prefetch + 1` steps early (a loader with a `transform` and `deferTransform` unset). The non-enumerable value is
+ * `{ prefetch }`. Plugins that set the transform's strength per step refuse such a batch (`augmentStrength` of
+ * `@convkit/augment`), since the strength would land late.
+ */
+export const TRANSFORMED_AHEAD: unique symbol = Symbol.for('@convkit/data:transformedAhead');
+
+/** Marks `batch` as transformed ahead by a loader with this `prefetch` (see {@link TRANSFORMED_AHEAD}); returns it. */
+export function markTransformedAhead(batch: ImageBatch, prefetch: number): ImageBatch {
+  Object.defineProperty(batch, TRANSFORMED_AHEAD, { value: Object.freeze({ prefetch }), enumerable: false });
+  return batch;
+}
+
+/**
+ * A batch of images and labels. The consumer owns both tensors and disposes them.
+ *
+ * A `DataLoader` with a `transform` and `deferTransform` unset marks its batches as transformed ahead (a hidden,
+ * non-enumerable symbol; copying `{ x, y }` drops it): `augmentStrength` of `@convkit/augment` then refuses them with an
+ * error saying to create the loader with `deferTransform: true`.
+ */
 export interface ImageBatch {
   /** Images, float32 `[B, H, W, C]`. */
   x: tf.Tensor4D;
   /** Labels: float32 `[B, numClasses]` one-hot, or int32 `[B]` class indices. */
   y: tf.Tensor;
+  /**
+   * Present on a batch of a `DataLoader` with `deferTransform: true` until called: runs the loader's transform on `x`
+   * now (replacing `x`, disposing the old one), with the batch's own generator. Call it once, in `beforeBatch`.
+   */
+  applyTransform?: () => void;
 }
 
 /** How raw bytes become the float values of `x`, and how labels are encoded. */
@@ -63,6 +89,18 @@ function checkChannels(name: string, values: readonly number[] | undefined, chan
  * ```
  */
 export function createBatchEncoder(dataset: ImageDataset, options: BatchEncodingOptions = {}): BatchEncoder {
+  const encodeRows = createRowEncoder(dataset, options);
+  return (indices) => encodeRows(dataset.images, indices, indices);
+}
+
+/**
+ * Encodes rows of a byte buffer: row `rows[i]` of `images` with the label of dataset row `labelRows[i]`.
+ * The loader's one encoding path for both kinds of {@link Dataset}.
+ */
+export type RowEncoder = (images: Uint8Array, rows: ArrayLike<number>, labelRows: ArrayLike<number>) => ImageBatch;
+
+/** Validates the encoding options for `dataset` and returns a {@link RowEncoder}. */
+export function createRowEncoder(dataset: Dataset, options: BatchEncodingOptions = {}): RowEncoder {
   const { labels = 'oneHot', scale = 1 / 255, mean, std } = options;
   if (labels !== 'oneHot' && labels !== 'index') {
     throw new Error(`labels must be 'oneHot' or 'index' (received ${JSON.stringify(labels)})`);
@@ -81,15 +119,14 @@ export function createBatchEncoder(dataset: ImageDataset, options: BatchEncoding
   }
   const pixels = height * width * channels;
   const positions = height * width;
-  const { images, numClasses } = dataset;
+  const { numClasses } = dataset;
 
-  return (indices) => {
-    const size = indices.length;
+  return (images, rows, labelRows) => {
+    const size = rows.length;
     const x = new Float32Array(size * pixels);
     const y = labels === 'oneHot' ? new Float32Array(size * numClasses) : new Int32Array(size);
     for (let i = 0; i < size; i++) {
-      const index = indices[i] as number;
-      let source = index * pixels;
+      let source = (rows[i] as number) * pixels;
       let target = i * pixels;
       if (channels === 1) {
         for (let p = 0; p < pixels; p++) x[target++] = table[images[source++] as number] as number;
@@ -98,7 +135,7 @@ export function createBatchEncoder(dataset: ImageDataset, options: BatchEncoding
           for (let c = 0; c < channels; c++) x[target++] = table[c * 256 + (images[source++] as number)] as number;
         }
       }
-      const label = dataset.labels[index] as number;
+      const label = dataset.labels[labelRows[i] as number] as number;
       if (labels === 'oneHot') y[i * numClasses + label] = 1;
       else y[i] = label;
     }

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { writeDirectoryAtomic } from '@convkit/io';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
@@ -109,17 +109,9 @@ async function downloadAndExtract(options: LoadCifar10Options, cacheDir: string,
   const wanted = new Set([...CIFAR10_FILES.train, ...CIFAR10_FILES.test]);
   const batches = entries.filter((entry) => entry.name.split('/').includes(FOLDER) && wanted.has(basename(entry.name)));
   if (batches.length === 0) throw new Error(`${url} holds no ${FOLDER}/*.bin files`);
-  await mkdir(cacheDir, { recursive: true });
-  const temporary = join(cacheDir, `.extract-${randomBytes(6).toString('hex')}`);
   const target = join(cacheDir, FOLDER);
-  try {
-    await mkdir(temporary);
-    for (const entry of batches) await writeFile(join(temporary, basename(entry.name)), entry.data);
-    await rm(target, { recursive: true, force: true });
-    await rename(temporary, target);
-  } finally {
-    await rm(temporary, { recursive: true, force: true });
-  }
+  await rm(target, { recursive: true, force: true });
+  await writeDirectoryAtomic(target, Object.fromEntries(batches.map((entry) => [basename(entry.name), entry.data])));
   log(`cifar-10: MD5 verified, extracted ${batches.length} batch files into ${target}`);
 }
 

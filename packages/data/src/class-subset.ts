@@ -1,5 +1,5 @@
 import { createRng } from '@convkit/core';
-import type { ImageDataset } from './dataset.js';
+import type { Dataset, SubsetOf } from './dataset.js';
 import { subset } from './dataset.js';
 import { indicesByClass } from './stratified-split.js';
 
@@ -44,7 +44,7 @@ function countsFromProportions(proportions: readonly number[], size: number): nu
  * `size × proportions[c] / Σ proportions` rounded by largest remainder, where `size`
  * defaults to the largest total that every class can supply. The images of each class are
  * drawn at random from `seed`; the result keeps the original relative order, keeps
- * `numClasses` and `classNames`, and copies the images.
+ * `numClasses` and `classNames`, and copies the images (a file-backed dataset gives a view, see {@link subset}).
  *
  * Options: `counts` or `proportions` (exactly one), `size` (with `proportions`; defaults to
  * the largest possible), `seed` (defaults to `0`).
@@ -57,7 +57,7 @@ function countsFromProportions(proportions: readonly number[], size: number): nu
  * classCounts(imbalanced); // [430, 370, 130, 70]
  * ```
  */
-export function classSubset(dataset: ImageDataset, options: ClassSubsetOptions): ImageDataset {
+export function classSubset<D extends Dataset>(dataset: D, options: ClassSubsetOptions): SubsetOf<D> {
   const { seed = 0 } = options;
   const given = options.counts ?? options.proportions;
   const what = options.counts !== undefined ? 'counts' : 'proportions';

@@ -2,9 +2,10 @@ import { createRng } from '@convkit/core';
 import type { Rng, RngState } from '@convkit/core';
 import { applyBatchTransform } from './batch-transform.js';
 import type { BatchTransform } from './batch-transform.js';
-import { createBatchEncoder } from './batch-encoder.js';
-import type { BatchEncoder, BatchEncodingOptions, ImageBatch } from './batch-encoder.js';
-import type { ImageDataset } from './dataset.js';
+import { createRowEncoder, markTransformedAhead } from './batch-encoder.js';
+import type { BatchEncodingOptions, ImageBatch, RowEncoder } from './batch-encoder.js';
+import { isInMemory } from './dataset.js';
+import type { Dataset } from './dataset.js';
 import { EpochIterator } from './epoch-iterator.js';
 import type { EpochHost } from './epoch-iterator.js';
 import { epochBatches, flatLength, samplerLength } from './index-sampler.js';
@@ -33,6 +34,17 @@ export interface DataLoaderOptions extends BatchEncodingOptions {
   prefetch?: number;
   /** A transform applied to every batch's images, e.g. augmentation. Defaults to none. */
   transform?: BatchTransform;
+  /**
+   * Whether the `transform` waits until the batch is trained on instead of running when the batch is built (ahead, with
+   * `prefetch`). Defaults to `false`. With `true` every batch comes with {@link ImageBatch.applyTransform}, which a
+   * learner plugin calls in `beforeBatch` after the schedulers (`augmentStrength` and `progressiveAugmentation` of
+   * `@convkit/augment` do), so a scheduled strength is the one in force at the batch's step. Asking for the next batch
+   * while the previous one's transform was not applied throws. The transform draws from the same per-batch generator
+   * either way, so the batches are bit-identical to the undeferred ones at equal strength. With `false` (and a
+   * `transform`) each batch is marked as transformed ahead (see {@link ImageBatch}), and `augmentStrength` refuses it
+   * with an error rather than let a scheduled strength land up to `prefetch + 1` steps late.
+   */
+  deferTransform?: boolean;
 }
 
 /**
@@ -56,7 +68,8 @@ function checkInteger(name: string, value: unknown, minimum: number, what: strin
 }
 
 /**
- * Delivers an {@link ImageDataset} as shuffled, normalised, prefetched batches of tensors.
+ * Delivers a {@link Dataset} (in memory, or streamed from files by {@link streamImageFolder}) as shuffled, normalised,
+ * prefetched batches of tensors; both kinds give bit-identical batches for the same seed.
  *
  * Why: training wants float batches in a fresh random order every epoch, built without
  * stalling the step and reproducible from a seed, including after a restart from a
@@ -72,7 +85,10 @@ function checkInteger(name: string, value: unknown, minimum: number, what: strin
  * `sampler` (default none): an {@link IndexSampler} that chooses each epoch's rows (a flat
  * order cut into batches, or ready-made batches) from the loader's seeded generator instead of
  * the shuffle; `length` is then the sampler's `length(batchSize, dropLast)`, and
- * {@link DataLoader.getState} also saves the sampler's state at the start of the epoch.
+ * {@link DataLoader.getState} also saves the sampler's state at the start of the epoch;
+ * `deferTransform` (default `false`): the transform waits for the plugin that runs it at the batch's
+ * own step (see {@link DataLoaderOptions.deferTransform}); give it `true` whenever a plugin schedules the
+ * transform's strength per step (`augmentStrength`, which refuses batches transformed ahead).
  *
  * Memory: the consumer owns every batch it receives and disposes `x` and `y`. Batches built
  * ahead but never handed out are disposed by the loader when the epoch ends early (`break`,
@@ -89,8 +105,8 @@ function checkInteger(name: string, value: unknown, minimum: number, what: strin
  * ```
  */
 export class DataLoader implements AsyncIterable<ImageBatch> {
-  /** The dataset being served. */
-  readonly dataset: ImageDataset;
+  /** The dataset being served: in memory or file-backed (see {@link Dataset}). */
+  readonly dataset: Dataset;
   /** Images per batch. */
   readonly batchSize: number;
   /** Batches per (full) epoch. */
@@ -101,7 +117,10 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
   private readonly shuffle: boolean;
   private readonly prefetch: number;
   private readonly transform: BatchTransform | undefined;
-  private readonly encode: BatchEncoder;
+  private readonly encode: RowEncoder;
+  private readonly deferTransform: boolean;
+  /** The last batch handed out with a deferred transform, until the transform runs. */
+  private unapplied: { batch: ImageBatch; index: number } | undefined;
   private readonly encoding: BatchEncodingOptions;
   private readonly rng: Rng;
   private epochIndex = 0;
@@ -118,8 +137,14 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
    *   `mean`/`std` do not have one entry per channel, `sampler` is not an {@link IndexSampler}
    *   (or given with `shuffle`), or the sampler's `length` throws or is not a positive integer.
    */
-  constructor(dataset: ImageDataset, options: DataLoaderOptions) {
-    const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2, transform, sampler } = options;
+  constructor(dataset: Dataset, options: DataLoaderOptions) {
+    const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2, transform, sampler, deferTransform = false } = options;
+    if (typeof dataset?.readRows !== 'function' || !(dataset.labels instanceof Int32Array)) {
+      throw new Error(`dataset must be a Dataset of @convkit/data, with labels and readRows (received ${String(dataset)})`);
+    }
+    if (typeof deferTransform !== 'boolean') {
+      throw new Error(`deferTransform must be a boolean (received ${String(deferTransform)})`);
+    }
     checkInteger('batchSize', batchSize, 1, 'a positive integer');
     checkInteger('prefetch', prefetch, 0, 'a non-negative integer');
     checkInteger('seed', seed, Number.MIN_SAFE_INTEGER, 'an integer');
@@ -138,7 +163,8 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     this.encoding = { labels: options.labels ?? 'oneHot', scale: options.scale ?? 1 / 255 };
     if (options.mean !== undefined) this.encoding.mean = options.mean;
     if (options.std !== undefined) this.encoding.std = options.std;
-    this.encode = createBatchEncoder(dataset, this.encoding);
+    this.encode = createRowEncoder(dataset, this.encoding);
+    this.deferTransform = deferTransform && transform !== undefined;
     this.dataset = dataset;
     this.batchSize = batchSize;
     this.length = length;
@@ -168,11 +194,25 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     const batches = this.drawEpoch();
     const transformSeed = this.rng.int(0, 0x7fffffff);
     this.afterEpochDraws = this.rng.getState();
-    const make = (batchIndex: number): ImageBatch =>
+    const make = (batchIndex: number): Promise<ImageBatch> =>
       this.makeBatch(batches[batchIndex] as Int32Array, transformSeed, batchIndex);
+    this.unapplied = undefined;
     const host: EpochHost = {
-      onDelivered: (iterator, delivered) => {
+      beforeNext: (iterator) => {
+        if (iterator !== this.active || this.unapplied === undefined) return;
+        if (this.unapplied.batch.applyTransform === undefined) {
+          this.unapplied = undefined;
+          return;
+        }
+        throw new Error(
+          `batch ${this.unapplied.index} of epoch ${this.epochIndex + 1} was handed out with deferTransform: true but its ` +
+            'transform never ran: call batch.applyTransform() before training on it (augmentStrength or ' +
+            'progressiveAugmentation of @convkit/augment do it in beforeBatch), or leave deferTransform unset',
+        );
+      },
+      onDelivered: (iterator, delivered, batch) => {
         if (iterator !== this.active) return;
+        if (batch.applyTransform !== undefined) this.unapplied = { batch, index: delivered - 1 };
         this.position = delivered;
         if (delivered >= this.length) this.finishEpoch();
       },
@@ -251,7 +291,15 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
    * @returns new tensors; the caller disposes both.
    */
   toTensors(): ImageBatch {
-    return this.encode(Int32Array.from({ length: this.dataset.length }, (_, i) => i));
+    const { dataset } = this;
+    if (!isInMemory(dataset)) {
+      throw new Error(
+        `toTensors needs an in-memory dataset (received a file-backed one from ${dataset.source}): iterate the loader ` +
+          'with for await instead',
+      );
+    }
+    const rows = Int32Array.from({ length: dataset.length }, (_, i) => i);
+    return this.encode(dataset.images, rows, rows);
   }
 
   /** Draws the epoch's rows from the generator (restored to the epoch's start): one array per batch. */
@@ -278,8 +326,25 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     this.active = undefined;
   }
 
-  private makeBatch(indices: Int32Array, transformSeed: number, batchIndex: number): ImageBatch {
-    const batch = this.encode(indices);
-    return this.transform === undefined ? batch : applyBatchTransform(batch, this.transform, transformSeed, batchIndex);
+  private async makeBatch(indices: Int32Array, transformSeed: number, batchIndex: number): Promise<ImageBatch> {
+    const { dataset } = this;
+    let batch: ImageBatch;
+    if (isInMemory(dataset)) {
+      batch = this.encode(dataset.images, indices, indices);
+    } else {
+      const bytes = await dataset.readRows(indices);
+      batch = this.encode(bytes, Int32Array.from({ length: indices.length }, (_, i) => i), indices);
+    }
+    const transform = this.transform;
+    if (transform === undefined) return batch;
+    if (!this.deferTransform) {
+      return markTransformedAhead(applyBatchTransform(batch, transform, transformSeed, batchIndex), this.prefetch);
+    }
+    batch.applyTransform = () => {
+      delete batch.applyTransform;
+      const done = applyBatchTransform({ x: batch.x, y: batch.y }, transform, transformSeed, batchIndex);
+      batch.x = done.x;
+    };
+    return batch;
   }
 }

@@ -19,9 +19,9 @@ describe('createImageDataset', () => {
     expect(ds.numClasses).toBe(3);
     expect(ds.labels).toBeInstanceOf(Int32Array);
     expect(ds.source).toBe('test');
-    const unnamed = createImageDataset({ images: new Uint8Array(2), labels: [0, 3], shape: [1, 1, 1] });
-    expect(unnamed.numClasses).toBe(4);
-    expect(unnamed.classNames).toEqual(['0', '1', '2', '3']);
+    const unnamed = createImageDataset({ images: new Uint8Array(3), labels: [0, 2, 1], shape: [1, 1, 1] });
+    expect(unnamed.numClasses).toBe(3);
+    expect(unnamed.classNames).toEqual(['0', '1', '2']);
     expect(unnamed.source).toBe('memory');
   });
 
@@ -67,5 +67,19 @@ describe('classCounts', () => {
     expect(classCounts(tiny())).toEqual([1, 2, 1]);
     const sparse = createImageDataset({ images: new Uint8Array(2), labels: [3, 3], shape: [1, 1, 1], numClasses: 5 });
     expect(classCounts(sparse)).toEqual([0, 0, 0, 2, 0]);
+  });
+});
+
+describe('createImageDataset labels', () => {
+  it('refuses float labels where class indices are expected, and labels out of range', () => {
+    expect(() => createImageDataset({ images: new Uint8Array(2), labels: [0, 0.5], shape: [1, 1, 1], numClasses: 2 })).toThrow(
+      'labels[1] must be an integer class index (received 0.5)',
+    );
+    expect(() => createImageDataset({ images: new Uint8Array(2), labels: [0, 7], shape: [1, 1, 1], classNames: ['a', 'b'] })).toThrow(
+      'labels[1] must be a class index below numClasses = 2 (received 7)',
+    );
+    expect(() => createImageDataset({ images: new Uint8Array(3), labels: [0, 1, 200], shape: [1, 1, 1] })).toThrow(
+      'labels[2] is 200, so the default class names would make 201 classes, but class 2, 3, 4, 5, 6, … (198 classes) have no images',
+    );
   });
 });

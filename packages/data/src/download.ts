@@ -1,6 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { writeFileAtomic } from '@convkit/io';
 
 /** Options of {@link downloadFile}. */
 export interface DownloadFileOptions {
@@ -29,9 +28,10 @@ export function md5Hex(bytes: Uint8Array): string {
 /**
  * Downloads `url` to `destination`, verifying its MD5, without ever leaving a partial file.
  *
- * The bytes are checked in memory, written to a temporary file beside `destination`, and
- * renamed into place, so an interrupted or corrupt download leaves nothing that a later run
- * could mistake for the real file.
+ * The bytes are checked in memory, then written with `@convkit/io`'s `writeFileAtomic` (a
+ * temporary file beside `destination`, fsynced, renamed into place, the folder fsynced), so an
+ * interrupted or corrupt download, a crash or a power loss leaves nothing that a later run could
+ * mistake for the real file.
  *
  * @returns the number of bytes written.
  * @throws on a network error, an HTTP status other than 2xx, or a checksum mismatch (with
@@ -44,15 +44,7 @@ export function md5Hex(bytes: Uint8Array): string {
 export async function downloadFile(options: DownloadFileOptions): Promise<number> {
   const { url, destination, md5 } = options;
   const bytes = await fetchVerified(url, md5, options.fetch ?? globalThis.fetch);
-  await mkdir(dirname(destination), { recursive: true });
-  const temporary = `${destination}.${randomBytes(6).toString('hex')}.part`;
-  try {
-    await writeFile(temporary, bytes);
-    await rename(temporary, destination);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(destination, bytes);
   return bytes.length;
 }
 

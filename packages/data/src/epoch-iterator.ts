@@ -3,8 +3,10 @@ import type { ImageBatch } from './batch-encoder.js';
 
 /** What an {@link EpochIterator} reports back to the loader that made it. */
 export interface EpochHost {
-  /** `delivered` batches of this epoch have now been handed to the consumer. */
-  onDelivered(iterator: EpochIterator, delivered: number): void;
+  /** Called when the consumer asks for the next batch, before anything is handed out; may throw to refuse. */
+  beforeNext(iterator: EpochIterator): void;
+  /** `delivered` batches of this epoch have now been handed to the consumer, the last one `batch`. */
+  onDelivered(iterator: EpochIterator, delivered: number, batch: ImageBatch): void;
   /** The iterator was closed before the end of the epoch (break, error, or abandoned). */
   onClosed(iterator: EpochIterator): void;
 }
@@ -18,8 +20,8 @@ function disposeBatch(batch: ImageBatch): void {
 /**
  * One epoch of batches, assembled up to `prefetch` batches ahead of the consumer.
  *
- * Batch `b` is built by `make(b)`; with `prefetch > 0` each build is queued with
- * `setImmediate`, so it runs while the consumer awaits (e.g. a `loss.data()` sync) and is
+ * Batch `b` is built by `make(b)` (asynchronous: a file-backed dataset reads and decodes its rows off the JS thread);
+ * with `prefetch > 0` each build is queued with `setImmediate`, so it runs while the consumer awaits (e.g. a `loss.data()` sync) and is
  * ready by the time the next batch is asked for. Closing the iterator (a `break` out of
  * `for await`, an error, or a newer epoch of the same loader) disposes every batch that
  * was built but not handed out.
@@ -35,7 +37,7 @@ export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
     private readonly total: number,
     start: number,
     private readonly prefetch: number,
-    private readonly make: (batchIndex: number) => ImageBatch,
+    private readonly make: (batchIndex: number) => Promise<ImageBatch>,
   ) {
     this.scheduled = start;
     this.delivered = start;
@@ -47,6 +49,12 @@ export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
 
   /** Hands out the next batch; the consumer owns it and disposes `x` and `y`. */
   async next(): Promise<IteratorResult<ImageBatch, undefined>> {
+    try {
+      this.host.beforeNext(this);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
     if (this.closed || this.delivered >= this.total) return DONE;
     this.fill(this.delivered + 1);
     const pending = this.queue.shift() as Promise<ImageBatch>;
@@ -62,7 +70,7 @@ export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
       return DONE;
     }
     this.delivered += 1;
-    this.host.onDelivered(this, this.delivered);
+    this.host.onDelivered(this, this.delivered, batch);
     this.fill(this.delivered + this.prefetch);
     return { done: false, value: batch };
   }
@@ -89,26 +97,12 @@ export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
   }
 
   private schedule(batchIndex: number): Promise<ImageBatch> {
-    if (this.prefetch === 0) {
-      try {
-        return Promise.resolve(this.make(batchIndex));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    const pending = new Promise<ImageBatch>((resolve, reject) => {
-      setImmediate(() => {
-        if (this.closed) {
-          reject(new Error('the epoch was closed before this batch was built'));
-          return;
-        }
-        try {
-          resolve(this.make(batchIndex));
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
+    const build = (): Promise<ImageBatch> => {
+      if (this.closed) return Promise.reject(new Error('the epoch was closed before this batch was built'));
+      return this.make(batchIndex);
+    };
+    // With prefetch, the build starts after the current turn, while the consumer awaits (e.g. a loss sync).
+    const pending = this.prefetch === 0 ? build() : new Promise<void>((resolve) => setImmediate(resolve)).then(build);
     // The rejection is reported when the batch is awaited; do not flag it as unhandled before.
     pending.catch(() => undefined);
     return pending;

@@ -157,11 +157,27 @@ describe('loadIdxImagesAndLabels', () => {
 
   it('accepts [N, H, W, C] images and infers numClasses from the labels', async () => {
     const images = await write('b-images.gz', { dims: [2, 1, 1, 3], data: Uint8Array.from([1, 2, 3, 4, 5, 6]) });
-    const labels = await write('b-labels.gz', { dims: [2], data: Int32Array.from([4, 1]) });
+    const labels = await write('b-labels.gz', { dims: [2], data: Int32Array.from([1, 0]) });
     const ds = await loadIdxImagesAndLabels(images, labels);
     expect(ds.shape).toEqual([1, 1, 3]);
-    expect(ds.numClasses).toBe(5);
-    expect(ds.classNames).toEqual(['0', '1', '2', '3', '4']);
+    expect(ds.numClasses).toBe(2);
+    expect(ds.classNames).toEqual(['0', '1']);
+  });
+
+  it('refuses a label out of range with the default class names (label 200 among 0…9 is not a 201-class dataset)', async () => {
+    const labelValues = Uint8Array.from({ length: 20 }, (_, i) => i % 10);
+    labelValues[7] = 200;
+    labelValues[17] = 7;
+    const images = await write('o-images.gz', { dims: [20, 1, 1], data: new Uint8Array(20) });
+    const labels = await write('o-labels.gz', { dims: [20], data: labelValues });
+    await expect(loadIdxImagesAndLabels(images, labels)).rejects.toThrow(
+      `${labels}: labels[7] is 200, so the default class names would make 201 classes, but class 10, 11, 12, 13, 14, … ` +
+        '(190 classes) have no images: a label is out of range, or pass classNames or numClasses',
+    );
+    const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'];
+    await expect(loadIdxImagesAndLabels(images, labels, { classNames: names })).rejects.toThrow(
+      `${labels}: labels[7] must be a class index below numClasses = 10 (received 200)`,
+    );
   });
 
   it('rejects disagreeing counts, naming both files and counts', async () => {

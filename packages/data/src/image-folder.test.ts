@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageFolder } from './image-folder.js';
+import { streamImageFolder } from './stream-image-folder.js';
 
 let root: string;
 beforeAll(async () => {
@@ -110,5 +111,53 @@ describe('loadImageFolder', () => {
     await expect(loadImageFolder(none, { size: [2, 2], log: false })).rejects.toThrow(`${none} has no images in its class folders cat, dog`);
     await expect(loadImageFolder(oneEmpty, { size: [2, 0], log: false })).rejects.toThrow('size must be [height, width], two positive integers (received [2,0])');
     await expect(loadImageFolder(oneEmpty, { size: [2, 2], classNames: ['cow'], log: false })).rejects.toThrow(`classNames names folders missing from ${oneEmpty}: cow`);
+  });
+});
+
+describe('awkward image folders (both kinds of image-folder dataset)', () => {
+  it('converts mixed sizes and modes alike, ignores non-image files, follows symlinks and logs nested folders', async () => {
+    const gray = await sharp({ create: { width: 9, height: 5, channels: 3, background: '#808080' } }).grayscale().png().toBuffer();
+    const rgba = await sharp({ create: { width: 3, height: 7, channels: 4, background: { r: 200, g: 0, b: 0, alpha: 0.5 } } }).png().toBuffer();
+    const palette = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#00c800' } }).png({ palette: true }).toBuffer();
+    const deep = await sharp({ create: { width: 5, height: 3, channels: 3, background: '#0000c8' } }).png().toColourspace('rgb16').toBuffer();
+    const cmyk = await sharp({ create: { width: 6, height: 6, channels: 3, background: '#c8c8c8' } }).toColourspace('cmyk').jpeg().toBuffer();
+    const dir = await makeFolder('awkward', {
+      'a/gray.png': gray,
+      'a/rgba.png': rgba,
+      'a/notes.md': new TextEncoder().encode('# not an image'),
+      'a/deeper/hidden.png': gray,
+      'b/palette.png': palette,
+      'b/deep.png': deep,
+      'b/cmyk.jpg': cmyk,
+    });
+    await symlink(join(dir, 'b', 'palette.png'), join(dir, 'a', 'link.png'));
+    const logged: string[] = [];
+    const memory = await loadImageFolder(dir, { size: [2, 2], log: (line) => logged.push(line) });
+    expect(memory.files.map((f) => f.slice(dir.length + 1))).toEqual(['a/gray.png', 'a/link.png', 'a/rgba.png', 'b/cmyk.jpg', 'b/deep.png', 'b/palette.png']);
+    expect(logged[0]).toBe(`loadImageFolder: not read (folders inside a class folder are not searched): ${join(dir, 'a', 'deeper')}`);
+    const firstPixel = (i: number): number[] => Array.from(memory.images.subarray(i * 12, i * 12 + 3));
+    const near = (got: number[], want: number[]): void => got.forEach((v, c) => expect(Math.abs(v - want[c]!)).toBeLessThanOrEqual(4));
+    near(firstPixel(0), [128, 128, 128]);
+    near(firstPixel(1), [0, 200, 0]);
+    near(firstPixel(2), [100, 0, 0]); // alpha 0.5 flattened onto black
+    near(firstPixel(4), [0, 0, 200]);
+    near(firstPixel(5), [0, 200, 0]);
+    const streaming = await streamImageFolder(dir, { size: [2, 2], log: false });
+    expect(streaming.files).toEqual(memory.files);
+    expect(Array.from(await streaming.readRows([0, 1, 2, 3, 4, 5]))).toEqual(Array.from(memory.images));
+  });
+
+  it('names a dangling symlink (an unreadable file) and a non-image with an image extension, in both kinds', async () => {
+    const dir = await makeFolder('unreadable', { 'a/ok.png': await solid([1, 2, 3], 'png'), 'b/text.png': new TextEncoder().encode('hello') });
+    await symlink(join(dir, 'nowhere.png'), join(dir, 'a', 'gone.png'));
+    await expect(loadImageFolder(dir, { size: [2, 2], log: false })).rejects.toThrow(
+      `2 images in ${dir} could not be decoded (pass onError: 'skip' to skip them):\n  ${join(dir, 'a', 'gone.png')}: ENOENT`,
+    );
+    const streaming = await streamImageFolder(dir, { size: [2, 2], log: false });
+    await expect(streaming.readRows([0])).rejects.toThrow(
+      `${join(dir, 'a', 'gone.png')} (row 0, class "a") must be an image file decodable to 2×2×3, but the file is missing (deleted after the folder was listed, or a dangling link)`,
+    );
+    await expect(streaming.readRows([2])).rejects.toThrow(`${join(dir, 'b', 'text.png')} (row 2, class "b") must be an image file decodable to 2×2×3, but it cannot be decoded (`);
+    await expect(streamImageFolder(join(dir, 'a'), { size: [2, 2], log: false })).rejects.toThrow(`${join(dir, 'a')} has no class folders`);
   });
 });

@@ -33,7 +33,12 @@ export interface ImageFolderDataset extends ImageDataset {
   readonly skipped: readonly string[];
 }
 
-async function decode(path: string, height: number, width: number, channels: 1 | 3): Promise<Uint8Array> {
+/**
+ * Decodes the image file `path` to exactly `height × width × channels` bytes (stretched, transparency flattened onto
+ * black) with sharp, which shrinks JPEG and WebP while decoding when the target is smaller (shrink-on-load) and runs on
+ * libvips' threads, off the JS thread. The one decoder of both kinds of image-folder dataset, so they agree bit for bit.
+ */
+export async function decodeImageFile(path: string, height: number, width: number, channels: 1 | 3): Promise<Uint8Array> {
   const sharp = await loadSharp('loadImageFolder');
   const bytes = await readFile(path);
   let image: sharpModule.Sharp;
@@ -52,8 +57,95 @@ async function decode(path: string, height: number, width: number, channels: 1 |
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
+/** The image files of a class-folder tree, in dataset order, with their labels. */
+export interface ImageFolderIndex {
+  files: string[];
+  fileLabels: number[];
+  classNames: readonly string[];
+}
+
+/**
+ * Lists `dir/<class>/<image>` in dataset order: classes in `givenClassNames` order (default: the sorted sub-folders),
+ * files sorted by name, only the extensions of {@link IMAGE_EXTENSIONS} (other files are ignored), hidden entries and
+ * folders inside a class folder skipped (logged). Throws for a missing folder, no class folders, a named class folder
+ * that is absent, or a class folder without images.
+ */
+export async function indexImageFolder(
+  dir: string,
+  givenClassNames: readonly string[] | undefined,
+  log: (line: string) => void,
+  caller: string,
+): Promise<ImageFolderIndex> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    throw new Error(`dir must be a readable folder of class folders (received ${JSON.stringify(dir)}: ${(error as Error).message})`, { cause: error });
+  }
+  const folders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const classNames = givenClassNames ?? folders;
+  if (classNames.length === 0) {
+    throw new Error(`${dir} has no class folders (expected one sub-folder of images per class, e.g. ${join(dir, 'cat')})`);
+  }
+  const absent = classNames.filter((name) => !folders.includes(name));
+  if (absent.length > 0) throw new Error(`classNames names folders missing from ${dir}: ${absent.join(', ')} (found ${folders.join(', ') || 'none'})`);
+
+  const files: string[] = [];
+  const fileLabels: number[] = [];
+  const empty: string[] = [];
+  const nested: string[] = [];
+  for (const [label, name] of classNames.entries()) {
+    const listed = await readdir(join(dir, name), { withFileTypes: true });
+    for (const e of listed) if (e.isDirectory() && !e.name.startsWith('.')) nested.push(join(dir, name, e.name));
+    const images = listed
+      .filter((e) => (e.isFile() || e.isSymbolicLink()) && !e.name.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()))
+      .map((e) => e.name)
+      .sort();
+    if (images.length === 0) empty.push(name);
+    for (const image of images) {
+      files.push(join(dir, name, image));
+      fileLabels.push(label);
+    }
+  }
+  if (files.length === 0) {
+    throw new Error(`${dir} has no images in its class folders ${classNames.join(', ')} (extensions read: ${IMAGE_EXTENSIONS.join(' ')})`);
+  }
+  if (empty.length > 0) {
+    throw new Error(`class folder${empty.length > 1 ? 's' : ''} ${empty.map((name) => join(dir, name)).join(', ')} of ${dir} ha${empty.length > 1 ? 've' : 's'} no images`);
+  }
+
+  if (nested.length > 0) {
+    log(`${caller}: not read (folders inside a class folder are not searched): ${nested.join(', ')}`);
+  }
+  return { files, fileLabels, classNames };
+}
+
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0;
+}
+
+/** The checked options shared by {@link loadImageFolder} and `streamImageFolder`, defaults filled. */
+export interface FolderSettings {
+  height: number;
+  width: number;
+  channels: 1 | 3;
+  onError: 'throw' | 'skip';
+  concurrency: number;
+  log: (line: string) => void;
+}
+
+/** Checks {@link LoadImageFolderOptions} and fills the defaults. */
+export function checkFolderOptions(options: LoadImageFolderOptions): FolderSettings {
+  const { size, channels = 3, onError = 'throw', concurrency = 4 } = options ?? ({} as LoadImageFolderOptions);
+  if (!Array.isArray(size) || size.length !== 2 || !size.every(isPositiveInteger)) {
+    throw new Error(`size must be [height, width], two positive integers (received ${JSON.stringify(size)})`);
+  }
+  if (channels !== 1 && channels !== 3) throw new Error(`channels must be 1 or 3 (received ${JSON.stringify(channels)})`);
+  if (onError !== 'throw' && onError !== 'skip') throw new Error(`onError must be 'throw' or 'skip' (received ${JSON.stringify(onError)})`);
+  if (!isPositiveInteger(concurrency)) throw new Error(`concurrency must be a positive integer (received ${concurrency})`);
+  const log = options.log === false ? (): void => undefined : (options.log ?? ((line: string) => console.log(line)));
+  const [height, width] = size;
+  return { height, width, channels, onError, concurrency, log };
 }
 
 /**
@@ -64,6 +156,14 @@ function isPositiveInteger(value: unknown): value is number {
  * stretched to `size` and converted to `channels`, and the class index is the position of
  * its folder in `classNames` (by default, the sorted sub-folder names). Files are read in
  * sorted order, so the result is the same on every run. Other files are ignored.
+ *
+ * Awkward folders: images of mixed sizes and modes (grayscale, RGBA, palette, 16-bit,
+ * CMYK) are all stretched to `size` and converted to `channels` (alpha flattened onto
+ * black); files without an image extension are ignored; a file with one that is not an
+ * image, or cannot be read (a dangling symlink, no permission), fails with its name (or is
+ * skipped with `onError: 'skip'`); a class folder without images is an error naming it;
+ * folders inside a class folder are not read (a log line names them); symlinks to images
+ * are followed.
  *
  * Options: `size` (required), `channels` (defaults to `3`), `classNames` (defaults to all
  * sub-folders, sorted), `onError` (defaults to `'throw'`), `log` (defaults to
@@ -80,75 +180,37 @@ function isPositiveInteger(value: unknown): value is number {
  * ```
  */
 export async function loadImageFolder(dir: string, options: LoadImageFolderOptions): Promise<ImageFolderDataset> {
-  const { size, channels = 3, onError = 'throw', concurrency = 4 } = options;
-  if (!Array.isArray(size) || size.length !== 2 || !size.every(isPositiveInteger)) {
-    throw new Error(`size must be [height, width], two positive integers (received ${JSON.stringify(size)})`);
-  }
-  if (channels !== 1 && channels !== 3) throw new Error(`channels must be 1 or 3 (received ${JSON.stringify(channels)})`);
-  if (onError !== 'throw' && onError !== 'skip') throw new Error(`onError must be 'throw' or 'skip' (received ${JSON.stringify(onError)})`);
-  if (!isPositiveInteger(concurrency)) throw new Error(`concurrency must be a positive integer (received ${concurrency})`);
-  const log = options.log === false ? (): void => undefined : (options.log ?? ((line: string) => console.log(line)));
-  const [height, width] = size;
-
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (error) {
-    throw new Error(`dir must be a readable folder of class folders (received ${JSON.stringify(dir)}: ${(error as Error).message})`, { cause: error });
-  }
-  const folders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
-  const classNames = options.classNames ?? folders;
-  if (classNames.length === 0) {
-    throw new Error(`${dir} has no class folders (expected one sub-folder of images per class, e.g. ${join(dir, 'cat')})`);
-  }
-  const absent = classNames.filter((name) => !folders.includes(name));
-  if (absent.length > 0) throw new Error(`classNames names folders missing from ${dir}: ${absent.join(', ')} (found ${folders.join(', ') || 'none'})`);
-
-  const files: string[] = [];
-  const fileLabels: number[] = [];
-  const empty: string[] = [];
-  for (const [label, name] of classNames.entries()) {
-    const images = (await readdir(join(dir, name), { withFileTypes: true }))
-      .filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()))
-      .map((e) => e.name)
-      .sort();
-    if (images.length === 0) empty.push(name);
-    for (const image of images) {
-      files.push(join(dir, name, image));
-      fileLabels.push(label);
-    }
-  }
-  if (files.length === 0) {
-    throw new Error(`${dir} has no images in its class folders ${classNames.join(', ')} (extensions read: ${IMAGE_EXTENSIONS.join(' ')})`);
-  }
-  if (empty.length > 0) {
-    throw new Error(`class folder${empty.length > 1 ? 's' : ''} ${empty.map((name) => join(dir, name)).join(', ')} of ${dir} ha${empty.length > 1 ? 've' : 's'} no images`);
-  }
+  const { height, width, channels, onError, concurrency, log } = checkFolderOptions(options);
+  const { files, fileLabels, classNames } = await indexImageFolder(dir, options.classNames, log, 'loadImageFolder');
 
   await loadSharp('loadImageFolder');
   const pixels = height * width * channels;
-  const decoded: (Uint8Array | Error)[] = new Array(files.length);
+  // One buffer for the whole dataset: each image is decoded straight into its slot (no second copy while loading).
+  let images = new Uint8Array(files.length * pixels);
+  const errors: (Error | undefined)[] = new Array(files.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const index = next++;
       try {
-        decoded[index] = await decode(files[index] as string, height, width, channels);
+        images.set(await decodeImageFile(files[index] as string, height, width, channels), index * pixels);
       } catch (error) {
-        decoded[index] = error as Error;
+        errors[index] = error as Error;
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
 
-  const failures = files.flatMap((file, i) => (decoded[i] instanceof Error ? [`${file}: ${(decoded[i] as Error).message}`] : []));
+  const failures = files.flatMap((file, i) => (errors[i] === undefined ? [] : [`${file}: ${(errors[i] as Error).message}`]));
   if (failures.length > 0 && onError === 'throw') {
     throw new Error(`${failures.length} image${failures.length > 1 ? 's' : ''} in ${dir} could not be decoded (pass onError: 'skip' to skip them):\n  ${failures.join('\n  ')}`);
   }
-  const kept = files.flatMap((_, i) => (decoded[i] instanceof Error ? [] : [i]));
-  const images = new Uint8Array(kept.length * pixels);
-  kept.forEach((i, n) => images.set(decoded[i] as Uint8Array, n * pixels));
-  const skipped = files.filter((_, i) => decoded[i] instanceof Error);
+  const kept = files.flatMap((_, i) => (errors[i] === undefined ? [i] : []));
+  if (kept.length < files.length) {
+    kept.forEach((i, n) => images.copyWithin(n * pixels, i * pixels, (i + 1) * pixels));
+    images = images.subarray(0, kept.length * pixels);
+  }
+  const skipped = files.filter((_, i) => errors[i] !== undefined);
   for (const failure of failures) log(`loadImageFolder: skipped ${failure}`);
   const dataset = createImageDataset({
     images,

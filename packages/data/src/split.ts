@@ -1,6 +1,6 @@
 import { createRng } from '@convkit/core';
 import type { Rng } from '@convkit/core';
-import type { ImageDataset } from './dataset.js';
+import type { Dataset, ImageDataset, SubsetOf } from './dataset.js';
 import { subset } from './dataset.js';
 
 /**
@@ -36,12 +36,12 @@ export interface TrainValidSplitOptions {
   stratify?: boolean;
 }
 
-/** The two halves returned by {@link trainValidSplit}. */
-export interface TrainValidSplit {
+/** The two halves returned by {@link trainValidSplit}: in-memory datasets for an in-memory one, views otherwise. */
+export interface TrainValidSplit<D extends Dataset = ImageDataset> {
   /** The images kept for training. */
-  train: ImageDataset;
+  train: D;
   /** The images held out for validation. */
-  valid: ImageDataset;
+  valid: D;
 }
 
 /**
@@ -52,7 +52,7 @@ export interface TrainValidSplit {
  * proportions of the whole; without it, `round(n × validFraction)` images are drawn from
  * the whole. Which images go where depends only on `seed`. Both sets keep the images in
  * their original relative order (a {@link DataLoader} shuffles them anyway). The images are
- * copied; neither set aliases `dataset`.
+ * copied; neither set aliases `dataset` (a file-backed dataset gives two views, see {@link subset}).
  *
  * @throws if `validFraction` is not strictly between 0 and 1, or leaves either set empty.
  * @example
@@ -61,7 +61,7 @@ export interface TrainValidSplit {
  * train.length; // 54000, 5400 per class
  * ```
  */
-export function trainValidSplit(dataset: ImageDataset, options: TrainValidSplitOptions): TrainValidSplit {
+export function trainValidSplit<D extends Dataset>(dataset: D, options: TrainValidSplitOptions): TrainValidSplit<SubsetOf<D>> {
   const { validFraction, seed = 0, stratify = true } = options;
   if (typeof validFraction !== 'number' || !(validFraction > 0 && validFraction < 1)) {
     throw new Error(`validFraction must be a number strictly between 0 and 1 (received ${validFraction})`);

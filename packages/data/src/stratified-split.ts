@@ -1,5 +1,5 @@
 import { createRng } from '@convkit/core';
-import type { ImageDataset } from './dataset.js';
+import type { Dataset, ImageDataset, SubsetOf } from './dataset.js';
 import { subset } from './dataset.js';
 
 /** Options of {@link stratifiedSplit}. */
@@ -10,18 +10,18 @@ export interface StratifiedSplitOptions {
   seed?: number;
 }
 
-/** The three parts returned by {@link stratifiedSplit}. */
-export interface StratifiedSplit {
+/** The three parts returned by {@link stratifiedSplit}: in-memory datasets for an in-memory one, views otherwise. */
+export interface StratifiedSplit<D extends Dataset = ImageDataset> {
   /** The training images. */
-  train: ImageDataset;
+  train: D;
   /** The validation images. */
-  valid: ImageDataset;
+  valid: D;
   /** The test images. */
-  test: ImageDataset;
+  test: D;
 }
 
 /** Groups the indices of `dataset` by label. */
-export function indicesByClass(dataset: ImageDataset): number[][] {
+export function indicesByClass(dataset: Dataset): number[][] {
   const groups: number[][] = Array.from({ length: dataset.numClasses }, () => []);
   for (let i = 0; i < dataset.length; i++) (groups[dataset.labels[i] as number] as number[]).push(i);
   return groups;
@@ -37,7 +37,7 @@ const ascending = (a: number, b: number): number => a - b;
  * `n_c` images gives `round(n_c × train)` to training, `round(n_c × (train + valid))` minus
  * that to validation and the rest to test, so every part is exact per class to rounding and
  * the three always add up to `n_c`. Which images go where depends only on `seed`; each part
- * keeps the original relative order and copies the images.
+ * keeps the original relative order and copies the images (a file-backed dataset gives views, see {@link subset}).
  *
  * Options: `fractions` (required), `seed` (defaults to `0`).
  *
@@ -48,7 +48,7 @@ const ascending = (a: number, b: number): number => a - b;
  * const { train, valid, test } = stratifiedSplit(dataset, { fractions: [0.7, 0.15, 0.15], seed: 1 });
  * ```
  */
-export function stratifiedSplit(dataset: ImageDataset, options: StratifiedSplitOptions): StratifiedSplit {
+export function stratifiedSplit<D extends Dataset>(dataset: D, options: StratifiedSplitOptions): StratifiedSplit<SubsetOf<D>> {
   const { fractions, seed = 0 } = options;
   if (
     !Array.isArray(fractions) ||

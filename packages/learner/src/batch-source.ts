@@ -62,6 +62,19 @@ export function checkBatch(
       `${argument} batch ${index} must be an object { x: tf.Tensor, y: tf.Tensor } (received ${describe(batch)})`
     );
   }
+  const samples = candidate.x!.rank === 0 ? 1 : candidate.x!.shape[0]!;
+  if (samples === 0) {
+    throw new Error(
+      `${argument} batch ${index} is empty: x has shape [${candidate.x!.shape.join(', ')}] (expected at least one sample)`
+    );
+  }
+  const y = candidate.y;
+  if (needsTargets && y !== undefined && y.rank > 0 && candidate.x!.rank > 0 && y.shape[0] !== samples) {
+    throw new Error(
+      `${argument} batch ${index} has ${samples} inputs but ${y.shape[0]} targets: x has shape ` +
+        `[${candidate.x!.shape.join(', ')}], y has shape [${y.shape.join(', ')}] (expected the same first dimension)`
+    );
+  }
 }
 
 /** Number of batches per epoch, if the source says. */

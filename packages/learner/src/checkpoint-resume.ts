@@ -4,7 +4,9 @@ import type { CheckpointFileSystem } from './checkpoint-io.js';
 import { readCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint-state.js';
 import { applyWeights } from './checkpoint-weights.js';
 import { readHypers, type LoopContext } from './context.js';
+import { isHyperKey, setHyperByKey } from './group-hypers.js';
 import type { History } from './history.js';
+import type { Metric } from './metrics.js';
 import type { LearnerModel } from './model.js';
 import type { OptimizerLike } from './optimizer.js';
 import type { Plugin } from './plugin.js';
@@ -31,9 +33,16 @@ export async function captureRun(
     fitStartHypers: Record<string, number>;
     inBatch: boolean;
     epochLosses: { value: number; size: number }[];
+    metrics: readonly Metric[];
   }
 ): Promise<CapturedState> {
   const { ctx, inBatch, step } = run;
+  const metrics: Record<string, unknown> = {};
+  if (inBatch) {
+    for (const metric of run.metrics) {
+      if (typeof metric.getState === 'function') metrics[metric.name] = structuredClone(await metric.getState());
+    }
+  }
   return {
     position: {
       epoch: inBatch ? ctx.epoch : ctx.epoch + 1,
@@ -49,6 +58,7 @@ export async function captureRun(
     plugins: pluginStates(run.plugins),
     train: sourceState(run.train),
     epochLosses: run.epochLosses,
+    metrics,
     lastMetrics: structuredClone(ctx.lastMetrics),
     history: structuredClone(ctx.history),
   };
@@ -75,6 +85,7 @@ export async function idleState(
     plugins: pluginStates(parts.plugins),
     train: sourceState(parts.train),
     epochLosses: [],
+    metrics: {},
     lastMetrics: { train: { ...(last?.train ?? {}) }, valid: { ...(last?.valid ?? {}) } },
     history: structuredClone(history),
   };
@@ -170,6 +181,17 @@ export function restorePlugins(plugins: readonly Plugin[], saved: Record<string,
   }
 }
 
+/**
+ * Gives each metric its saved accumulated state (a checkpoint taken mid-epoch), so the resumed epoch's metrics
+ * cover the whole epoch. Metrics without `setState`, or absent from the checkpoint (older checkpoints), start empty.
+ */
+export function restoreMetrics(metrics: readonly Metric[], saved: Record<string, unknown> | undefined): void {
+  for (const metric of metrics) {
+    if (saved === undefined || !(metric.name in saved) || typeof metric.setState !== 'function') continue;
+    metric.setState(structuredClone(saved[metric.name]));
+  }
+}
+
 /** Restores the optimizer's slots and hyperparameters. */
 export async function restoreOptimizer(optimizer: OptimizerLike, state: CheckpointState): Promise<void> {
   if (state.optimizer !== null && state.optimizer !== undefined) {
@@ -184,6 +206,6 @@ export async function restoreOptimizer(optimizer: OptimizerLike, state: Checkpoi
 /** Sets the saved hyperparameters that the optimizer has. */
 export function restoreHypers(optimizer: OptimizerLike, hypers: Record<string, number>): void {
   for (const [name, value] of Object.entries(hypers)) {
-    if (optimizer.hyperNames.includes(name)) optimizer.setHyper(name, value);
+    if (isHyperKey(optimizer, name)) setHyperByKey(optimizer, name, value);
   }
 }

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import type { RngState } from '@convkit/core';
-import { readJson, type CheckpointFileSystem } from './checkpoint-io.js';
+import { isTemporaryName, readJson, type CheckpointFileSystem } from './checkpoint-io.js';
 import { WEIGHTS_FILE, type CheckpointModelJson } from './checkpoint-weights.js';
-import type { LastMetrics } from './context.js';
-import type { History } from './history.js';
+import type { History, LastMetrics } from './history.js';
 
 /** Where a checkpoint stands in a fit: the point a resumed fit continues from. */
 export interface CheckpointPosition {
@@ -43,10 +43,23 @@ export interface CheckpointState {
   train: unknown;
   /** The losses (and batch sizes) of the current epoch's batches so far, for its mean training loss. */
   epochLosses: { value: number; size: number }[];
+  /**
+   * Each metric's accumulated state (`getState()`: running sums, confusion counts) in the current epoch, by metric
+   * name; empty at an epoch boundary. Absent in checkpoints written before it existed.
+   */
+  metrics?: Record<string, unknown>;
   /** The latest metrics (`ctx.lastMetrics`). */
   lastMetrics: LastMetrics;
   /** The fit's history up to this point, step losses included. */
   history: History;
+}
+
+/** What `Learner.saveCheckpoint` wrote. */
+export interface SavedCheckpoint {
+  /** The checkpoint's directory. */
+  directory: string;
+  /** Where the run stood. */
+  position: CheckpointPosition;
 }
 
 /** A checkpoint read from disk: its state, its model files, and where it lies. */
@@ -134,10 +147,41 @@ export async function resolveCheckpoint(
   }
   const manifest = (await readJson(fileSystem, manifestFile)) as Partial<CheckpointManifest>;
   const name = which === 'best' ? manifest.best?.name : manifest.latest;
-  if (typeof name !== 'string') {
+  if (typeof name !== 'string' || name === '') {
     throw new Error(`${manifestFile} names no ${which} checkpoint${which === 'best' ? ' (was saveBest on?)' : ''}`);
   }
-  return path.join(target, name);
+  const directory = path.join(target, name);
+  if (!(await fileSystem.exists(path.join(directory, STATE_FILE)))) {
+    throw new Error(
+      `${manifestFile} names "${name}" as the ${which} checkpoint, but ${directory} has no ${STATE_FILE} ` +
+        '(the manifest was edited, or the checkpoint deleted)'
+    );
+  }
+  return directory;
+}
+
+/** Checks the shape of a parsed `model.json`: a weights manifest whose entries have a name, a shape and a dtype. */
+function checkModelJson(value: unknown, file: string): CheckpointModelJson {
+  const json = value as Partial<CheckpointModelJson> | null;
+  if (typeof json !== 'object' || json === null || !Array.isArray(json.weightsManifest)) {
+    throw new Error(`${file} is not a checkpoint's model.json: it has no weightsManifest`);
+  }
+  for (const group of json.weightsManifest) {
+    for (const spec of (group as { weights?: unknown })?.weights as Partial<tf.io.WeightsManifestEntry>[] ?? [null]) {
+      const valid =
+        typeof spec?.name === 'string' &&
+        typeof spec.dtype === 'string' &&
+        Array.isArray(spec.shape) &&
+        spec.shape.every((d) => Number.isInteger(d) && d >= 0);
+      if (!valid) {
+        throw new Error(
+          `${file} is corrupt: each weight must have a name, a dtype and a shape of non-negative integers ` +
+            `(received ${JSON.stringify(spec)})`
+        );
+      }
+    }
+  }
+  return json as CheckpointModelJson;
 }
 
 /** Reads a checkpoint (see {@link resolveCheckpoint} for what `target` may be). */
@@ -146,13 +190,22 @@ export async function readCheckpoint(
   target: string,
   which: 'latest' | 'best' = 'latest'
 ): Promise<Checkpoint> {
+  if (typeof target === 'string' && isTemporaryName(path.basename(target))) {
+    throw new Error(
+      `${target} is a half-written checkpoint left by an interrupted save (a temporary directory); load the ` +
+        'directory of checkpoints or a complete checkpoint instead'
+    );
+  }
   const directory = await resolveCheckpoint(fileSystem, target, which);
+  for (const file of [MODEL_FILE, WEIGHTS_FILE]) {
+    if (!(await fileSystem.exists(path.join(directory, file)))) {
+      throw new Error(`checkpoint ${directory} is incomplete: ${file} is missing (a half-written or edited checkpoint)`);
+    }
+  }
   const stateFile = path.join(directory, STATE_FILE);
   const state = checkState(await readJson(fileSystem, stateFile), stateFile);
-  const model = (await readJson(fileSystem, path.join(directory, MODEL_FILE))) as CheckpointModelJson;
-  if (!Array.isArray(model?.weightsManifest)) {
-    throw new Error(`${path.join(directory, MODEL_FILE)} has no weightsManifest`);
-  }
+  const modelFile = path.join(directory, MODEL_FILE);
+  const model = checkModelJson(await readJson(fileSystem, modelFile), modelFile);
   const weights = await fileSystem.readFile(path.join(directory, WEIGHTS_FILE));
   return { directory, state, model, weights };
 }

@@ -1,15 +1,9 @@
 import { writeDirectoryAtomic, type CheckpointFileSystem } from './checkpoint-io.js';
-import { MODEL_FILE, STATE_FILE, type CheckpointPosition, type CheckpointState } from './checkpoint-state.js';
+import { MODEL_FILE, STATE_FILE, type CheckpointState, type SavedCheckpoint } from './checkpoint-state.js';
 import { encodeModel, WEIGHTS_FILE } from './checkpoint-weights.js';
 import type { LearnerModel } from './model.js';
 
-/** What {@link Learner.saveCheckpoint} wrote. */
-export interface SavedCheckpoint {
-  /** The checkpoint's directory. */
-  directory: string;
-  /** Where the run stood. */
-  position: CheckpointPosition;
-}
+export type { SavedCheckpoint } from './checkpoint-state.js';
 
 /** Writes `model.json`, `weights.bin` and `state.json` into the new directory `directory`, atomically. */
 export async function writeCheckpoint(
@@ -19,10 +13,14 @@ export async function writeCheckpoint(
   state: CheckpointState
 ): Promise<SavedCheckpoint> {
   const encoded = await encodeModel(model);
-  await writeDirectoryAtomic(fileSystem, directory, {
-    [WEIGHTS_FILE]: encoded.weights,
-    [MODEL_FILE]: JSON.stringify(encoded.json),
-    [STATE_FILE]: JSON.stringify(state),
-  });
+  await writeDirectoryAtomic(
+    directory,
+    {
+      [WEIGHTS_FILE]: encoded.weights,
+      [MODEL_FILE]: JSON.stringify(encoded.json),
+      [STATE_FILE]: JSON.stringify(state),
+    },
+    { fileSystem }
+  );
   return { directory, position: state.position };
 }

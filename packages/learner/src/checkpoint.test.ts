@@ -1,10 +1,9 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createRng, registerWasmGradientKernels, type Rng, type RngState } from '@convkit/core';
 import { availableBackends, withBackend } from '@convkit/core/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Batch, BatchSource } from './batch-source.js';
 import { checkpoint } from './checkpoint.js';
 import { nodeFileSystem, type CheckpointFileSystem } from './checkpoint-io.js';
@@ -12,19 +11,12 @@ import { loadCheckpoint, loadCheckpointModel, loadCheckpointWeights } from './ch
 import type { History } from './history.js';
 import { Learner } from './learner.js';
 import type { Plugin } from './plugin.js';
+import { scratchDirectories } from './scratch.test-helpers.js';
 
-const roots: string[] = [];
-function scratch(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'convkit-checkpoint-'));
-  roots.push(dir);
-  return dir;
-}
+const scratch = scratchDirectories('checkpoint');
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
-});
-afterAll(() => {
-  for (const dir of roots) rmSync(dir, { recursive: true, force: true });
 });
 
 interface SourceState {
@@ -323,7 +315,7 @@ describe('models from checkpoints', () => {
     const wider = buildModel(6);
     const untouched = await weightsOf(wider);
     await expect(loadCheckpointWeights(wider, path.join(dir, 'start'))).rejects.toThrow(
-      /weight 0 "conv2d_Conv2D\d+\/kernel" expects shape \[3, 3, 1, 6\] but the checkpoint's "conv2d_Conv2D\d+\/kernel" has shape \[3, 3, 1, 4\]/
+      /weight "conv2d_Conv2D\d+\/kernel" expects shape \[3, 3, 1, 6\] but the checkpoint's "conv2d_Conv2D\d+\/kernel" has shape \[3, 3, 1, 4\]/
     );
     expect(await weightsOf(wider)).toEqual(untouched);
     const learner = makeRun([], wider);
@@ -340,7 +332,7 @@ describe('models from checkpoints', () => {
     const run = makeRun();
     await run.learner.fit(1);
     await run.learner.saveCheckpoint(path.join(dir, 'one'));
-    await expect(run.learner.saveCheckpoint(path.join(dir, 'one'))).rejects.toThrow('a checkpoint is never overwritten');
+    await expect(run.learner.saveCheckpoint(path.join(dir, 'one'))).rejects.toThrow('directory must not exist yet');
     await expect(run.learner.fit(1, { resume: path.join(dir, 'one') })).rejects.toThrow(
       "epochs must exceed the checkpoint's epoch 1 when resuming (received 1)"
     );

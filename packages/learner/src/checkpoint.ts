@@ -1,8 +1,7 @@
 import * as path from 'node:path';
-import { isTemporary, nodeFileSystem, readJson, writeFileAtomic, type CheckpointFileSystem } from './checkpoint-io.js';
+import { isTemporaryName, nodeFileSystem, readJson, writeFileAtomic, type CheckpointFileSystem } from './checkpoint-io.js';
 import { MANIFEST_FILE, type CheckpointManifest } from './checkpoint-state.js';
-import type { LoopContext } from './context.js';
-import type { Plugin } from './plugin.js';
+import type { LoopContext, Plugin } from './loop-types.js';
 
 /** Options of {@link checkpoint}. */
 export interface CheckpointOptions {
@@ -121,10 +120,10 @@ export function checkpoint(options: CheckpointOptions): Plugin & {
     }
     const newest = new Set(manifest.checkpoints.slice(-keepLast).map((c) => c.name));
     manifest.checkpoints = manifest.checkpoints.filter((c) => newest.has(c.name) || c.name === manifest.best?.name);
-    await writeFileAtomic(fileSystem, manifestFile, JSON.stringify(manifest, null, 1));
+    await writeFileAtomic(manifestFile, JSON.stringify(manifest, null, 1), { fileSystem });
     const keep = new Set([...manifest.checkpoints.map((c) => c.name), manifest.best?.name, MANIFEST_FILE]);
     for (const entry of await fileSystem.list(dir)) {
-      if (isTemporary(entry) || (/^step-\d+$/.test(entry) && !keep.has(entry))) await fileSystem.remove(path.join(dir, entry));
+      if (isTemporaryName(entry) || (/^step-\d+$/.test(entry) && !keep.has(entry))) await fileSystem.remove(path.join(dir, entry));
     }
   };
 

@@ -100,7 +100,7 @@ describe('ConfusionMatrixMetric', () => {
     const labels = Array.from({ length: rows }, () => Math.floor(random() * numClasses));
     const predicted = logits.map((row) => row.indexOf(Math.max(...row)));
     const expected = classificationReport(labels, predicted, numClasses);
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const metrics = [
         balancedAccuracy(),
         macroF1(),
@@ -118,7 +118,7 @@ describe('ConfusionMatrixMetric', () => {
         for (const metric of metrics) metric.update(pred, start % 32 === 0 ? indexY : oneHotY);
         tf.dispose([pred, indexY, oneHotY]);
       }
-      const values = metrics.map((metric) => metric.compute());
+      const values = await Promise.all(metrics.map((metric) => metric.compute()));
       expect(values[0]).toBeCloseTo(expected.balancedAccuracy, 6);
       expect(values[1]).toBeCloseTo(expected.macro.f1, 6);
       expect(values[2]).toBeCloseTo(expected.weighted.f1, 6);
@@ -139,20 +139,20 @@ describe('ConfusionMatrixMetric', () => {
         'f1Class3',
       ]);
       for (const metric of metrics) metric.reset();
-      expect(metrics[0]!.compute()).toBeNaN();
+      expect(await metrics[0]!.compute()).toBeNaN();
       expect(metrics[0]!.report()!.confusion).toEqual(expected.confusion); // the last report survives the reset
       expect(balancedAccuracy().report()).toBeUndefined();
     });
   });
 
   it.each(availableBackends())('counts every position of a per-pixel prediction on %s', async (backend) => {
-    await withBackend(backend, () => expectNoLeak(() => {
+    await withBackend(backend, () => expectNoLeak(async () => {
       const metric = balancedAccuracy();
       // [1, 2, 2, 2] scores: predictions 0,1 / 1,1 ; labels 0,1 / 0,1 -> class 0 recall 1/2, class 1 recall 2/2
       const pred = tf.tensor4d([5, 0, 0, 5, 0, 5, 0, 5], [1, 2, 2, 2]);
       const y = tf.tensor3d([0, 1, 0, 1], [1, 2, 2], 'int32');
       metric.update(pred, y);
-      expect(metric.compute()).toBeCloseTo(0.75, 12);
+      expect(await metric.compute()).toBeCloseTo(0.75, 12);
       expect(metric.report()!.confusion).toEqual([
         [1, 1],
         [0, 2],
@@ -170,7 +170,7 @@ describe('ConfusionMatrixMetric', () => {
     expect(() => classMetric('recall', 4, { numClasses: 4 })).toThrow('in [0, 4)');
     expect(() => new ConfusionMatrixMetric({ statistic: 'macroF1', classIndex: 1 })).toThrow('classIndex applies only');
     expect(() => macroF1({ numClasses: 1 })).toThrow('numClasses must be an integer >= 2 (received 1)');
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const metric = macroF1({ numClasses: 3 });
       const pred = tf.tensor2d([[1, 0]]);
       const single = tf.tensor2d([[1]]);

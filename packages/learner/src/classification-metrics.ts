@@ -67,7 +67,7 @@ export interface ConfusionMatrixMetricOptions extends ConfusionMetricOptions {
  * const pred = tf.tensor2d([[3, 0], [2, 1], [0, 1]]);
  * const y = tf.tensor1d([0, 1, 1], 'int32');
  * metric.update(pred, y);
- * console.log(metric.compute(), metric.report().perClass[1].recall); // 0.75 0.5
+ * console.log(await metric.compute(), metric.report()?.perClass[1].recall); // 0.75 0.5
  * tf.dispose([pred, y]);
  * metric.reset();
  * ```
@@ -163,8 +163,8 @@ export class ConfusionMatrixMetric implements Metric {
   }
 
   /** The statistic over the batches since `reset` (NaN when there were none). Reads the device once. */
-  compute(): number {
-    const report = this.readReport();
+  async compute(): Promise<number> {
+    const report = await this.readReport();
     if (report === undefined) return Number.NaN;
     switch (this.statistic) {
       case 'balancedAccuracy':
@@ -183,18 +183,41 @@ export class ConfusionMatrixMetric implements Metric {
   }
 
   /**
-   * Every per-class and averaged value over the batches since `reset` (reusing the read of `compute()` when
-   * nothing was added since). After a reset with no batch since, the last report computed before it: the learner
-   * resets its metrics at the end of each phase, so after `fit` this is the last phase's (usually validation's)
-   * report. Undefined when nothing was ever computed.
+   * Every per-class and averaged value from the latest `compute()` (which reads the table once). The learner
+   * computes its metrics at the end of each phase, so after `fit` this is the last phase's (usually validation's)
+   * report. Undefined when nothing was ever computed. Makes no device read.
    */
   report(): ClassificationReport | undefined {
-    return this.counts === undefined ? this.last : this.readReport();
+    return this.last;
   }
 
-  private readReport(): ClassificationReport | undefined {
+  /** The accumulated confusion counts (`[K][K]`, or `null` when empty) and the class count, for checkpoints. */
+  async getState(): Promise<{ classes: number | null; counts: number[][] | null }> {
+    return {
+      classes: this.classes ?? null,
+      counts: this.counts === undefined ? null : ((await this.counts.array()) as number[][]),
+    };
+  }
+
+  /** Restores a state from `getState`. */
+  setState(state: unknown): void {
+    const saved = state as { classes?: unknown; counts?: unknown } | null;
+    const counts = saved?.counts;
+    const valid =
+      typeof saved === 'object' &&
+      saved !== null &&
+      (counts === null || (Array.isArray(counts) && counts.every((row) => Array.isArray(row))));
+    if (!valid) {
+      throw new Error(`${this.name}: state must be { classes, counts } from getState (received ${JSON.stringify(state)})`);
+    }
+    this.reset();
+    if (typeof saved.classes === 'number') this.classes = saved.classes;
+    if (counts !== null) this.counts = tf.keep(tf.tensor2d(counts as number[][]));
+  }
+
+  private async readReport(): Promise<ClassificationReport | undefined> {
     if (this.counts === undefined) return undefined;
-    this.cached ??= reportFromConfusion(this.counts.arraySync());
+    this.cached ??= reportFromConfusion((await this.counts.array()) as number[][]);
     this.last = this.cached;
     return this.cached;
   }

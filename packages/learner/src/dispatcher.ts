@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LoopContext } from './context.js';
+import { readHypers, type LoopContext } from './context.js';
 import { LOOP_EVENTS, CANCEL_EVENTS, type PluginEvent, type SyncEvent } from './events.js';
 import type { LeakGuard } from './leak-guard.js';
-import type { Plugin } from './plugin.js';
+import type { OptimizerLike } from './optimizer.js';
+import { UndeclaredWriteError, type Plugin } from './plugin.js';
 import { CancelSignal, LEVEL_EVENTS, type CancelLevel, type EventRuntime } from './signals.js';
 
 /** Wraps an error thrown by a hook, naming the plugin and event; the original is the `cause`. */
@@ -31,10 +32,15 @@ export class Dispatcher implements EventRuntime {
   readonly activeLevels: Set<CancelLevel> = new Set();
   private readonly lists = new Map<PluginEvent, Plugin[]>();
 
+  /**
+   * @param checked - In checked mode (`checkWrites`), the optimizer whose hyperparameters are compared before and
+   *   after every hook: a change by a plugin that did not declare `hyper.<name>` throws {@link UndeclaredWriteError}.
+   */
   constructor(
     plugins: readonly Plugin[],
     private readonly ctx: LoopContext,
-    private readonly leakGuard: LeakGuard | undefined
+    private readonly leakGuard: LeakGuard | undefined,
+    private readonly checked: OptimizerLike | undefined = undefined
   ) {
     for (const event of [...LOOP_EVENTS, ...CANCEL_EVENTS]) {
       const hooked = plugins.filter((p) => typeof p[event] === 'function');
@@ -53,6 +59,7 @@ export class Dispatcher implements EventRuntime {
     if (list === undefined) return;
     for (const p of list) {
       const before = this.leakGuard ? tf.memory().numTensors : 0;
+      const hypers = this.checked === undefined ? undefined : readHypers(this.checked);
       try {
         await (p[event] as (ctx: LoopContext) => unknown).call(p, this.ctx);
       } catch (error) {
@@ -61,6 +68,17 @@ export class Dispatcher implements EventRuntime {
         settle?.(p);
       }
       this.leakGuard?.record(p.name, event, tf.memory().numTensors - before);
+      if (hypers !== undefined) this.checkHypers(p, event, hypers);
+    }
+  }
+
+  /** Checked mode: throws if `p` changed a hyperparameter it did not declare in `writes`. */
+  private checkHypers(p: Plugin, event: PluginEvent, before: Record<string, number>): void {
+    const after = readHypers(this.checked!);
+    for (const [name, value] of Object.entries(before)) {
+      const hyper = name.replace(/\/\d+$/, ''); // `learningRate/1` (group 1) is declared as `hyper.learningRate`
+      if (Object.is(after[name], value) || (p.writes ?? []).includes(`hyper.${hyper}`)) continue;
+      throw new UndeclaredWriteError(p.name, event, `hyper.${hyper}`, value, after[name]!);
     }
   }
 
@@ -69,6 +87,7 @@ export class Dispatcher implements EventRuntime {
     const list = this.lists.get(event);
     if (list === undefined) return;
     for (const p of list) {
+      const hypers = this.checked === undefined ? undefined : readHypers(this.checked);
       let result: unknown;
       try {
         result = (p[event] as (ctx: LoopContext) => unknown).call(p, this.ctx);
@@ -83,6 +102,7 @@ export class Dispatcher implements EventRuntime {
             '(the hook returned a promise); move async work to afterBackward or later'
         );
       }
+      if (hypers !== undefined) this.checkHypers(p, event, hypers);
     }
   }
 

@@ -1,27 +1,36 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '@convkit/core';
+import { assertBackendHealthy, backendDeviceError, type Rng } from '@convkit/core';
 import { checkBatch, disposeBatch, sourceLength, type Batch, type BatchSource } from './batch-source.js';
-import { hyperView, readHypers, type LoopContext } from './context.js';
+import { hyperView, readHypers } from './context.js';
 import { Dispatcher } from './dispatcher.js';
 import { evaluate } from './evaluate.js';
 import type { History } from './history.js';
-import type { Learner } from './learner.js';
+import { FitInterrupted, Interrupted, nextMacrotask, type Interruption } from './interrupt.js';
 import { LeakGuard } from './leak-guard.js';
 import { LossBuffer, type LossEntry } from './loss-buffer.js';
 import type { LossFunction } from './losses.js';
+import type { LoopContext, LoopLearner, Plugin } from './loop-types.js';
 import type { Metric } from './metrics.js';
 import type { LearnerModel, ModelAdapter } from './model.js';
 import type { OptimizerLike, VariableGradient } from './optimizer.js';
-import type { Plugin } from './plugin.js';
 import { CancelSignal, withEvents, type EventRuntime } from './signals.js';
 import { tapedForward } from './taped-forward.js';
 import { BatchOwnership } from './batch-ownership.js';
-import { captureRun, restoreHypers, restorePlugins, restoreSource, type CapturedState } from './checkpoint-resume.js';
+import {
+  captureRun,
+  restoreHypers,
+  restoreMetrics,
+  restorePlugins,
+  restoreSource,
+  type CapturedState,
+} from './checkpoint-resume.js';
 import type { CheckpointState } from './checkpoint-state.js';
+import { StepChecks } from './step-checks.js';
+import { stepFailure, TrainingStepError } from './step-error.js';
 
 /** What a fit needs from its learner. */
 export interface FitSetup {
-  learner: Learner;
+  learner: LoopLearner;
   model: LearnerModel;
   adapter: ModelAdapter;
   optimizer: OptimizerLike;
@@ -32,9 +41,15 @@ export interface FitSetup {
   rng: Rng;
   now: () => number;
   leakGuard: boolean;
+  /** Checked mode: undeclared hyperparameter writes by plugins are errors. */
+  checkWrites: boolean;
+  /** Check class-index labels against the model's output units (the built-in classification losses). */
+  checkLabels: boolean;
   /** The learner's lifetime step counter, advanced by the fit. */
   steps: { count: number };
   history: History;
+  /** SIGINT and the fit's `signal`: checked at every batch boundary. */
+  interruption: Interruption;
 }
 
 type MutableContext = { -readonly [K in keyof LoopContext]: LoopContext[K] };
@@ -60,6 +75,13 @@ export class FitRun {
   /** Batches of the resumed epoch that the loop skips itself (a plain source), and where that epoch starts. */
   private skipBatches = 0;
   private resumeBatch = 0;
+  /** Training batches of the current epoch completed (for interrupt messages). */
+  private batchesDone = 0;
+  private readonly checks: StepChecks;
+  /** The last training batch begun: its input shape and where the loop stood (for a device failure's error). */
+  private lastInput: { shape: readonly number[]; where: { epoch: number; batch: number; step: number } } | undefined;
+  /** The backend failure found after a device read: the fit's error, also when a plugin's read found it. */
+  private backendFailure: TrainingStepError | undefined;
   /** True while batches are being trained on (validate() must not reset the metrics then). */
   inTrainingPhase = false;
 
@@ -70,7 +92,7 @@ export class FitRun {
     private readonly resume: CheckpointState | undefined = undefined
   ) {
     const history = setup.history;
-    this.losses = new LossBuffer(history);
+    this.losses = new LossBuffer(history, (readError) => this.checkBackend(readError));
     this.leakGuard = setup.leakGuard ? new LeakGuard() : undefined;
     this.fitStartStep = setup.steps.count - (resume?.position.fitStep ?? 0);
     this.fitStartHypers = resume?.fitStartHypers ?? readHypers(setup.optimizer);
@@ -101,7 +123,8 @@ export class FitRun {
       runningLoss: () => this.losses.mean(),
     };
     this.owned = new BatchOwnership(this.ctx);
-    this.dispatcher = new Dispatcher(plugins, this.ctx, this.leakGuard);
+    this.dispatcher = new Dispatcher(plugins, this.ctx, this.leakGuard, setup.checkWrites ? setup.optimizer : undefined);
+    this.checks = new StepChecks(setup.lossFn, this.leakGuard, this.dispatcher, this.losses);
     this.runtime = {
       activeLevels: this.dispatcher.activeLevels,
       fire: async (event) => {
@@ -126,13 +149,19 @@ export class FitRun {
       await withEvents(
         'fit',
         async () => {
-          const first = this.resume === undefined ? 0 : this.restore(this.resume);
-          for (let epoch = first; epoch < ctx.epochs; epoch++) {
-            this.startEpoch(epoch);
-            await withEvents('epoch', () => this.runEpoch(), this.runtime, { settle: () => this.finishEpoch() });
-            this.resumeBatch = 0;
-            this.skipBatches = 0;
-            this.leakGuard?.checkEpoch(epoch);
+          try {
+            const first = this.resume === undefined ? 0 : this.restore(this.resume);
+            for (let epoch = first; epoch < ctx.epochs; epoch++) {
+              this.startEpoch(epoch);
+              await withEvents('epoch', () => this.runEpoch(), this.runtime, { settle: () => this.finishEpoch() });
+              this.resumeBatch = 0;
+              this.skipBatches = 0;
+              this.leakGuard?.check(tf.memory().numTensors - this.losses.held, `epoch ${epoch + 1}`);
+            }
+          } catch (error) {
+            // An interrupt keeps the history of every completed step: read their losses before afterFit.
+            if (error instanceof Interrupted) await this.losses.resolve().catch(() => undefined);
+            throw error;
           }
           ctx.history.stopReason = 'completed';
         },
@@ -140,13 +169,42 @@ export class FitRun {
         {
           settle: () => this.losses.resolve(),
           onFailure: (error) => {
-            ctx.history.stopReason = `error: ${error instanceof Error ? error.message : String(error)}`;
+            const reported = this.backendFailure ?? error;
+            ctx.history.stopReason =
+              reported instanceof FitInterrupted
+                ? reported.message
+                : `error: ${reported instanceof Error ? reported.message : String(reported)}`;
           },
         }
       );
+    } catch (error) {
+      // A plugin's read (a checkpoint's, say) may have found the failure: it is the fit's error, not the plugin's.
+      throw this.backendFailure ?? error;
     } finally {
       this.losses.clear();
       for (const metric of this.setup.metrics) metric.reset();
+    }
+  }
+
+  /**
+   * After each device read of the losses (every epoch end, and wherever a plugin reads them): stops the fit with a
+   * {@link TrainingStepError} naming the backend, the last step and its input shape when the device was lost or
+   * refused an allocation (`assertBackendHealthy` of `@convkit/core`). A failed read waits up to a second for the
+   * device to say why (WebGPU reports a lost device asynchronously).
+   */
+  private async checkBackend(readError: unknown): Promise<void> {
+    if (this.lastInput === undefined) return;
+    if (readError !== undefined && tf.getBackend() === 'webgpu') {
+      for (let waited = 0; waited < 1000 && backendDeviceError() === undefined; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    const { shape, where } = this.lastInput;
+    try {
+      assertBackendHealthy(`step ${where.step}, input [${shape.join(', ')}]`);
+    } catch (error) {
+      this.backendFailure = new TrainingStepError('the device read after the step', where, error);
+      throw this.backendFailure;
     }
   }
 
@@ -156,8 +214,11 @@ export class FitRun {
     this.trainMetrics = undefined;
     this.validMetrics = {};
     this.losses.clear();
-    if (this.resumeBatch > 0) this.losses.restore(this.resume!.epochLosses);
     for (const metric of this.setup.metrics) metric.reset();
+    if (this.resumeBatch > 0) {
+      this.losses.restore(this.resume!.epochLosses);
+      restoreMetrics(this.setup.metrics, this.resume!.metrics);
+    }
   }
 
   /**
@@ -198,6 +259,7 @@ export class FitRun {
       fitStartHypers: this.fitStartHypers,
       inBatch,
       epochLosses: inBatch ? this.losses.snapshot() : [],
+      metrics: this.setup.metrics,
     });
   }
 
@@ -205,6 +267,7 @@ export class FitRun {
     const { ctx, setup } = this;
     this.inTrainingPhase = true;
     let index = this.resumeBatch - this.skipBatches;
+    this.batchesDone = this.resumeBatch;
     const finished = ctx.batchesPerEpoch !== undefined && this.resumeBatch >= ctx.batchesPerEpoch;
     try {
       for await (const batch of finished ? [] : setup.train) {
@@ -214,6 +277,11 @@ export class FitRun {
           index++;
           continue;
         }
+        await nextMacrotask(); // a batch boundary: let SIGINT and abort timers run
+        if (setup.interruption.interrupted) {
+          disposeBatch(batch as Partial<Batch>);
+          this.throwInterrupted();
+        }
         this.beginBatch(batch, index);
         try {
           await withEvents('batch', () => this.runBatch(), this.runtime);
@@ -221,9 +289,15 @@ export class FitRun {
           this.endBatch();
         }
         index++;
+        this.batchesDone = index;
       }
     } finally {
       this.inTrainingPhase = false;
+    }
+    await nextMacrotask(); // the boundary after the epoch's last batch
+    if (setup.interruption.interrupted) this.throwInterrupted();
+    if (this.leakGuard !== undefined && ctx.epoch === 0 && this.leakGuard.started) {
+      this.leakGuard.check(tf.memory().numTensors - this.losses.held, "epoch 1's training (from its first step)");
     }
     if (index === 0 && this.resumeBatch === 0) {
       throw new Error(
@@ -243,14 +317,31 @@ export class FitRun {
 
   private async runValidation(): Promise<void> {
     const { setup } = this;
-    this.validMetrics = await evaluate(setup.adapter, setup.lossFn, setup.metrics, setup.valid!, 'valid');
+    this.validMetrics = await evaluate(setup.adapter, setup.lossFn, setup.metrics, setup.valid!, 'valid', {
+      boundary: async () => {
+        await nextMacrotask();
+        if (setup.interruption.interrupted) this.throwInterrupted();
+      },
+      checkLabels: setup.checkLabels,
+      epoch: this.ctx.epoch,
+    });
     this.ctx.lastMetrics.valid = this.validMetrics;
+  }
+
+  /** Throws {@link FitInterrupted} for the current position. */
+  private throwInterrupted(): never {
+    throw new FitInterrupted(
+      this.ctx.epoch,
+      this.batchesDone,
+      this.setup.steps.count,
+      this.setup.interruption.reason ?? 'abort'
+    );
   }
 
   private async finishTraining(): Promise<void> {
     if (this.trainMetrics !== undefined) return;
     const train: Record<string, number> = { loss: await this.losses.mean() };
-    for (const metric of this.setup.metrics) train[metric.name] = metric.compute();
+    for (const metric of this.setup.metrics) train[metric.name] = await metric.compute();
     for (const metric of this.setup.metrics) metric.reset();
     this.trainMetrics = train;
     this.ctx.lastMetrics.train = train;
@@ -277,6 +368,7 @@ export class FitRun {
     }
     this.ctx.batchIndex = index;
     this.ctx.batch = batch;
+    this.lastInput = { shape: [...(batch as Batch).x.shape], where: this.where() };
     this.owned.begin(batch);
     this.stepApplied = false;
   }
@@ -286,17 +378,15 @@ export class FitRun {
     const batch = ctx.batch!;
     const variables = setup.adapter.trainableVariables();
     if (variables.length === 0) throw new Error('model has no trainable variables to optimise');
+    setup.adapter.seedDropout(() => setup.rng.int(0, 2 ** 31 - 1));
     const countBefore = tf.memory().numTensors;
-    const { value, grads } = tapedForward(
-      ctx,
-      setup.adapter,
-      setup.lossFn,
-      this.dispatcher,
-      batch.x,
-      batch.y,
-      variables,
-      this.owned.preds
-    );
+    let taped: ReturnType<typeof tapedForward>;
+    try {
+      taped = tapedForward(ctx, setup.adapter, setup.lossFn, this.dispatcher, batch.x, batch.y, variables, this.owned.preds);
+    } catch (error) {
+      throw stepFailure(error, 'the forward and backward pass', this.where());
+    }
+    const { value, grads } = taped;
     ctx.loss = value;
     this.owned.keepPred(ctx.pred!);
     const gradList: VariableGradient[] = [];
@@ -306,7 +396,8 @@ export class FitRun {
     }
     ctx.grads = gradList;
     this.owned.adoptGrads(gradList);
-    this.accountForward(tf.memory().numTensors - countBefore - 2 - this.owned.gradCount);
+    this.checks.accountForward(tf.memory().numTensors - countBefore - 2 - this.owned.gradCount, ctx.pred!, batch.y);
+    if (setup.checkLabels) await this.checks.labels(ctx.pred!, batch.y, { argument: 'train', epoch: ctx.epoch, batch: ctx.batchIndex });
     this.currentLoss = this.losses.add(value, batch.x.shape[0] ?? 1);
     tf.tidy(() => {
       for (const metric of setup.metrics) metric.update(ctx.pred!, batch.y);
@@ -315,19 +406,19 @@ export class FitRun {
     await withEvents('step', () => this.applyStep(), this.runtime);
   }
 
-  /** Leak accounting for the taped hooks, which cannot be measured one by one inside the tape. */
-  private accountForward(extra: number): void {
-    if (this.leakGuard === undefined || extra <= 0) return;
-    const taped = [...this.dispatcher.pluginsFor('afterPred'), ...this.dispatcher.pluginsFor('afterLoss')];
-    if (taped.length === 0) return;
-    const names = [...new Set(taped.map((p) => p.name))].join('", "');
-    this.leakGuard.record(names, 'afterPred/afterLoss', extra);
+  /** Where the loop stands, for error messages. */
+  private where(): { epoch: number; batch: number; step: number } {
+    return { epoch: this.ctx.epoch, batch: this.ctx.batchIndex, step: this.ctx.step };
   }
 
   private applyStep(): void {
     const { ctx, setup } = this;
     const hypers = readHypers(setup.optimizer);
-    setup.optimizer.applyGradients(ctx.grads!);
+    try {
+      setup.optimizer.applyGradients(ctx.grads!);
+    } catch (error) {
+      throw stepFailure(error, 'the optimizer step', this.where());
+    }
     this.stepApplied = true;
     this.losses.addStep(this.currentLoss!, { step: ctx.step, epoch: ctx.epoch, batch: ctx.batchIndex, hypers });
   }
@@ -340,6 +431,9 @@ export class FitRun {
       this.setup.steps.count++;
       ctx.step = this.setup.steps.count;
       ctx.fitStep = ctx.step - this.fitStartStep;
+      if (this.leakGuard !== undefined && !this.leakGuard.started) {
+        this.leakGuard.start(tf.memory().numTensors - this.losses.held);
+      }
     }
   }
 }

@@ -28,7 +28,7 @@ export interface StepRecord {
   batch: number;
   /** The batch's loss (after `afterLoss` hooks: the value that was differentiated). */
   loss: number;
-  /** Hyperparameter values used by this step. */
+  /** Hyperparameter values used by this step (with parameter groups `name/1`, … hold groups 1, …; see `hyperKeys`). */
   hypers: Record<string, number>;
 }
 
@@ -46,6 +46,12 @@ export interface History {
    * Undefined while the fit runs.
    */
   stopReason?: string;
+}
+
+/** The latest metric values the loop computed (see `LoopContext.lastMetrics`). */
+export interface LastMetrics {
+  train: Record<string, number>;
+  valid: Record<string, number>;
 }
 
 /** An empty history. */

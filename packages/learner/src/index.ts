@@ -1,12 +1,16 @@
 export { LOOP_EVENTS, CANCEL_EVENTS, SYNC_EVENTS, PLUGIN_EVENTS, isPluginEvent } from './events.js';
 export type { LoopEvent, CancelEvent, PluginEvent, SyncEvent } from './events.js';
-export { plugin, PluginConflictError } from './plugin.js';
+export { plugin, PluginConflictError, UndeclaredWriteError } from './plugin.js';
 export type { Plugin, PluginHooks, PluginOptions, WriteTarget } from './plugin.js';
 export { CancelSignal, CancelBatch, CancelStep, CancelEpoch, CancelValidate, CancelFit } from './signals.js';
 export type { CancelLevel } from './signals.js';
 export { PluginHookError } from './dispatcher.js';
 export { TensorLeakError } from './leak-guard.js';
-export type { LoopContext, LastMetrics } from './context.js';
+export type { LoopContext, LoopLearner, EvaluateOptions } from './loop-types.js';
+export type { LastMetrics } from './history.js';
+export { Interrupted, FitInterrupted, interruptible } from './interrupt.js';
+export type { Interruption } from './interrupt.js';
+export { TrainingStepError } from './step-error.js';
 export type { Batch, BatchSource } from './batch-source.js';
 export type { History, EpochRecord, StepRecord } from './history.js';
 export type { FunctionModel, LearnerModel } from './model.js';

@@ -69,12 +69,13 @@ describe('leakGuard', () => {
         },
       });
       const tiny = tinyLearner({ batches: 3, validBatches: 1, leakGuard: true, plugins: [swapper, leaky] });
-      const error = await tiny.learner.fit(3).catch((caught: unknown) => caught);
+      // caught within fit(1): the window runs from the first completed step to the end of epoch 1's training
+      const error = await tiny.learner.fit(1).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(TensorLeakError);
       expect((error as Error).message).toBe(
-        'tensor count grew by 6 over epoch 2; plugin "leaky" left 6 tensors in afterBatch'
+        "tensor count grew by 4 over epoch 1's training (from its first step); plugin \"leaky\" left 4 tensors in afterBatch"
       );
-      expect(tiny.learner.history.epochs).toHaveLength(2);
+      expect(tiny.learner.history.epochs).toHaveLength(0);
       tf.dispose(leaked);
       tiny.dispose();
     });
@@ -84,12 +85,46 @@ describe('leakGuard', () => {
     await expectNoLeak(async () => {
       const leaked: tf.Tensor[] = [];
       const keeper = plugin('keeper', { afterLoss: (ctx) => void leaked.push(tf.keep(tf.mul(ctx.loss!, 1))) });
-      const tiny = tinyLearner({ batches: 2, validBatches: 0, leakGuard: true, plugins: [keeper] });
-      await expect(tiny.learner.fit(2)).rejects.toThrow(
-        'tensor count grew by 2 over epoch 2; plugin "keeper" left 2 tensors in afterPred/afterLoss'
+      const tiny = tinyLearner({ batches: 3, validBatches: 0, leakGuard: true, plugins: [keeper] });
+      await expect(tiny.learner.fit(1)).rejects.toThrow(
+        "tensor count grew by 2 over epoch 1's training (from its first step); plugin \"keeper\" left 2 tensors in afterPred/afterLoss"
       );
       tf.dispose(leaked);
       tiny.dispose();
+    });
+  });
+
+  it('blames the loss function for tensors it keeps, within fit(1)', async () => {
+    await expectNoLeak(async () => {
+      const leaked: tf.Tensor[] = [];
+      const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2 })] });
+      const optimizer = tf.train.sgd(0.1);
+      const leakyLoss = (pred: tf.Tensor, y: tf.Tensor): tf.Scalar => {
+        leaked.push(tf.keep(tf.mul(pred, 1)));
+        return tf.losses.meanSquaredError(tf.oneHot(tf.cast(y, 'int32'), 2), pred) as tf.Scalar;
+      };
+      const learner = new Learner({
+        model,
+        loss: leakyLoss,
+        optimizer,
+        leakGuard: true,
+        train: {
+          length: 3,
+          *[Symbol.iterator](): Iterator<Batch> {
+            for (let b = 0; b < 3; b++) yield { x: tf.ones([4, 2]), y: tf.tensor1d([0, 1, 0, 1], 'int32') };
+          },
+        },
+      });
+      const error = await learner.fit(1).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TensorLeakError);
+      expect((error as TensorLeakError).event).toBe('loss');
+      expect((error as TensorLeakError).plugin).toBeUndefined();
+      expect((error as Error).message).toMatch(
+        /^tensor count grew by \d+ over epoch 1's training \(from its first step\); the loss function left \d+ tensors? /
+      );
+      tf.dispose(leaked);
+      optimizer.dispose();
+      model.dispose();
     });
   });
 

@@ -8,56 +8,22 @@ import { emptyHistory, type History } from './history.js';
 import { LOSS_NAMES, resolveLoss, type LossFunction, type LossName } from './losses.js';
 import { accuracy, checkMetrics, type Metric } from './metrics.js';
 import { adaptModel, type LearnerModel, type ModelAdapter } from './model.js';
-import { toOptimizerLike, type OptimizerLike } from './optimizer.js';
+import { checkOptimizerHypers, toOptimizerLike, type OptimizerLike } from './optimizer.js';
 import { checkWrites, orderPlugins, validatePlugin, type Plugin } from './plugin.js';
-import { nodeFileSystem, type CheckpointFileSystem } from './checkpoint-io.js';
+import { nodeFileSystem } from './checkpoint-io.js';
 import { idleState, prepareResume, type LearnerParts } from './checkpoint-resume.js';
-import type { Checkpoint, CheckpointState } from './checkpoint-state.js';
-import { writeCheckpoint, type SavedCheckpoint } from './checkpoint-write.js';
+import type { CheckpointState, SavedCheckpoint } from './checkpoint-state.js';
+import { writeCheckpoint } from './checkpoint-write.js';
+import { interruptible, type Interruption } from './interrupt.js';
+import type {
+  EvaluateOptions,
+  FitOptions,
+  LearnerOptions,
+  LoopLearner,
+  SaveCheckpointOptions,
+} from './loop-types.js';
 
-/** Options of {@link Learner}. */
-export interface LearnerOptions {
-  /** A `tf.LayersModel` or a {@link FunctionModel}. Not disposed by the learner. */
-  model: LearnerModel;
-  /** A built-in loss name or a function `(pred, y) => tf.Scalar` (see `resolveLoss`). */
-  loss: LossName | LossFunction;
-  /** An {@link OptimizerLike}, or a `tf.Optimizer` (wrapped by `fromTfOptimizer`). Not disposed by the learner. */
-  optimizer: OptimizerLike | tf.Optimizer;
-  /** Training batches; each iteration is one epoch. The learner disposes every batch it receives. */
-  train: BatchSource;
-  /** Validation batches, evaluated after each epoch's training. Defaults to none. */
-  valid?: BatchSource;
-  /** Metrics besides the loss. Defaults to `[accuracy()]` for the classification losses, `[]` otherwise. */
-  metrics?: Metric[];
-  /** Plugins for every fit. Defaults to none (no hidden defaults). */
-  plugins?: Plugin[];
-  /** Seed of the `Rng` on `ctx.rng`. Defaults to 0. */
-  seed?: number;
-  /** Fail a fit whose tensor count grows from epoch to epoch, naming the culprit hook. Defaults to false. */
-  leakGuard?: boolean;
-  /** The clock in milliseconds. Defaults to `performance.now`. */
-  now?: () => number;
-}
-
-/** Options of {@link Learner.fit}. */
-export interface FitOptions {
-  /** Extra plugins for this fit only, ordered with the learner's own. Defaults to none. */
-  plugins?: Plugin[];
-  /**
-   * Continue the run saved in a checkpoint: a checkpoint directory, a directory of checkpoints (its manifest's
-   * latest), or a {@link Checkpoint} from `loadCheckpoint`. `epochs` is then the total of the original fit: the
-   * fit continues at the saved epoch and batch. Defaults to none (a fresh fit).
-   */
-  resume?: string | Checkpoint;
-  /** The file system to read `resume` from. Defaults to Node's. */
-  fileSystem?: CheckpointFileSystem;
-}
-
-/** Options of {@link Learner.saveCheckpoint}. */
-export interface SaveCheckpointOptions {
-  /** The file system to write with (tests inject failures here). Defaults to Node's, with fsync. */
-  fileSystem?: CheckpointFileSystem;
-}
+export type { EvaluateOptions, FitOptions, LearnerOptions, SaveCheckpointOptions } from './loop-types.js';
 
 /**
  * The training loop: runs epochs of batches through a model, differentiates the loss, steps the optimizer, and
@@ -93,10 +59,10 @@ export interface SaveCheckpointOptions {
  *   train: { *[Symbol.iterator]() { for (const make of batches) yield make(); }, length: batches.length },
  * });
  * const history = await learner.fit(200);
- * console.log(history.epochs.at(-1)?.train.loss, w.dataSync()[0], b.dataSync()[0]); // ≈ 0, 2, 1
+ * console.log(history.epochs.at(-1)?.train.loss, (await w.data())[0], (await b.data())[0]); // ≈ 0, 2, 1
  * ```
  */
-export class Learner {
+export class Learner implements LoopLearner {
   /** The model being trained. */
   readonly model: LearnerModel;
   /** The optimizer (a `tf.Optimizer` given in the options is wrapped by `fromTfOptimizer`). */
@@ -113,6 +79,8 @@ export class Learner {
   private readonly lossFn: LossFunction;
   private readonly now: () => number;
   private readonly leakGuard: boolean;
+  private readonly checkWrites: boolean;
+  private readonly classification: boolean;
   private readonly ownPlugins: Plugin[] = [];
   private readonly steps = { count: 0 };
   private currentHistory: History = emptyHistory();
@@ -132,6 +100,7 @@ export class Learner {
     if (options.valid !== undefined) checkBatchSource(options.valid, 'valid');
     this.valid = options.valid;
     const classification = typeof options.loss === 'string' && LOSS_NAMES[options.loss].classification;
+    this.classification = classification;
     const metrics = options.metrics ?? (classification ? [accuracy()] : []);
     checkMetrics(metrics);
     this.metrics = [...metrics];
@@ -142,6 +111,10 @@ export class Learner {
       throw new Error(`leakGuard must be a boolean (received ${String(options.leakGuard)})`);
     }
     this.leakGuard = options.leakGuard ?? false;
+    if (options.checkWrites !== undefined && typeof options.checkWrites !== 'boolean') {
+      throw new Error(`checkWrites must be a boolean (received ${String(options.checkWrites)})`);
+    }
+    this.checkWrites = options.checkWrites ?? false;
     if (options.now !== undefined && typeof options.now !== 'function') {
       throw new Error(`now must be a function returning milliseconds (received ${typeof options.now})`);
     }
@@ -185,11 +158,17 @@ export class Learner {
 
   /**
    * Trains for `epochs` epochs. Before the first step it checks the plugins' declared writes (throwing
-   * `PluginConflictError`) and orders them. Resolves with this fit's history — also when a plugin cancels the fit
-   * (`history.stopReason` says why); rejects on errors, after `afterFit` has run.
+   * `PluginConflictError`) and orders them, and checks the optimizer's hyperparameters (a learning rate made NaN,
+   * infinite or negative, e.g. by `tf.train.sgd(NaN)`, is an error). Resolves with this fit's history — also when a
+   * plugin cancels the fit (`history.stopReason` says why); rejects on errors, after `afterFit` has run.
+   *
+   * Interrupts: while the fit runs, SIGINT (Ctrl-C, a Jupyter kernel interrupt) or an abort of `options.signal`
+   * stops it at the next batch boundary; `afterFit` runs, the weights, optimizer state and history of the last
+   * completed step stay, and the fit rejects with `FitInterrupted` ("fit interrupted at epoch E, batch B"). The
+   * SIGINT listener exists only while the fit runs.
    *
    * @param epochs - A positive integer.
-   * @param options - `plugins`: extra plugins for this fit only.
+   * @param options - `plugins`: extra plugins for this fit only; `resume`; `fileSystem`; `signal`.
    */
   async fit(epochs: number, options: FitOptions = {}): Promise<History> {
     if (!Number.isInteger(epochs) || epochs <= 0) {
@@ -197,10 +176,20 @@ export class Learner {
     }
     if (this.running !== undefined) throw new Error('fit is already running on this learner');
     const plugins = this.fitPlugins(options.plugins ?? []);
+    const interruption = interruptible(options.signal);
+    try {
+      return await this.runFit(epochs, options, plugins, interruption);
+    } finally {
+      interruption.dispose();
+    }
+  }
+
+  private async runFit(epochs: number, options: FitOptions, plugins: Plugin[], interruption: Interruption): Promise<History> {
     const resume =
       options.resume === undefined
         ? undefined
         : await prepareResume(this.parts(), options.resume, epochs, options.fileSystem ?? nodeFileSystem);
+    checkOptimizerHypers(this.optimizer);
     const history = emptyHistory();
     if (resume !== undefined) {
       history.epochs.push(...structuredClone(resume.history.epochs));
@@ -220,8 +209,11 @@ export class Learner {
         rng: this.rng,
         now: this.now,
         leakGuard: this.leakGuard,
+        checkWrites: this.checkWrites,
+        checkLabels: this.classification,
         steps: this.steps,
         history,
+        interruption,
       },
       plugins,
       epochs,
@@ -274,25 +266,40 @@ export class Learner {
   /**
    * Evaluates the model (`training: false`) on `data`, or on `valid` when omitted, and returns the sample-weighted
    * mean loss and each metric. Fires no events. Disposes the batches it reads. May be called from plugins, except
-   * during a fit's training phase (it would reset the running training metrics).
+   * during a fit's training phase (it would reset the running training metrics). SIGINT or an abort of
+   * `options.signal` stops it at the next batch with an `Interrupted` error ("validate interrupted at batch B").
    */
-  async validate(data?: BatchSource): Promise<Record<string, number>> {
+  async validate(data?: BatchSource, options: EvaluateOptions = {}): Promise<Record<string, number>> {
     if (this.running?.inTrainingPhase) {
       throw new Error('validate() cannot run during the training phase of a fit; call it from afterEpoch or later');
     }
     const source = data ?? this.valid;
     if (data !== undefined) checkBatchSource(data, 'data');
     if (source === undefined) throw new Error('validate needs data: pass a BatchSource or give the learner `valid`');
-    return evaluate(this.adapter, this.lossFn, this.metrics, source, data === undefined ? 'valid' : 'data');
+    const interruption = interruptible(options.signal);
+    try {
+      return await evaluate(this.adapter, this.lossFn, this.metrics, source, data === undefined ? 'valid' : 'data', {
+        boundary: (index) => interruption.boundary('validate', `batch ${index}`),
+        checkLabels: this.classification,
+      });
+    } finally {
+      interruption.dispose();
+    }
   }
 
   /**
    * Runs the model with `training: false` on a tensor, or on each batch of a source (outputs concatenated along the
    * first axis). Returns a new tensor that the caller disposes. Disposes a source's batches; never disposes a
-   * tensor `x`.
+   * tensor `x`. SIGINT or an abort of `options.signal` stops a source's run at the next batch with an `Interrupted`
+   * error ("predict interrupted at batch B"), and nothing is returned.
    */
-  async predict(x: tf.Tensor | BatchSource): Promise<tf.Tensor> {
-    return predictWith(this.adapter, x);
+  async predict(x: tf.Tensor | BatchSource, options: EvaluateOptions = {}): Promise<tf.Tensor> {
+    const interruption = interruptible(options.signal);
+    try {
+      return await predictWith(this.adapter, x, (index) => interruption.boundary('predict', `batch ${index}`));
+    } finally {
+      interruption.dispose();
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { History, StepRecord } from './history.js';
+import { throwIfBadLabels, type LabelCheck } from './label-check.js';
 
 /** One training batch's loss: a kept scalar until read, then a number. */
 export interface LossEntry {
@@ -30,8 +31,16 @@ export async function readScalars(scalars: readonly tf.Scalar[]): Promise<number
 export class LossBuffer {
   private entries: LossEntry[] = [];
   private pendingSteps: { entry: LossEntry; record: Omit<StepRecord, 'loss'> }[] = [];
+  private checks: LabelCheck[] = [];
 
-  constructor(private readonly history: History) {}
+  /**
+   * @param afterRead - Called after every device read with `undefined`, or with the error the read failed with (then
+   *   the read's error is rethrown unless `afterRead` throws its own): where the fit checks the backend's health.
+   */
+  constructor(
+    private readonly history: History,
+    private readonly afterRead: (readError: unknown) => Promise<void> = async () => undefined
+  ) {}
 
   /** Keeps a copy of `loss` (the caller still owns and disposes `loss`). */
   add(loss: tf.Scalar, size: number): LossEntry {
@@ -45,17 +54,54 @@ export class LossBuffer {
     this.pendingSteps.push({ entry, record });
   }
 
-  /** Reads every unread loss with one device read, then moves the waiting step records into the history. */
+  /** Queues a label check (taking ownership of its tensor), read with the next losses; a bad one throws then. */
+  addCheck(check: LabelCheck): void {
+    this.checks.push(check);
+  }
+
+  /** Tensors the buffer holds until its next read (unread losses and label checks). */
+  get held(): number {
+    return this.entries.filter((e) => e.tensor !== undefined).length + this.checks.length;
+  }
+
+  /**
+   * Reads every unread loss and every queued label check with one device read, then moves the waiting step records
+   * into the history. Throws (after the read) if a label check found bad labels.
+   */
   async resolve(): Promise<void> {
     const unread = this.entries.filter((e) => e.tensor !== undefined);
-    const values = await readScalars(unread.map((e) => e.tensor!));
+    const checks = this.checks;
+    this.checks = [];
+    let values: number[];
+    try {
+      values = await this.read(unread, checks);
+    } catch (error) {
+      await this.afterRead(error);
+      throw error;
+    }
+    if (unread.length > 0 || checks.length > 0) await this.afterRead(undefined);
     unread.forEach((entry, i) => {
       entry.tensor!.dispose();
       entry.tensor = undefined;
       entry.value = values[i];
     });
+    checks.forEach((check, i) => throwIfBadLabels(check, values.slice(unread.length + 3 * i, unread.length + 3 * i + 3)));
     for (const { entry, record } of this.pendingSteps) this.history.steps.push({ ...record, loss: entry.value! });
     this.pendingSteps = [];
+  }
+
+  /** Reads the unread losses, then the label checks' values, in one `data()`; disposes the checks' tensors. */
+  private async read(unread: readonly LossEntry[], checks: readonly LabelCheck[]): Promise<number[]> {
+    if (checks.length === 0) return readScalars(unread.map((e) => e.tensor!));
+    const joined = tf.tidy(() =>
+      tf.concat([...(unread.length > 0 ? [tf.stack(unread.map((e) => e.tensor!))] : []), ...checks.map((c) => c.tensor)])
+    );
+    try {
+      return Array.from(await joined.data());
+    } finally {
+      joined.dispose();
+      for (const check of checks) check.tensor.dispose();
+    }
   }
 
   /** The value of `entry`, reading all unread losses if needed. */
@@ -89,7 +135,9 @@ export class LossBuffer {
   /** Starts a new epoch: forgets the entries (disposing unread ones). Queued step records are dropped. */
   clear(): void {
     for (const entry of this.entries) entry.tensor?.dispose();
+    for (const check of this.checks) check.tensor.dispose();
     this.entries = [];
     this.pendingSteps = [];
+    this.checks = [];
   }
 }

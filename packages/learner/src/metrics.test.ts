@@ -9,7 +9,7 @@ beforeAll(async () => {
 
 describe('accuracy', () => {
   it('counts argmax matches over batches, with index or one-hot labels, logits or probabilities', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const metric = accuracy();
       const logits = tf.tensor2d([
         [2, 1, 0],
@@ -26,23 +26,23 @@ describe('accuracy', () => {
         [0, 1],
       ]); // 1 of 2 right
       metric.update(logits, indices);
-      expect(metric.compute()).toBeCloseTo(2 / 3, 6);
+      expect(await metric.compute()).toBeCloseTo(2 / 3, 6);
       metric.update(probabilities, oneHot);
-      expect(metric.compute()).toBeCloseTo(3 / 5, 6);
+      expect(await metric.compute()).toBeCloseTo(3 / 5, 6);
       metric.reset();
-      expect(metric.compute()).toBeNaN();
+      expect(await metric.compute()).toBeNaN();
       tf.dispose([logits, indices, probabilities, oneHot]);
     });
   });
 
   it('keeps no reference to its inputs and refuses single-column scores', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const metric = accuracy();
       const pred = tf.tensor2d([[1, 0]]);
       const y = tf.tensor1d([0], 'int32');
       metric.update(pred, y);
       tf.dispose([pred, y]);
-      expect(metric.compute()).toBe(1);
+      expect(await metric.compute()).toBe(1);
       const column = tf.tensor2d([[0.3]]);
       expect(() => metric.update(column, y)).toThrow(
         'accuracy needs class scores with a last dimension of at least 2 (received shape [1, 1])'
@@ -55,20 +55,20 @@ describe('accuracy', () => {
 
 describe('meanMetric', () => {
   it('averages per-batch means weighted by batch size', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const metric = meanMetric('meanPred', (pred) => tf.mean(pred) as tf.Scalar);
       const a = tf.tensor2d([[1], [1], [1]]); // mean 1 over 3 samples
       const b = tf.tensor2d([[5]]); // mean 5 over 1 sample
       metric.update(a, a);
       metric.update(b, b);
-      expect(metric.compute()).toBeCloseTo((3 * 1 + 5) / 4, 6);
+      expect(await metric.compute()).toBeCloseTo((3 * 1 + 5) / 4, 6);
       metric.reset();
       tf.dispose([a, b]);
     });
   });
 
   it('rejects a non-scalar result naming the metric', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const metric = meanMetric('bad', (pred) => pred as tf.Scalar);
       const a = tf.tensor2d([[1], [2]]);
       expect(() => metric.update(a, a)).toThrow('metric "bad" must return a scalar (received shape [2, 1])');

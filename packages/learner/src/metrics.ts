@@ -3,8 +3,12 @@ import * as tf from '@tensorflow/tfjs';
 /**
  * A metric accumulated over an epoch: `reset()` at the phase start, `update(pred, y)` per batch, `compute()` once at
  * the phase end. Implementations accumulate on the device where that is cheap (a kept running scalar) so that
- * training never waits for a device-to-CPU read; `compute()` is synchronous and reads the accumulator once — a
- * deliberate sync at the epoch end.
+ * training never waits for a device-to-CPU read; `compute()` reads the accumulator once, asynchronously
+ * (`await t.data()`: synchronous reads fail on WebGPU in Node) — a deliberate read at the epoch end. A custom
+ * metric may still return a plain number.
+ *
+ * `getState`/`setState` (optional) carry the accumulated values (running sums, confusion counts) through a
+ * checkpoint, so that a run resumed mid-epoch reports the same epoch metrics as an uninterrupted one.
  *
  * `update` must not keep references to `pred` or `y` (the learner disposes them after the batch). `reset` frees
  * any tensors the metric holds.
@@ -17,7 +21,17 @@ export interface Metric {
   /** Accumulates one batch. Does not dispose or keep `pred` or `y`. */
   update(pred: tf.Tensor, y: tf.Tensor): void;
   /** The value over the batches since `reset` (NaN when there were none). Reads the device once. */
-  compute(): number;
+  compute(): number | Promise<number>;
+  /** The accumulated values as JSON (for checkpoints). Reads the device once. */
+  getState?(): unknown;
+  /** Restores a state from `getState` (replacing what was accumulated). */
+  setState?(state: unknown): void;
+}
+
+/** The saved form of a running device sum. */
+interface DeviceSumState {
+  total: number | null;
+  count: number;
 }
 
 /**
@@ -35,9 +49,28 @@ class DeviceSum {
     this.count += count;
   }
 
-  mean(): number {
+  async mean(): Promise<number> {
     if (this.total === undefined || this.count === 0) return Number.NaN;
-    return this.total.dataSync()[0]! / this.count;
+    return (await this.total.data())[0]! / this.count;
+  }
+
+  async getState(): Promise<DeviceSumState> {
+    return { total: this.total === undefined ? null : (await this.total.data())[0]!, count: this.count };
+  }
+
+  setState(state: unknown, name: string): void {
+    const saved = state as Partial<DeviceSumState> | null;
+    if (
+      typeof saved !== 'object' ||
+      saved === null ||
+      !(saved.total === null || typeof saved.total === 'number') ||
+      typeof saved.count !== 'number'
+    ) {
+      throw new Error(`metric "${name}": state must be { total, count } from getState (received ${JSON.stringify(state)})`);
+    }
+    this.reset();
+    if (saved.total !== null) this.total = tf.keep(tf.scalar(saved.total!));
+    this.count = saved.count;
   }
 
   reset(): void {
@@ -70,7 +103,7 @@ function classIndices(pred: tf.Tensor, y: tf.Tensor): tf.Tensor {
  * import { accuracy } from '@convkit/learner';
  * const metric = accuracy();
  * metric.update(tf.tensor2d([[2, 1], [0, 3]]), tf.tensor1d([0, 0], 'int32'));
- * console.log(metric.compute()); // 0.5
+ * console.log(await metric.compute()); // 0.5
  * metric.reset();
  * ```
  */
@@ -92,6 +125,8 @@ export function accuracy(): Metric {
       batchCorrect.dispose();
     },
     compute: () => correct.mean(),
+    getState: () => correct.getState(),
+    setState: (state) => correct.setState(state, 'accuracy'),
   };
 }
 
@@ -132,6 +167,8 @@ export function meanMetric(name: string, fn: (pred: tf.Tensor, y: tf.Tensor) => 
       weighted.dispose();
     },
     compute: () => sum.mean(),
+    getState: () => sum.getState(),
+    setState: (state) => sum.setState(state, name),
   };
 }
 

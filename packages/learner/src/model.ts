@@ -26,15 +26,38 @@ export interface FunctionModel {
 /** What the learner trains: a tfjs layers model or a {@link FunctionModel}. */
 export type LearnerModel = tf.LayersModel | FunctionModel;
 
-/** The two things the loop needs from a model. */
+/** What the loop needs from a model. */
 export interface ModelAdapter {
   forward(x: tf.Tensor, training: boolean): tf.Tensor;
   trainableVariables(): tf.Variable[];
+  /**
+   * Before a training forward pass: gives every dropout layer a fresh seed drawn by `draw`, so that dropout masks
+   * come from the learner's seeded `Rng` (and a resumed run draws the same masks as an uninterrupted one). Draws
+   * nothing for a model without dropout layers.
+   */
+  seedDropout(draw: () => number): void;
+}
+
+/** Layers whose random draw takes a `seed` field read at call time (tfjs-layers 4.22). */
+const SEEDED_LAYERS = new Set(['Dropout', 'SpatialDropout1D']);
+
+/** The dropout layers of a model, nested models included. */
+function dropoutLayers(model: tf.LayersModel): { seed?: number }[] {
+  const found: { seed?: number }[] = [];
+  const visit = (layers: readonly tf.layers.Layer[]): void => {
+    for (const layer of layers) {
+      if (layer instanceof tf.LayersModel) visit(layer.layers);
+      else if (SEEDED_LAYERS.has(layer.getClassName())) found.push(layer as unknown as { seed?: number });
+    }
+  };
+  visit(model.layers);
+  return found;
 }
 
 /** Wraps a model for the loop; throws an error naming `model` when it is neither kind. */
 export function adaptModel(model: unknown): ModelAdapter {
   if (model instanceof tf.LayersModel) {
+    let dropouts: { seed?: number }[] | undefined;
     return {
       forward: (x, training) => {
         const out = model.apply(x, { training });
@@ -44,6 +67,10 @@ export function adaptModel(model: unknown): ModelAdapter {
         return out;
       },
       trainableVariables: () => model.trainableWeights.map((weight) => weight.read() as tf.Variable),
+      seedDropout: (draw) => {
+        dropouts ??= dropoutLayers(model);
+        for (const layer of dropouts) layer.seed = draw();
+      },
     };
   }
   const candidate = model as Partial<FunctionModel> | null | undefined;
@@ -63,6 +90,7 @@ export function adaptModel(model: unknown): ModelAdapter {
         return out;
       },
       trainableVariables: () => functionModel.variables.filter((variable) => variable.trainable),
+      seedDropout: () => undefined,
     };
   }
   throw new Error(

@@ -200,3 +200,23 @@ export function toOptimizerLike(optimizer: unknown): OptimizerLike {
       `(received ${optimizer === null ? 'null' : typeof optimizer})`
   );
 }
+
+/**
+ * Checks the optimizer's hyperparameters before a fit: each must be a finite number, and the learning rate must not
+ * be negative. An optimizer made with a bad rate (`tf.train.sgd(NaN)`) would otherwise train to NaN silently,
+ * although `setHyper` refuses such values.
+ */
+export function checkOptimizerHypers(optimizer: OptimizerLike): void {
+  for (const name of optimizer.hyperNames) {
+    const value = optimizer.getHyper(name);
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new Error(
+        `optimizer hyperparameter ${name} must be a finite number (received ${String(value)}); ` +
+          `the optimizer was made or left with it (e.g. tf.train.sgd(${String(value)}))`
+      );
+    }
+    if (name === 'learningRate' && value < 0) {
+      throw new Error(`optimizer hyperparameter learningRate must be >= 0 (received ${value})`);
+    }
+  }
+}

@@ -1,112 +1,7 @@
-import type { LoopContext } from './context.js';
 import { isPluginEvent, PLUGIN_EVENTS, type PluginEvent } from './events.js';
+import type { Plugin, PluginHooks, WriteTarget } from './loop-types.js';
 
-/**
- * What a plugin may change, declared so that two plugins fighting over one thing are caught before training:
- * `'batch'` (beforeBatch), `'pred'` (afterPred), `'loss'` (afterLoss), `'grads'` (afterBackward),
- * `` `hyper.${name}` `` (an optimizer hyperparameter such as `hyper.learningRate`) and `` `param.${name}` `` (a
- * schedulable parameter in a plugin's own namespace, e.g. `param.augment.strength`).
- */
-export type WriteTarget = 'batch' | 'pred' | 'loss' | 'grads' | `hyper.${string}` | `param.${string}`;
-
-/**
- * The hooks of a plugin, one optional function per event of {@link PLUGIN_EVENTS}.
- *
- * `afterPred` and `afterLoss` are synchronous on purpose: they run inside the gradient tape (`tf.variableGrads`),
- * which records only while the taped function runs, so an `await` would cut the recording and the loss would
- * lose its gradient. Every other hook may return a promise, which the loop awaits.
- */
-export interface PluginHooks {
-  /** Once, before the first epoch. Plugins reset their own state here; may set `ctx.hypers`. */
-  beforeFit?(ctx: LoopContext): void | Promise<void>;
-  /** Before each epoch's first batch; may set `ctx.hypers`. */
-  beforeEpoch?(ctx: LoopContext): void | Promise<void>;
-  /** With `ctx.batch` from the training source; may replace it (write target `'batch'`): the replaced tensors are disposed unless reused. */
-  beforeBatch?(ctx: LoopContext): void | Promise<void>;
-  /** After the forward pass, inside the gradient tape, so synchronous; may replace `ctx.pred` (`'pred'`). */
-  afterPred?(ctx: LoopContext): void;
-  /** After the loss, inside the gradient tape, so synchronous; may replace `ctx.loss` (`'loss'`), e.g. to scale or regularise it. */
-  afterLoss?(ctx: LoopContext): void;
-  /** With `ctx.grads` (`{ variable, gradient }[]`); may replace or drop gradients (`'grads'`), which the learner then disposes. */
-  afterBackward?(ctx: LoopContext): void | Promise<void>;
-  /** Just before `optimizer.applyGradients`; hyperparameters set here (`'hyper.<name>'`) are used by this very step. Throw `CancelStep` to skip it. */
-  beforeStep?(ctx: LoopContext): void | Promise<void>;
-  /** After the optimizer update. */
-  afterStep?(ctx: LoopContext): void | Promise<void>;
-  /** After each batch, also a cancelled one; `await ctx.lossValue()` reads this batch's loss. */
-  afterBatch?(ctx: LoopContext): void | Promise<void>;
-  /** After the training phase, with `ctx.lastMetrics.train` set and `ctx.training` false. */
-  beforeValidate?(ctx: LoopContext): void | Promise<void>;
-  /** With `ctx.lastMetrics.valid` set. */
-  afterValidate?(ctx: LoopContext): void | Promise<void>;
-  /** After the epoch is recorded in `ctx.history.epochs`; may set `ctx.hypers`, or throw `CancelFit` to stop early. */
-  afterEpoch?(ctx: LoopContext): void | Promise<void>;
-  /** Always, also after a cancel or an error; free long-lived tensors here. */
-  afterFit?(ctx: LoopContext): void | Promise<void>;
-  /** When the fit was cancelled by `CancelFit`, just before `afterFit`. */
-  afterCancelFit?(ctx: LoopContext): void | Promise<void>;
-  /** When an epoch was cancelled by `CancelEpoch`, just before `afterEpoch`. */
-  afterCancelEpoch?(ctx: LoopContext): void | Promise<void>;
-  /** When a batch was cancelled by `CancelBatch`, just before `afterBatch`. */
-  afterCancelBatch?(ctx: LoopContext): void | Promise<void>;
-  /** When a step was cancelled by `CancelStep`, just before `afterStep`. */
-  afterCancelStep?(ctx: LoopContext): void | Promise<void>;
-  /** When the validation was cancelled by `CancelValidate`, just before `afterValidate`. */
-  afterCancelValidate?(ctx: LoopContext): void | Promise<void>;
-}
-
-/** Compile-time proof that {@link PluginHooks} has exactly one hook per {@link PluginEvent}, no more, no less. */
-type HooksMatchEvents = [keyof PluginHooks] extends [PluginEvent]
-  ? [PluginEvent] extends [keyof PluginHooks]
-    ? true
-    : never
-  : never;
-const hooksMatchEvents: HooksMatchEvents = true;
-void hooksMatchEvents;
-
-/**
- * A plugin: a plain object with a name, optional ordering and write declarations, optional state for
- * checkpoints, and optional hooks (see {@link PluginHooks}). No base class; factories return plugins.
- *
- * - `order`: plugins run in a stable sort by `order`, lower first. Defaults to 0. The README has the table of the
- *   built-in plugins' orders.
- * - `writes`: what the plugin changes (see {@link WriteTarget}). `fit` refuses two plugins that write the same
- *   target unless both give distinct `priority` values. Defaults to none.
- * - `priority`: settles a shared write target: the higher-priority plugin's hooks run after the other's in every
- *   event they share, so its value wins — even where `order` says otherwise (for that pair only).
- * - `getState`/`setState`: JSON-serialisable state for checkpoints and resume. `learner.saveCheckpoint` (and the
- *   `checkpoint` plugin) stores each plugin's `getState()` under its name; `fit(epochs, { resume })` calls
- *   `setState(saved)` after `beforeFit` (so the plugin first resets itself, then takes the saved state). A plugin
- *   that draws random numbers or counts anything across batches must keep that here (e.g. its `Rng` state), or a
- *   resumed run will differ from an uninterrupted one.
- *
- * A plugin resets its own state in `beforeFit`, so one object can serve several fits.
- *
- * @example
- * ```ts
- * import type { Plugin } from '@convkit/learner';
- * const halveEveryEpoch: Plugin = {
- *   name: 'halveEveryEpoch',
- *   order: 10,
- *   writes: ['hyper.learningRate'],
- *   afterEpoch(ctx) { ctx.hypers.learningRate = ctx.hypers.learningRate / 2; },
- * };
- * ```
- */
-export interface Plugin extends PluginHooks {
-  /** Unique among the learner's plugins; used in messages and `describeLoop()`. */
-  readonly name: string;
-  /** Position in each event's hook list, lower first. Defaults to 0. */
-  readonly order?: number;
-  /** What the plugin changes. Defaults to none. */
-  readonly writes?: readonly WriteTarget[];
-  /** Settles shared write targets: the higher priority runs last and wins. */
-  readonly priority?: number;
-  /** Returns the plugin's JSON-serialisable state (saved in checkpoints under the plugin's name). */
-  getState?(): unknown;
-  /** Restores a state returned by `getState` (called on resume, after `beforeFit`); throws on a state it cannot take. */
-  setState?(state: unknown): void;
-}
+export type { Plugin, PluginHooks, WriteTarget } from './loop-types.js';
 
 /** The non-hook fields accepted by {@link plugin}. */
 export interface PluginOptions {
@@ -199,6 +94,31 @@ export class PluginConflictError extends Error {
     super(message);
     this.name = 'PluginConflictError';
     this.plugins = plugins;
+    this.target = target;
+  }
+}
+
+/**
+ * Thrown in checked mode (`new Learner({ checkWrites: true })`) when a plugin changed something it did not declare
+ * in `writes` — today, an optimizer hyperparameter (`ctx.hypers.learningRate = …` or `ctx.optimizer.setHyper`)
+ * without `'hyper.<name>'` — which would slip past the write-conflict check.
+ */
+export class UndeclaredWriteError extends Error {
+  /** The plugin that wrote. */
+  readonly plugin: string;
+  /** The event whose hook wrote. */
+  readonly event: string;
+  /** The undeclared write target, e.g. `'hyper.learningRate'`. */
+  readonly target: WriteTarget;
+
+  constructor(plugin: string, event: string, target: WriteTarget, before: number, after: number) {
+    super(
+      `plugin "${plugin}" changed ${target} in ${event} (${before} → ${after}) without declaring it; add ` +
+        `'${target}' to the plugin's writes so that a conflict with another writer is caught before training`
+    );
+    this.name = 'UndeclaredWriteError';
+    this.plugin = plugin;
+    this.event = event;
     this.target = target;
   }
 }

@@ -75,7 +75,7 @@ export function progressBar(options: ProgressBarOptions = {}): Plugin {
 
   const running = async (ctx: LoopContext): Promise<Record<string, number>> => {
     const values: Record<string, number> = { loss: await ctx.runningLoss() };
-    for (const metric of ctx.learner.metrics) values[metric.name] = metric.compute();
+    for (const metric of ctx.learner.metrics) values[metric.name] = await metric.compute();
     return values;
   };
   const line = async (ctx: LoopContext, elapsed: number): Promise<string> =>

@@ -33,6 +33,8 @@ export interface TinyLearnerOptions {
   seed?: number;
   /** Defaults to false. */
   leakGuard?: boolean;
+  /** Checked mode (see `LearnerOptions.checkWrites`). Defaults to false. */
+  checkWrites?: boolean;
   /** Defaults to `performance.now`. */
   now?: () => number;
 }
@@ -139,6 +141,7 @@ export function tinyLearner(options: TinyLearnerOptions = {}): TinyLearner {
     plugins: options.plugins ?? [],
     seed,
     leakGuard: options.leakGuard ?? false,
+    checkWrites: options.checkWrites ?? false,
     ...(options.now ? { now: options.now } : {}),
   });
   return {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { nodeFileSystem, temporaryPath, writeDirectoryAtomic } from '@convkit/io';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { show } from './validate.js';
 
@@ -15,8 +16,9 @@ const BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1,
  * Why: plain `@tensorflow/tfjs` has no `file://` handler (only `@tensorflow/tfjs-node` does, and
  * it cannot be installed everywhere). `path` is the folder, or the `model.json` inside it. Loading
  * reads every shard the manifest lists (Keras `tensorflowjs_converter` output has several);
- * saving writes one `weights.bin` into a temporary sibling folder and renames it into place, so
- * a crash never leaves a half-written model. Nothing to dispose.
+ * saving writes one `weights.bin` into a temporary sibling folder (each file and the folder
+ * fsynced, through `@convkit/io`) and renames it into place, so a crash or a power loss never
+ * leaves a half-written model. Nothing to dispose.
  *
  * @example
  * ```ts
@@ -124,36 +126,41 @@ async function saveArtifacts(folder: string, artifacts: tf.io.ModelArtifacts): P
   if (artifacts.signature !== undefined) modelJson['signature'] = artifacts.signature;
   if (artifacts.modelInitializer !== undefined) modelJson['modelInitializer'] = artifacts.modelInitializer;
 
-  const stamp = `${process.pid}-${Date.now()}`;
-  const temporary = `${folder}.tmp-${stamp}`;
-  const previous = `${folder}.old-${stamp}`;
-  await mkdir(dirname(folder), { recursive: true });
-  await rm(temporary, { recursive: true, force: true });
-  await mkdir(temporary);
+  await replaceDirectoryAtomic(folder, { [MODEL_JSON]: JSON.stringify(modelJson), [WEIGHTS_BIN]: new Uint8Array(weightData) });
+  return {
+    modelArtifactsInfo: {
+      dateSaved: new Date(),
+      modelTopologyType: 'JSON',
+      modelTopologyBytes: JSON.stringify(artifacts.modelTopology).length,
+      weightSpecsBytes: JSON.stringify(artifacts.weightSpecs ?? []).length,
+      weightDataBytes: weightData.byteLength,
+    },
+  };
+}
+
+/**
+ * Writes `files` as the folder `folder`, replacing one that exists, so that a reader sees the old folder or the
+ * complete new one: the files go to a temporary sibling through `@convkit/io`'s `writeDirectoryAtomic` (every
+ * file and the folder fsynced), an existing folder is renamed aside, the new one renamed into place, the parent
+ * fsynced, and the old one removed. On failure the old folder is put back.
+ */
+export async function replaceDirectoryAtomic(folder: string, files: Readonly<Record<string, Uint8Array | string>>): Promise<void> {
+  const staged = temporaryPath(folder);
+  await writeDirectoryAtomic(staged, files);
+  const previous = temporaryPath(folder);
+  const existed = await nodeFileSystem.exists(folder);
   try {
-    const json = JSON.stringify(modelJson);
-    await writeFile(join(temporary, MODEL_JSON), json);
-    await writeFile(join(temporary, WEIGHTS_BIN), new Uint8Array(weightData));
-    const existed = await exists(folder);
-    if (existed) await rename(folder, previous);
+    if (existed) await nodeFileSystem.rename(folder, previous);
     try {
-      await rename(temporary, folder);
+      await nodeFileSystem.rename(staged, folder);
     } catch (error) {
-      if (existed) await rename(previous, folder);
+      if (existed) await nodeFileSystem.rename(previous, folder);
       throw error;
     }
-    if (existed) await rm(previous, { recursive: true, force: true });
-    return {
-      modelArtifactsInfo: {
-        dateSaved: new Date(),
-        modelTopologyType: 'JSON',
-        modelTopologyBytes: JSON.stringify(artifacts.modelTopology).length,
-        weightSpecsBytes: JSON.stringify(artifacts.weightSpecs ?? []).length,
-        weightDataBytes: weightData.byteLength,
-      },
-    };
+    await nodeFileSystem.syncDirectory(dirname(folder));
   } finally {
-    await rm(temporary, { recursive: true, force: true });
+    await nodeFileSystem.remove(staged);
+    if (existed) await nodeFileSystem.remove(previous);
   }
 }
 
@@ -221,13 +228,4 @@ function expectedBytes(specs: readonly tf.io.WeightsManifestEntry[]): number | u
     total += spec.shape.reduce((a, b) => a * b, 1) * size;
   }
   return total;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -19,3 +19,7 @@ export type { ReplaceHeadOptions } from './replace-head.js';
 export { discriminativeParamGroups } from './discriminative-param-groups.js';
 export type { DiscriminativeParamGroupsOptions, ParamGroup } from './discriminative-param-groups.js';
 export { diskHandler, loadLayersModelFromDisk, saveLayersModelToDisk } from './disk-io.js';
+export { loadKerasModel, modelCacheDir } from './load-keras-model.js';
+export type { LoadKerasModelOptions } from './load-keras-model.js';
+export { quickstartModel, QUICKSTART_RECIPE } from './quickstart.js';
+export type { QuickstartRecipe } from './quickstart.js';

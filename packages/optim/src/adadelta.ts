@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerAlgorithm, SlotTensors } from './algorithm.js';
 import { checkOptionNames, definedOnly } from './hypers.js';
 import { Optimizer } from './optimizer.js';
-import type { ParamGroup } from './param-groups.js';
+import { checkFactoryHypers, type ParamGroup } from './param-groups.js';
 
 /** Options of {@link adadelta}. */
 export interface AdadeltaOptions {
@@ -82,5 +82,7 @@ export function adadelta(options: AdadeltaOptions = {}): Optimizer {
   }
   checkOptionNames('adadelta', options, OPTION_NAMES);
   const { paramGroups, ...hypers } = options;
-  return new Optimizer(adadeltaAlgorithm(), { hypers: definedOnly(hypers), paramGroups });
+  const algorithm = adadeltaAlgorithm();
+  checkFactoryHypers(algorithm, definedOnly(hypers));
+  return new Optimizer(algorithm, { hypers: definedOnly(hypers), paramGroups });
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerAlgorithm, SlotTensors } from './algorithm.js';
 import { checkHyperValue, checkOptionNames, definedOnly } from './hypers.js';
 import { Optimizer } from './optimizer.js';
-import type { ParamGroup } from './param-groups.js';
+import { checkFactoryHypers, type ParamGroup } from './param-groups.js';
 
 /** Options of {@link adagrad}. */
 export interface AdagradOptions {
@@ -89,5 +89,7 @@ export function adagrad(options: AdagradOptions = {}): Optimizer {
   }
   checkOptionNames('adagrad', options, OPTION_NAMES);
   const { initialAccumulatorValue, paramGroups, ...hypers } = options;
-  return new Optimizer(adagradAlgorithm({ initialAccumulatorValue }), { hypers: definedOnly(hypers), paramGroups });
+  const algorithm = adagradAlgorithm({ initialAccumulatorValue });
+  checkFactoryHypers(algorithm, definedOnly(hypers));
+  return new Optimizer(algorithm, { hypers: definedOnly(hypers), paramGroups });
 }

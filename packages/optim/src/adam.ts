@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerAlgorithm, SlotTensors } from './algorithm.js';
 import { checkFlag, checkOptionNames, definedOnly } from './hypers.js';
 import { Optimizer } from './optimizer.js';
-import type { ParamGroup } from './param-groups.js';
+import { checkFactoryHypers, type ParamGroup } from './param-groups.js';
 
 /** Options of {@link adam} and {@link adamW}. */
 export interface AdamOptions {
@@ -77,6 +77,7 @@ function make(factory: 'adam' | 'adamW', options: AdamOptions): Optimizer {
   checkOptionNames(factory, options, OPTION_NAMES);
   const { amsgrad, paramGroups, ...hypers } = options;
   const algorithm = adamAlgorithm({ amsgrad, decoupled: factory === 'adamW' });
+  checkFactoryHypers(algorithm, definedOnly(hypers));
   return new Optimizer(algorithm, { hypers: definedOnly(hypers), paramGroups });
 }
 

@@ -1,7 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { expectNoLeak } from '@convkit/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Optimizer, adadelta, adagrad, adam, adamW, rmsprop, sgd } from './index.js';
+import {
+  Optimizer,
+  adadelta,
+  adadeltaAlgorithm,
+  adagrad,
+  adagradAlgorithm,
+  adam,
+  adamAlgorithm,
+  adamW,
+  rmsprop,
+  rmspropAlgorithm,
+  sgd,
+  sgdAlgorithm,
+  type OptimizerAlgorithm,
+} from './index.js';
 import { stepAll, stepWith, variableOf } from './test-helpers.js';
 
 beforeAll(async () => {
@@ -10,34 +24,34 @@ beforeAll(async () => {
 
 describe('sgd', () => {
   it('takes w ← w − lr·g, and a learningRate set between steps is used by the next step', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const w = variableOf([1, 2]);
       const optimizer = sgd({ learningRate: 0.1 });
-      expect(stepWith(optimizer, w, [1, -2])).toEqual([expect.closeTo(0.9, 6), expect.closeTo(2.2, 6)]);
+      expect(await stepWith(optimizer, w, [1, -2])).toEqual([expect.closeTo(0.9, 6), expect.closeTo(2.2, 6)]);
       optimizer.setHyper('learningRate', 0.5);
-      expect(stepWith(optimizer, w, [1, -2])).toEqual([expect.closeTo(0.4, 6), expect.closeTo(3.2, 6)]);
+      expect(await stepWith(optimizer, w, [1, -2])).toEqual([expect.closeTo(0.4, 6), expect.closeTo(3.2, 6)]);
       optimizer.dispose();
       w.dispose();
     });
   });
 
   it('momentum: the buffer starts at the first gradient, then b ← μ·b + (1 − τ)·g', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const w = variableOf([0]);
       const optimizer = sgd({ learningRate: 0.1, momentum: 0.9, dampening: 0.5 });
-      expect(stepWith(optimizer, w, [1])[0]).toBeCloseTo(-0.1, 6); // b = 1
-      expect(stepWith(optimizer, w, [1])[0]).toBeCloseTo(-0.1 - 0.1 * (0.9 + 0.5), 6); // b = 1.4
+      expect((await stepWith(optimizer, w, [1]))[0]).toBeCloseTo(-0.1, 6); // b = 1
+      expect((await stepWith(optimizer, w, [1]))[0]).toBeCloseTo(-0.1 - 0.1 * (0.9 + 0.5), 6); // b = 1.4
       optimizer.dispose();
       w.dispose();
     });
   });
 
   it('nesterov: steps along g + μ·b', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const w = variableOf([0]);
       const optimizer = sgd({ learningRate: 0.1, momentum: 0.9, nesterov: true });
-      expect(stepWith(optimizer, w, [1])[0]).toBeCloseTo(-0.19, 6); // b = 1, d = 1 + 0.9
-      expect(stepWith(optimizer, w, [1])[0]).toBeCloseTo(-0.19 - 0.1 * (1 + 0.9 * 1.9), 6); // b = 1.9
+      expect((await stepWith(optimizer, w, [1]))[0]).toBeCloseTo(-0.19, 6); // b = 1, d = 1 + 0.9
+      expect((await stepWith(optimizer, w, [1]))[0]).toBeCloseTo(-0.19 - 0.1 * (1 + 0.9 * 1.9), 6); // b = 1.9
       optimizer.dispose();
       w.dispose();
     });
@@ -81,11 +95,35 @@ describe('optimizer factories', () => {
     expect(() => rmsprop({ centered: 'yes' } as never)).toThrow('centered must be a boolean (received "yes")');
   });
 
-  it('reject a negative or NaN rate and out-of-range betas, naming the value', () => {
-    expect(() => sgd({ learningRate: -0.1 })).toThrow('hypers.learningRate must be a finite number >= 0 (received -0.1)');
-    expect(() => adam({ learningRate: Number.NaN })).toThrow('hypers.learningRate must be a finite number >= 0 (received NaN)');
-    expect(() => adam({ beta1: 1 })).toThrow('hypers.beta1 must be a number in [0, 1) (received 1)');
+  it('reject a negative or NaN rate and out-of-range betas, naming the factory, the option and the value', () => {
+    expect(() => sgd({ learningRate: -0.1 })).toThrow('sgd: learningRate must be a finite number >= 0 (received -0.1)');
+    expect(() => adam({ learningRate: Number.NaN })).toThrow('adam: learningRate must be a finite number >= 0 (received NaN)');
+    expect(() => adam({ beta1: 1 })).toThrow('adam: beta1 must be a number in [0, 1) (received 1)');
     expect(() => adagrad({ initialAccumulatorValue: -1 })).toThrow('initialAccumulatorValue must be a finite number >= 0 (received -1)');
+  });
+
+  const factories: [string, (learningRate: number) => Optimizer, () => OptimizerAlgorithm][] = [
+    ['sgd', (learningRate) => sgd({ learningRate }), () => sgdAlgorithm()],
+    ['adam', (learningRate) => adam({ learningRate }), () => adamAlgorithm()],
+    ['adamW', (learningRate) => adamW({ learningRate }), () => adamAlgorithm({ decoupled: true })],
+    ['adadelta', (learningRate) => adadelta({ learningRate }), () => adadeltaAlgorithm()],
+    ['adagrad', (learningRate) => adagrad({ learningRate }), () => adagradAlgorithm()],
+    ['rmsprop', (learningRate) => rmsprop({ learningRate }), () => rmspropAlgorithm()],
+  ];
+  it.each(factories)('%s refuses a NaN, infinite or negative learningRate at construction, in options, hypers and groups', (name, make, algorithmOf) => {
+    for (const bad of [Number.NaN, Infinity, -Infinity, -1e-3]) {
+      expect(() => make(bad)).toThrow(`${name}: learningRate must be a finite number >= 0 (received ${bad})`);
+      const algorithm = algorithmOf();
+      expect(() => new Optimizer(algorithm, { hypers: { learningRate: bad } })).toThrow(
+        `hypers.learningRate must be a finite number >= 0 (received ${bad})`
+      );
+      expect(() => new Optimizer(algorithm, { paramGroups: [{ hypers: { learningRate: bad } }] })).toThrow(
+        `paramGroups[0].hypers.learningRate must be a finite number >= 0 (received ${bad})`
+      );
+      expect(() => make(0.1).setHyper('learningRate', bad)).toThrow(`learningRate must be a finite number >= 0 (received ${bad})`);
+    }
+    expect(() => make('0.1' as never)).toThrow(`${name}: learningRate must be a finite number >= 0 (received "0.1")`);
+    expect(make(0).getHyper('learningRate')).toBe(0);
   });
 });
 
@@ -105,13 +143,13 @@ describe('Optimizer hyperparameters', () => {
   });
 
   it('rmsprop: momentum switched on mid-training starts a zero buffer (b = g/d)', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const w = variableOf([0]);
       const optimizer = rmsprop({ learningRate: 0.1, alpha: 0, epsilon: 0 });
-      expect(stepWith(optimizer, w, [2])[0]).toBeCloseTo(-0.1, 6); // s = 4, g/√s = 1
+      expect((await stepWith(optimizer, w, [2]))[0]).toBeCloseTo(-0.1, 6); // s = 4, g/√s = 1
       optimizer.setHyper('momentum', 0.5);
-      expect(stepWith(optimizer, w, [2])[0]).toBeCloseTo(-0.2, 6); // b = 0.5·0 + 1
-      expect(stepWith(optimizer, w, [2])[0]).toBeCloseTo(-0.35, 6); // b = 0.5·1 + 1
+      expect((await stepWith(optimizer, w, [2]))[0]).toBeCloseTo(-0.2, 6); // b = 0.5·0 + 1
+      expect((await stepWith(optimizer, w, [2]))[0]).toBeCloseTo(-0.35, 6); // b = 0.5·1 + 1
       optimizer.dispose();
       w.dispose();
     });
@@ -120,7 +158,7 @@ describe('Optimizer hyperparameters', () => {
 
 describe('Optimizer parameter groups', () => {
   it('give each group its own hyperparameters; unlisted variables go to the catch-all group', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const backbone = variableOf([1]);
       const head = variableOf([1]);
       const optimizer = sgd({
@@ -154,7 +192,7 @@ describe('Optimizer parameter groups', () => {
   });
 
   it('reject an empty group, a variable in two groups, two catch-all groups and unknown hyperparameters', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const a = variableOf([1], 'groupsA');
       const b = variableOf([1], 'groupsB');
       expect(() => sgd({ learningRate: 0.1, paramGroups: [] })).toThrow('paramGroups must be a non-empty array');
@@ -189,7 +227,7 @@ describe('Optimizer parameter groups', () => {
 
 describe('Optimizer.applyGradients', () => {
   it('checks gradient shapes and duplicates before changing anything, and does not dispose the gradients', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const w = variableOf([1, 2], 'shapeCheck');
       const optimizer = sgd({ learningRate: 0.1 });
       const bad = tf.tensor1d([1, 2, 3]);
@@ -209,14 +247,14 @@ describe('Optimizer.applyGradients', () => {
   });
 
   it('matches state by variable identity: a variable first seen at step 2 gets its own first (bias-corrected) Adam step', async () => {
-    await expectNoLeak(() => {
+    await expectNoLeak(async () => {
       const early = variableOf([0]);
       const late = variableOf([0]);
       const optimizer = adam({ learningRate: 0.1 });
-      stepWith(optimizer, early, [1]);
-      stepWith(optimizer, early, [1]);
+      await stepWith(optimizer, early, [1]);
+      await stepWith(optimizer, early, [1]);
       // Adam's first step moves by lr·g/(|g| + ε') ≈ lr, whatever the other variable's step count
-      expect(stepWith(optimizer, late, [5])[0]).toBeCloseTo(-0.1, 5);
+      expect((await stepWith(optimizer, late, [5]))[0]).toBeCloseTo(-0.1, 5);
       expect(optimizer.iterations).toBe(3);
       tf.dispose([early, late]);
       optimizer.dispose();

@@ -41,7 +41,7 @@ interface VariableSlots {
  * const gradient = tf.tensor1d([0.5, -2]);
  * optimizer.applyGradients([{ variable: w, gradient }]);
  * optimizer.setHyper('learningRate', 0.01); // used by the next step
- * console.log(w.dataSync()); // ≈ [0.9, -0.9]
+ * console.log(await w.data()); // ≈ [0.9, -0.9]
  * gradient.dispose();
  * optimizer.dispose();
  * ```

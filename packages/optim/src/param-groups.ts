@@ -62,6 +62,18 @@ export function checkHypers(
 }
 
 /**
+ * Validates the flat hyperparameter options of a factory (`sgd({ learningRate })`), naming each as the caller wrote
+ * it: `sgd: learningRate must be a finite number >= 0 (received NaN)`. Refuses NaN, ±Infinity, values out of range
+ * (a negative rate) and a non-number before anything is built.
+ */
+export function checkFactoryHypers(algorithm: OptimizerAlgorithm, hypers: Readonly<Record<string, number>>): void {
+  const merged: Readonly<Record<string, number>> = { ...algorithm.defaults, ...hypers };
+  for (const name of Object.keys(algorithm.defaults)) {
+    checkHyperValue(`${algorithm.name}: ${name}`, merged[name], algorithm.limits?.[name]);
+  }
+}
+
+/**
  * Validates `paramGroups` against the optimizer-wide `base` hyperparameters: no empty group, no variable in two
  * groups (or twice in one), at most one catch-all group, known hyperparameter names and valid values. Without
  * `paramGroups`, one catch-all group with `base`.

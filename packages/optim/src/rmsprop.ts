@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerAlgorithm, SlotTensors } from './algorithm.js';
 import { checkFlag, checkOptionNames, definedOnly } from './hypers.js';
 import { Optimizer } from './optimizer.js';
-import type { ParamGroup } from './param-groups.js';
+import { checkFactoryHypers, type ParamGroup } from './param-groups.js';
 
 /** Options of {@link rmsprop}. */
 export interface RmspropOptions {
@@ -107,5 +107,7 @@ export function rmsprop(options: RmspropOptions = {}): Optimizer {
   }
   checkOptionNames('rmsprop', options, OPTION_NAMES);
   const { centered, paramGroups, ...hypers } = options;
-  return new Optimizer(rmspropAlgorithm({ centered }), { hypers: definedOnly(hypers), paramGroups });
+  const algorithm = rmspropAlgorithm({ centered });
+  checkFactoryHypers(algorithm, definedOnly(hypers));
+  return new Optimizer(algorithm, { hypers: definedOnly(hypers), paramGroups });
 }

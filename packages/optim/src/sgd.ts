@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerAlgorithm, SlotTensors } from './algorithm.js';
 import { checkFlag, checkOptionNames, definedOnly } from './hypers.js';
 import { Optimizer } from './optimizer.js';
-import type { ParamGroup } from './param-groups.js';
+import { checkFactoryHypers, type ParamGroup } from './param-groups.js';
 
 /** Options of {@link sgd}. */
 export interface SgdOptions {
@@ -97,5 +97,7 @@ export function sgd(options: SgdOptions): Optimizer {
     throw new Error('learningRate is required for sgd (received undefined); e.g. sgd({ learningRate: 0.1 })');
   }
   const { nesterov, paramGroups, ...hypers } = options;
-  return new Optimizer(sgdAlgorithm({ nesterov }), { hypers: definedOnly(hypers), paramGroups });
+  const algorithm = sgdAlgorithm({ nesterov });
+  checkFactoryHypers(algorithm, definedOnly(hypers));
+  return new Optimizer(algorithm, { hypers: definedOnly(hypers), paramGroups });
 }

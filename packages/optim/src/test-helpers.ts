@@ -7,12 +7,12 @@ export function variableOf(values: number[] | number[][], name?: string): tf.Var
   return tf.tidy(() => tf.variable(tf.tensor(values), true, name));
 }
 
-/** Applies one step with the given gradient values to `variable`; returns the new values. */
-export function stepWith(optimizer: Optimizer, variable: tf.Variable, gradient: number[]): number[] {
+/** Applies one step with the given gradient values to `variable`; resolves to the new values (an async read). */
+export async function stepWith(optimizer: Optimizer, variable: tf.Variable, gradient: number[]): Promise<number[]> {
   const tensor = tf.tensor(gradient, variable.shape);
   optimizer.applyGradients([{ variable, gradient: tensor }]);
   tensor.dispose();
-  return Array.from(variable.dataSync());
+  return Array.from(await variable.data());
 }
 
 /**

@@ -1,8 +1,8 @@
 import { extname } from 'node:path';
+import { writeFileAtomic } from '@convkit/io';
 import type { Config, TopLevelSpec } from 'vega-lite';
 import { renderSvg, svgToPng } from './render.js';
 import { describeValue } from './validate.js';
-import { writeFileAtomic } from './write-file-atomic.js';
 
 /** A Vega-Lite specification (vega-lite's `TopLevelSpec`): the data, marks and encodings of a chart. */
 export type VegaLiteSpec = TopLevelSpec;
@@ -31,8 +31,8 @@ export interface Chart {
   toPNG(options?: PngOptions): Promise<Uint8Array>;
   /**
    * Writes the chart to `path`, as SVG or PNG by the file's extension (`.svg` or `.png`, any case).
-   * Parent folders are created; the file is written to a temporary file in the same folder and
-   * renamed, so a reader never sees a half-written chart.
+   * Parent folders are created; the file is written with `@convkit/io`'s `writeFileAtomic` (a temporary
+   * file in the same folder, flushed to the disk, then renamed), so a reader never sees a half-written chart.
    */
   save(path: string, options?: PngOptions): Promise<void>;
 }

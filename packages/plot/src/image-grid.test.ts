@@ -1,6 +1,7 @@
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { imageGrid } from './image-grid.js';
+import sharp from 'sharp';
+import { imageGrid, imageGridAsync } from './image-grid.js';
 import type { GridCell } from './image-grid.js';
 import { svgSize, svgTexts } from './svg.test-helpers.js';
 
@@ -51,5 +52,44 @@ describe('imageGrid', () => {
     expect(() => imageGrid([{ data: new Uint8Array(4), height: 2, width: 2, channels: 2 as 1 }])).toThrow('images[0].channels must be 1, 3 or 4 (received 2)');
     expect(() => imageGrid([])).toThrow('images must be a non-empty array');
     expect(() => imageGrid({ data: new Uint8Array(4), shape: [1, 2, 2, 1] }, { captions: ['a', 'b'] })).toThrow('captions must be an array of at most 1 strings');
+  });
+});
+
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 6: 4 };
+
+/** The pixels of a data-URI PNG, decoded by sharp; `channels` from the PNG's colour type (grey 1, RGB 3, RGBA 4). */
+async function decoded(url: string): Promise<{ width: number; height: number; channels: number; pixels: number[] }> {
+  const png = Buffer.from(url.replace('data:image/png;base64,', ''), 'base64');
+  const channels = PNG_CHANNELS[png[25]!]!;
+  const decoder = channels === 1 ? sharp(png).toColourspace('b-w') : sharp(png); // sharp decodes grey as RGB otherwise
+  const { data, info } = await decoder.raw().toBuffer({ resolveWithObject: true });
+  expect(info.channels).toBe(channels);
+  return { width: info.width, height: info.height, channels, pixels: [...data] };
+}
+
+describe('imageGridAsync', () => {
+  it('embeds each image as a PNG (encoded by sharp) that decodes to its pixels, in the same layout as imageGrid', async () => {
+    const data = Uint8Array.from({ length: 3 * 2 * 3 * 3 }, (_, i) => (i * 13) % 256);
+    const batch = { data, shape: [3, 2, 3, 3] as const };
+    const asyncSpec = (await imageGridAsync(batch, { columns: 2, captions: ['a', 'b', 'c'] })).spec as unknown as Spec;
+    const syncSpec = specOf(batch, { columns: 2, captions: ['a', 'b', 'c'] });
+    const layout = (spec: Spec): unknown => [spec.width, spec.height, spec.data.values.map(({ x, y, caption }) => [x, y, caption])];
+    expect(layout(asyncSpec)).toEqual(layout(syncSpec));
+    const cells = await Promise.all(asyncSpec.data.values.map((cell) => decoded(cell.url)));
+    expect(cells.map((c) => [c.width, c.height, c.channels])).toEqual([[3, 2, 3], [3, 2, 3], [3, 2, 3]]);
+    expect(cells.map((c) => c.pixels)).toEqual([0, 1, 2].map((i) => [...data.subarray(i * 18, (i + 1) * 18)]));
+  });
+
+  it('keeps grey and RGBA images and maps floats through range', async () => {
+    const grey = { data: new Float32Array([0, 0.5, 1, 2]), height: 2, width: 2, channels: 1 as const };
+    const rgba = { data: new Uint8Array([1, 2, 3, 4, 250, 251, 252, 253]), height: 1, width: 2, channels: 4 as const };
+    const [g, c] = ((await imageGridAsync([grey, rgba])).spec as unknown as Spec).data.values;
+    expect(await decoded(g!.url)).toEqual({ width: 2, height: 2, channels: 1, pixels: [0, 128, 255, 255] });
+    expect(await decoded(c!.url)).toEqual({ width: 2, height: 1, channels: 4, pixels: [1, 2, 3, 4, 250, 251, 252, 253] });
+  });
+
+  it('rejects bad input as imageGrid does', async () => {
+    await expect(imageGridAsync([])).rejects.toThrow('images must be a non-empty array');
+    await expect(imageGridAsync({ data: new Uint8Array(4), shape: [1, 2, 2, 1] }, { columns: 0 })).rejects.toThrow('columns must be a positive integer (received 0)');
   });
 });

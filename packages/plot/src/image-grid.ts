@@ -95,28 +95,17 @@ function toBytes(image: GridImage, index: number, range: readonly [number, numbe
   return bytes;
 }
 
-/**
- * Draws images in a grid, each embedded in the SVG as a PNG, with optional captions.
- *
- * Why: looking at the data (samples, augmentations, misclassified images, reconstructions) is the
- * first debugging step; this needs no image library (a small built-in PNG encoder) and returns a
- * normal {@link Chart}, so `display()`, `.toSVG()`, `.toPNG()` and `.save()` work as for any chart.
- *
- * @param images - `{ data, height, width, channels }[]` (sizes may differ; cells take the largest),
- *   or one `{ data, shape: [N, H, W, C] }` batch.
- * @param options - `columns` (defaults to min(N, 8)), `scale` (defaults to 2), `captions`,
- *   `range` (defaults to [0, 255] for Uint8Array, else [0, 1]), `title`, `gap` (defaults to 4).
- * @returns a {@link Chart}; its spec's `data.values` holds one {@link GridCell} per image.
- *
- * @example
- * ```ts
- * import { imageGrid } from '@convkit/plot';
- * const pixels = new Uint8Array(2 * 8 * 8).map((_, i) => (i * 7) % 256);
- * const grid = imageGrid({ data: pixels, shape: [2, 8, 8, 1] }, { captions: ['a', 'b'], scale: 4 });
- * await grid.save('out/samples.png');
- * ```
- */
-export function imageGrid(images: readonly GridImage[] | ImageBatch, options: ImageGridOptions = {}): Chart {
+/** Validated grid input: the images as 8-bit pixels and the resolved layout options. */
+interface PreparedGrid {
+  readonly images: readonly { readonly image: GridImage; readonly bytes: Uint8Array }[];
+  readonly columns: number;
+  readonly scale: number;
+  readonly gap: number;
+  readonly captions: readonly string[] | undefined;
+  readonly title: string | undefined;
+}
+
+function prepareGrid(images: readonly GridImage[] | ImageBatch, options: ImageGridOptions): PreparedGrid {
   const list = toImages(images);
   const { captions, range, title, gap = 4, scale = 2 } = options;
   const columns = options.columns ?? Math.min(list.length, 8);
@@ -135,21 +124,23 @@ export function imageGrid(images: readonly GridImage[] | ImageBatch, options: Im
     throw new Error(`range must be [low, high] with finite low < high (received ${describeValue(range)})`);
   }
   if (title !== undefined && typeof title !== 'string') throw new Error(`title must be a string (received ${describeValue(title)})`);
+  return { images: list.map((image, index) => ({ image, bytes: toBytes(image, index, range) })), columns, scale, gap, captions, title };
+}
 
-  const cellWidth = Math.max(...list.map((im) => im.width)) * scale;
-  const cellHeight = Math.max(...list.map((im) => im.height)) * scale;
+/** The grid chart, given each image as PNG bytes. */
+function gridChart(grid: PreparedGrid, pngs: readonly Uint8Array[]): Chart {
+  const { images, columns, scale, gap, captions, title } = grid;
+  const cellWidth = Math.max(...images.map(({ image }) => image.width)) * scale;
+  const cellHeight = Math.max(...images.map(({ image }) => image.height)) * scale;
   const captionHeight = captions !== undefined && captions.length > 0 ? 14 : 0;
-  const rows = Math.ceil(list.length / columns);
-  const cells: GridCell[] = list.map((image, index) => {
-    const png = encodePng(toBytes(image, index, range), image.width, image.height, image.channels);
-    return {
-      index,
-      x: (index % columns) * (cellWidth + gap),
-      y: Math.floor(index / columns) * (cellHeight + captionHeight + gap),
-      url: `data:image/png;base64,${Buffer.from(png).toString('base64')}`,
-      caption: captions?.[index] ?? '',
-    };
-  });
+  const rows = Math.ceil(images.length / columns);
+  const cells: GridCell[] = pngs.map((png, index) => ({
+    index,
+    x: (index % columns) * (cellWidth + gap),
+    y: Math.floor(index / columns) * (cellHeight + captionHeight + gap),
+    url: `data:image/png;base64,${Buffer.from(png).toString('base64')}`,
+    caption: captions?.[index] ?? '',
+  }));
   const pixel = (field: string): { field: string; type: 'quantitative'; scale: null; axis: null } => ({ field, type: 'quantitative', scale: null, axis: null });
   const spec: VegaLiteSpec = {
     ...(title !== undefined && title !== '' ? { title } : {}),
@@ -172,4 +163,57 @@ export function imageGrid(images: readonly GridImage[] | ImageBatch, options: Im
     ],
   };
   return chart(spec);
+}
+
+/**
+ * Draws images in a grid, each embedded in the SVG as a PNG (encoded by sharp), with optional captions.
+ *
+ * Why: looking at the data (samples, augmentations, misclassified images, reconstructions) is the
+ * first debugging step; this returns a normal {@link Chart}, so `display()`, `.toSVG()`, `.toPNG()`
+ * and `.save()` work as for any chart.
+ *
+ * @param images - `{ data, height, width, channels }[]` (sizes may differ; cells take the largest),
+ *   or one `{ data, shape: [N, H, W, C] }` batch.
+ * @param options - `columns` (defaults to min(N, 8)), `scale` (defaults to 2), `captions`,
+ *   `range` (defaults to [0, 255] for Uint8Array, else [0, 1]), `title`, `gap` (defaults to 4).
+ * @returns a {@link Chart}; its spec's `data.values` holds one {@link GridCell} per image.
+ *
+ * @example
+ * ```ts
+ * import { imageGridAsync } from '@convkit/plot';
+ * const pixels = new Uint8Array(2 * 8 * 8).map((_, i) => (i * 7) % 256);
+ * const grid = await imageGridAsync({ data: pixels, shape: [2, 8, 8, 1] }, { captions: ['a', 'b'], scale: 4 });
+ * await grid.save('out/samples.png');
+ * ```
+ */
+export async function imageGridAsync(images: readonly GridImage[] | ImageBatch, options: ImageGridOptions = {}): Promise<Chart> {
+  const grid = prepareGrid(images, options);
+  const { default: sharp } = await import('sharp');
+  const pngs = await Promise.all(
+    grid.images.map(async ({ image, bytes }) => {
+      const raw = { width: image.width, height: image.height, channels: image.channels };
+      const encoder = sharp(bytes, { raw });
+      // sharp widens one channel to RGB unless told the image is greyscale ('b-w')
+      return new Uint8Array(await (image.channels === 1 ? encoder.toColourspace('b-w') : encoder).png().toBuffer());
+    }),
+  );
+  return gridChart(grid, pngs);
+}
+
+/**
+ * The synchronous form of {@link imageGridAsync}, same arguments and result.
+ *
+ * @deprecated Use `await imageGridAsync(images, options)`: it encodes the images with sharp. This form
+ * keeps a small built-in PNG encoder only because sharp has no synchronous API; it goes with the
+ * next major version.
+ *
+ * @example
+ * ```ts
+ * import { imageGrid } from '@convkit/plot';
+ * await imageGrid({ data: new Uint8Array(64), shape: [1, 8, 8, 1] }).save('out/sample.png');
+ * ```
+ */
+export function imageGrid(images: readonly GridImage[] | ImageBatch, options: ImageGridOptions = {}): Chart {
+  const grid = prepareGrid(images, options);
+  return gridChart(grid, grid.images.map(({ image, bytes }) => encodePng(bytes, image.width, image.height, image.channels)));
 }

@@ -10,5 +10,5 @@ export { confusionMatrixChart } from './confusion-matrix.js';
 export type { ConfusionCell, ConfusionMatrixOptions, ConfusionNormalize } from './confusion-matrix.js';
 export { histogramChart } from './histogram.js';
 export type { HistogramBar, HistogramBins, HistogramChartOptions, HistogramSeries } from './histogram.js';
-export { imageGrid } from './image-grid.js';
+export { imageGrid, imageGridAsync } from './image-grid.js';
 export type { GridCell, GridImage, ImageBatch, ImageGridOptions } from './image-grid.js';

@@ -1,5 +1,6 @@
-// A tiny PNG encoder (8-bit greyscale, RGB or RGBA, no interlace) over node:zlib, so image grids
-// need no image library.
+// A tiny synchronous PNG encoder (8-bit greyscale, RGB or RGBA, no interlace) over node:zlib. Used only by the
+// deprecated synchronous imageGrid(), because sharp (which imageGridAsync uses) has no synchronous API; it is removed
+// together with that alias.
 import { deflateSync } from 'node:zlib';
 
 const CRC_TABLE: Uint32Array = (() => {

@@ -1,4 +1,4 @@
-import type { ImageDataset } from '@convkit/data';
+import type { Dataset } from '@convkit/data';
 
 // Argument checks shared by the package: each error names the argument, the value received and what was expected.
 
@@ -42,10 +42,21 @@ export function checkSeed(value: unknown, name = 'seed'): asserts value is numbe
   }
 }
 
-/** Throws unless `value` looks like an `ImageDataset` from `@convkit/data`. */
-export function checkDataset(value: unknown, name: string): asserts value is ImageDataset {
-  const candidate = value as ImageDataset | null;
-  if (typeof candidate !== 'object' || candidate === null || !(candidate.images instanceof Uint8Array) || !(candidate.labels instanceof Int32Array)) {
-    throw new Error(`${name} must be an ImageDataset from @convkit/data (received ${describeValue(value)})`);
+/**
+ * Throws unless `value` looks like a `Dataset` from `@convkit/data`: an in-memory `ImageDataset` or a file-backed one
+ * such as a `StreamingImageDataset` (labels, shape and `readRows`).
+ */
+export function checkDataset(value: unknown, name: string): asserts value is Dataset {
+  const candidate = value as Dataset | null;
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.readRows !== 'function' ||
+    !(candidate.labels instanceof Int32Array) ||
+    !Array.isArray(candidate.shape)
+  ) {
+    throw new Error(
+      `${name} must be a Dataset from @convkit/data, in memory or streaming (received ${describeValue(value)})`
+    );
   }
 }

@@ -2,7 +2,7 @@
 // trainer on top of the Learner.
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '@convkit/core';
-import { createImageDataset, DataLoader, type ImageDataset } from '@convkit/data';
+import { createImageDataset, DataLoader, type Dataset, type ImageDataset } from '@convkit/data';
 import { Learner } from '@convkit/learner';
 
 /**
@@ -36,7 +36,7 @@ export function linearModel(seed: number): tf.LayersModel {
 }
 
 /** Trains `model` on `dataset` with the Learner for `epochs` epochs (Adam, index labels). */
-export async function trainOn(model: tf.LayersModel, dataset: ImageDataset, epochs: number, seed: number): Promise<void> {
+export async function trainOn(model: tf.LayersModel, dataset: Dataset, epochs: number, seed: number): Promise<void> {
   const optimizer = tf.train.adam(0.05);
   const learner = new Learner({
     model,

@@ -72,7 +72,7 @@ describe('mixLabeled', () => {
     expect(() => mixLabeled(labeled, wide)).toThrow('pseudo.shape must equal labeled.shape [1, 1, 1] (received [1, 2, 1])');
     expect(() => mixLabeled(labeled, pseudo, { whenShort: 'never' as 'all' })).toThrow(`whenShort must be 'all' or 'repeat' (received "never")`);
     expect(() => mixLabeled(labeled, pseudo, { seed: 0.5 })).toThrow('seed must be an integer (received 0.5)');
-    expect(() => mixLabeled({} as ImageDataset, pseudo)).toThrow('labeled must be an ImageDataset from @convkit/data (received an Object)');
+    expect(() => mixLabeled({} as ImageDataset, pseudo)).toThrow('labeled must be a Dataset from @convkit/data, in memory or streaming (received an Object)');
   });
 });
 

@@ -1,5 +1,5 @@
-import { createRng } from '@convkit/core';
-import { createImageDataset, type ImageDataset } from '@convkit/data';
+import { createRng, type Rng } from '@convkit/core';
+import { createImageDataset, isInMemory, type Dataset, type ImageDataset } from '@convkit/data';
 import { checkDataset, checkSeed, describeValue } from './check.js';
 import type { PseudoLabels } from './pseudo-label.js';
 
@@ -19,10 +19,14 @@ export interface MixOptions {
   whenShort?: 'all' | 'repeat';
 }
 
-/** A labeled + pseudolabeled training set: a dataset the `DataLoader` serves, with where each row came from. */
-export interface MixedDataset {
+/**
+ * A labeled + pseudolabeled training set: a dataset the `DataLoader` serves, with where each row came from.
+ * `D` is `ImageDataset` when both inputs were in memory (the mix is a copy), else `Dataset` (a view that reads its
+ * rows from the two inputs).
+ */
+export interface MixedDataset<D extends Dataset = ImageDataset> {
   /** The labeled rows (all of them, in order), then the chosen pseudolabeled rows. Holds no tensors. */
-  dataset: ImageDataset;
+  dataset: D;
   /** Rows taken from the labeled set (all of it). */
   labeledCount: number;
   /** Rows taken from the pseudolabeled set (repeats counted). */
@@ -48,9 +52,71 @@ export function ratioValue(ratio: unknown, name = 'ratio'): number {
   );
 }
 
+/** Checks `rows` against a dataset of `length` rows, as the datasets of `@convkit/data` do. */
+function checkRows(rows: ArrayLike<number>, length: number): void {
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i] as number;
+    if (!Number.isInteger(row) || row < 0 || row >= length) {
+      throw new Error(`rows[${i}] must be an integer in [0, ${length}) (received ${row})`);
+    }
+  }
+}
+
 /**
- * The kept images of an unlabeled set as a dataset labeled with their pseudo-labels (row j is
- * `unlabeled` row `pseudo.indices[j]`). Copies the images; holds no tensors.
+ * A dataset whose row `i` is row `parts[p].rows[j]` of `parts[p].dataset`, the parts one after another, with `labels`.
+ * Reads only the rows asked for, with one `readRows` call per part (at most `rows.length` rows each), and copies no
+ * pixel until then. A `files` list is carried over when every part has one.
+ */
+function rowView(
+  parts: readonly { dataset: Dataset; rows: Int32Array }[],
+  fields: Omit<Dataset, 'readRows' | 'length'>
+): Dataset {
+  const [height, width, channels] = fields.shape;
+  const pixels = height * width * channels;
+  const length = fields.labels.length;
+  const owner = new Int32Array(length);
+  const sourceRow = new Int32Array(length);
+  let at = 0;
+  parts.forEach((part, p) => {
+    owner.fill(p, at, at + part.rows.length);
+    sourceRow.set(part.rows, at);
+    at += part.rows.length;
+  });
+  const view: Dataset & { files?: readonly string[] } = {
+    ...fields,
+    length,
+    async readRows(rows) {
+      checkRows(rows, length);
+      const wanted = parts.map(() => [] as number[]);
+      const positions = parts.map(() => [] as number[]);
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i] as number;
+        wanted[owner[row]!]!.push(sourceRow[row]!);
+        positions[owner[row]!]!.push(i);
+      }
+      const out = new Uint8Array(rows.length * pixels);
+      await Promise.all(
+        parts.map(async (part, p) => {
+          if (wanted[p]!.length === 0) return;
+          const bytes = await part.dataset.readRows(wanted[p]!);
+          positions[p]!.forEach((i, j) => out.set(bytes.subarray(j * pixels, (j + 1) * pixels), i * pixels));
+        })
+      );
+      return out;
+    },
+  };
+  const files = parts.map((part) => (part.dataset as { files?: readonly string[] }).files);
+  if (files.every((list) => list !== undefined)) {
+    view.files = Array.from(sourceRow, (row, i) => files[owner[i]!]![row]!);
+  }
+  return view;
+}
+
+/**
+ * The kept images of an unlabeled set as a dataset labeled with their pseudo-labels (row j is `unlabeled` row
+ * `pseudo.indices[j]`). Holds no tensors. An in-memory `unlabeled` gives an in-memory copy; a file-backed one (e.g.
+ * from `streamImageFolder`) gives a view that reads the kept rows through `unlabeled.readRows` when a batch asks for
+ * them (nothing is decoded or copied here).
  *
  * @example
  * ```ts
@@ -58,26 +124,48 @@ export function ratioValue(ratio: unknown, name = 'ratio'): number {
  * const pseudoSet = pseudoDataset(unlabeled, pseudo);   // pseudoSet.labels = pseudo.labels
  * ```
  */
-export function pseudoDataset(unlabeled: ImageDataset, pseudo: PseudoLabels): ImageDataset {
+export function pseudoDataset(unlabeled: ImageDataset, pseudo: PseudoLabels): ImageDataset;
+export function pseudoDataset(unlabeled: Dataset, pseudo: PseudoLabels): Dataset;
+export function pseudoDataset(unlabeled: Dataset, pseudo: PseudoLabels): Dataset {
   checkDataset(unlabeled, 'unlabeled');
-  const [height, width, channels] = unlabeled.shape;
-  const pixels = height * width * channels;
-  const images = new Uint8Array(pseudo.indices.length * pixels);
   pseudo.indices.forEach((row, j) => {
     if (!(row >= 0 && row < unlabeled.length)) {
       throw new Error(`pseudo.indices[${j}] must be a row of unlabeled, in [0, ${unlabeled.length}) (received ${row})`);
     }
-    images.set(unlabeled.images.subarray(row * pixels, (row + 1) * pixels), j * pixels);
   });
   const sameClasses = unlabeled.numClasses === pseudo.numClasses;
+  const classNames = sameClasses ? unlabeled.classNames : Array.from({ length: pseudo.numClasses }, (_, c) => String(c));
+  const source = `pseudolabels of ${unlabeled.source}`;
+  if (!isInMemory(unlabeled)) {
+    const labels = Int32Array.from(pseudo.labels);
+    return rowView([{ dataset: unlabeled, rows: Int32Array.from(pseudo.indices) }], {
+      labels, shape: unlabeled.shape, numClasses: pseudo.numClasses, classNames, source,
+    });
+  }
+  const [height, width, channels] = unlabeled.shape;
+  const pixels = height * width * channels;
+  const images = new Uint8Array(pseudo.indices.length * pixels);
+  pseudo.indices.forEach((row, j) => images.set(unlabeled.images.subarray(row * pixels, (row + 1) * pixels), j * pixels));
   return createImageDataset({
     images,
     labels: pseudo.labels,
     shape: unlabeled.shape,
     numClasses: pseudo.numClasses,
     ...(sameClasses ? { classNames: unlabeled.classNames } : {}),
-    source: `pseudolabels of ${unlabeled.source}`,
+    source,
   });
+}
+
+/** A draw of `count` rows of a set of `size` rows from `rng`: whole permutations, the last one cut. */
+export function drawRows(size: number, count: number, rng: Rng): Int32Array {
+  const rows = new Int32Array(count);
+  for (let filled = 0; filled < count; ) {
+    const order = rng.permutation(size);
+    const take = Math.min(order.length, count - filled);
+    rows.set(order.subarray(0, take), filled);
+    filled += take;
+  }
+  return rows;
 }
 
 /**
@@ -89,7 +177,13 @@ export function pseudoDataset(unlabeled: ImageDataset, pseudo: PseudoLabels): Im
  * permutation (with `whenShort: 'repeat'`, whole permutations are repeated until P rows are drawn).
  *
  * Options: `ratio` (defaults to `[1, 2]`), `seed` (defaults to 0), `whenShort` (`'all'` or `'repeat'`, defaults to
- * `'all'`). Returns a new dataset (copies, no tensors); serve it with `new DataLoader(mixed.dataset, …)`.
+ * `'all'`). Serve the result with `new DataLoader(mixed.dataset, …)`.
+ *
+ * Both inputs may be any `Dataset` of `@convkit/data`. Two in-memory datasets give an in-memory copy (an
+ * `ImageDataset`). Otherwise (either one streamed from files, e.g. by `streamImageFolder`) the mix is a view: its labels
+ * are in memory, and each batch reads just its own rows from the two inputs (one `readRows` call each, no more rows than
+ * the batch holds), so memory stays at a few batches however large the sets are. With the same seed, both kinds give
+ * the same rows, labels and (for the same images) bit-identical `DataLoader` batches. Holds no tensors.
  *
  * @example
  * ```ts
@@ -99,7 +193,9 @@ export function pseudoDataset(unlabeled: ImageDataset, pseudo: PseudoLabels): Im
  * console.log(mixed.labeledCount, mixed.pseudoCount); // e.g. 500 1500
  * ```
  */
-export function mixLabeled(labeled: ImageDataset, pseudo: ImageDataset, options: MixOptions = {}): MixedDataset {
+export function mixLabeled(labeled: ImageDataset, pseudo: ImageDataset, options?: MixOptions): MixedDataset<ImageDataset>;
+export function mixLabeled(labeled: Dataset, pseudo: Dataset, options?: MixOptions): MixedDataset<Dataset>;
+export function mixLabeled(labeled: Dataset, pseudo: Dataset, options: MixOptions = {}): MixedDataset<Dataset> {
   checkDataset(labeled, 'labeled');
   checkDataset(pseudo, 'pseudo');
   const { seed = 0, whenShort = 'all' } = options;
@@ -119,31 +215,22 @@ export function mixLabeled(labeled: ImageDataset, pseudo: ImageDataset, options:
     throw new Error(`pseudo must hold at least one row to repeat (received 0 rows for ratio 1:${perLabeled})`);
   }
   const count = whenShort === 'all' ? Math.min(wanted, pseudo.length) : wanted;
-  const rng = createRng(seed);
-  const rows = new Int32Array(count);
-  for (let filled = 0; filled < count; ) {
-    const order = rng.permutation(pseudo.length);
-    const take = Math.min(order.length, count - filled);
-    rows.set(order.subarray(0, take), filled);
-    filled += take;
-  }
-  const pixels = labeled.shape[0] * labeled.shape[1] * labeled.shape[2];
-  const images = new Uint8Array((labeled.length + count) * pixels);
+  const rows = drawRows(pseudo.length, count, createRng(seed));
   const labels = new Int32Array(labeled.length + count);
-  images.set(labeled.images.subarray(0, labeled.length * pixels));
   labels.set(labeled.labels);
-  rows.forEach((row, j) => {
-    images.set(pseudo.images.subarray(row * pixels, (row + 1) * pixels), (labeled.length + j) * pixels);
-    labels[labeled.length + j] = pseudo.labels[row]!;
-  });
-  const dataset = createImageDataset({
-    images,
-    labels,
-    shape: labeled.shape,
-    numClasses: labeled.numClasses,
-    classNames: labeled.classNames,
-    source: `${labeled.source} + pseudolabels`,
-  });
+  rows.forEach((row, j) => (labels[labeled.length + j] = pseudo.labels[row]!));
+  const fields = { labels, shape: labeled.shape, numClasses: labeled.numClasses, classNames: labeled.classNames, source: `${labeled.source} + pseudolabels` };
+  let dataset: Dataset;
+  if (isInMemory(labeled) && isInMemory(pseudo)) {
+    const pixels = labeled.shape[0] * labeled.shape[1] * labeled.shape[2];
+    const images = new Uint8Array((labeled.length + count) * pixels);
+    images.set(labeled.images.subarray(0, labeled.length * pixels));
+    rows.forEach((row, j) => images.set(pseudo.images.subarray(row * pixels, (row + 1) * pixels), (labeled.length + j) * pixels));
+    dataset = createImageDataset({ ...fields, images });
+  } else {
+    const all = Int32Array.from({ length: labeled.length }, (_, i) => i);
+    dataset = rowView([{ dataset: labeled, rows: all }, { dataset: pseudo, rows }], fields);
+  }
   return {
     dataset,
     labeledCount: labeled.length,

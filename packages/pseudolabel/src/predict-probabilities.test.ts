@@ -75,7 +75,7 @@ describe('predictProbabilities', () => {
         `output must be 'logits' or 'probabilities' (received "softmax")`
       );
       await expect(predictProbabilities(asLogits, [1, 2] as unknown as tf.Tensor4D)).rejects.toThrow(
-        'images must be an ImageDataset or a rank-4 tensor [N, H, W, C] (received an array of 2)'
+        'images must be a Dataset from @convkit/data, in memory or streaming, or a rank-4 tensor [N, H, W, C] (received an array of 2)'
       );
       const flat = (x: tf.Tensor4D): tf.Tensor => x.reshape([-1]);
       await expect(predictProbabilities(flat, dataset)).rejects.toThrow("each model's output must be [batch, numClasses] = [5, K] (received [10])");

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { createBatchEncoder, type BatchEncodingOptions, type ImageDataset } from '@convkit/data';
-import { checkPositiveInteger, describeValue } from './check.js';
+import { DataLoader, type BatchEncodingOptions, type Dataset } from '@convkit/data';
+import { checkDataset, checkPositiveInteger, describeValue } from './check.js';
 
 /**
  * A model to label with: a `tf.LayersModel` (its `predict` is called) or a function from a float image batch
@@ -27,7 +27,7 @@ export interface PredictOptions {
   batchSize?: number;
   /** Replaces `model.predict(x)`, e.g. for test-time augmentation. Defaults to the plain forward pass. */
   predict?: PredictFunction;
-  /** How bytes of an `ImageDataset` become floats, as the `DataLoader` that trained the model: `scale`, `mean`, `std`. Defaults to `scale: 1/255`, no centring. */
+  /** How the bytes of a dataset become floats, as the `DataLoader` that trained the model: `scale`, `mean`, `std`. Defaults to `scale: 1/255`, no centring. */
   encoding?: Pick<BatchEncodingOptions, 'scale' | 'mean' | 'std'>;
 }
 
@@ -69,13 +69,32 @@ function forward(model: PseudoLabelModel, x: tf.Tensor4D, predict: PredictFuncti
   return out as tf.Tensor;
 }
 
-function isDataset(images: unknown): images is ImageDataset {
-  return (
-    typeof images === 'object' &&
-    images !== null &&
-    (images as ImageDataset).images instanceof Uint8Array &&
-    Array.isArray((images as ImageDataset).shape)
-  );
+function isTensor4D(images: unknown): images is tf.Tensor4D {
+  return images instanceof tf.Tensor && images.rank === 4;
+}
+
+/**
+ * The float batches of `images` in order, `batchSize` images each; the consumer owns (and disposes) each one. A dataset
+ * is read through a `DataLoader` (no shuffle, one batch prefetched): one `readRows` call of at most `batchSize` rows per
+ * batch, so a file-backed dataset holds two batches in memory at most, never the whole set.
+ */
+async function* imageBatches(
+  images: Dataset | tf.Tensor4D,
+  batchSize: number,
+  encoding: NonNullable<PredictOptions['encoding']>
+): AsyncGenerator<tf.Tensor4D> {
+  if (isTensor4D(images)) {
+    const length = images.shape[0];
+    for (let start = 0; start < length; start += batchSize) {
+      yield images.slice([start, 0, 0, 0], [Math.min(batchSize, length - start), -1, -1, -1]);
+    }
+    return;
+  }
+  const loader = new DataLoader(images, { ...encoding, batchSize, shuffle: false, labels: 'index', prefetch: 1 });
+  for await (const batch of loader) {
+    batch.y.dispose();
+    yield batch.x;
+  }
 }
 
 /**
@@ -85,9 +104,12 @@ function isDataset(images: unknown): images is ImageDataset {
  * its members', and averaging probabilities (not logits) keeps each member's confidence on one scale.
  * With M models and outputs pₘ (after softmax when `output: 'logits'`): p = Σₘ pₘ / M.
  *
- * `images` is an `ImageDataset` from `@convkit/data` (bytes, encoded per batch with `encoding`) or a float tensor
- * `[N, H, W, C]` fed as is. Runs in batches of `batchSize`; every intermediate tensor is disposed. Returns plain
- * numbers. Does not dispose `images` or the models.
+ * `images` is a `Dataset` from `@convkit/data`, in memory (`ImageDataset`) or file-backed (`streamImageFolder`), whose
+ * bytes are encoded per batch with `encoding` exactly as a `DataLoader` does; or a float tensor `[N, H, W, C]` fed as
+ * is. Runs in batches of `batchSize`: a dataset is read with one `readRows` call per batch (the next batch is read
+ * while the models run), so memory holds about two batches of images, however large the dataset. Every intermediate
+ * tensor is disposed. Returns plain numbers. Does not dispose `images` or the models; does not close a streaming
+ * dataset.
  *
  * @example
  * ```ts
@@ -96,7 +118,7 @@ function isDataset(images: unknown): images is ImageDataset {
  */
 export async function predictProbabilities(
   models: PseudoLabelModel | readonly PseudoLabelModel[],
-  images: ImageDataset | tf.Tensor4D,
+  images: Dataset | tf.Tensor4D,
   options: PredictOptions = {}
 ): Promise<Probabilities> {
   const list = checkModels(models);
@@ -108,41 +130,40 @@ export async function predictProbabilities(
   if (predict !== undefined && typeof predict !== 'function') {
     throw new Error(`predict must be a function (model, x) => tf.Tensor (received ${describeValue(predict)})`);
   }
-  let length: number;
-  let batchAt: (start: number, end: number) => tf.Tensor4D;
-  if (isDataset(images)) {
-    length = images.length;
-    const encode = createBatchEncoder(images, { ...encoding, labels: 'index' });
-    batchAt = (start, end) => {
-      const batch = encode(Int32Array.from({ length: end - start }, (_, i) => start + i));
-      batch.y.dispose();
-      return batch.x;
-    };
-  } else if (images instanceof tf.Tensor && images.rank === 4) {
-    length = images.shape[0];
-    batchAt = (start, end) => images.slice([start, 0, 0, 0], [end - start, -1, -1, -1]);
-  } else {
-    throw new Error(`images must be an ImageDataset or a rank-4 tensor [N, H, W, C] (received ${describeValue(images)})`);
+  if (!isTensor4D(images)) {
+    if (typeof images !== 'object' || images === null || images instanceof tf.Tensor || Array.isArray(images)) {
+      throw new Error(
+        `images must be a Dataset from @convkit/data, in memory or streaming, or a rank-4 tensor [N, H, W, C] ` +
+          `(received ${describeValue(images)})`
+      );
+    }
+    checkDataset(images, 'images');
   }
+  const length = isTensor4D(images) ? images.shape[0] : images.length;
   if (length === 0) throw new Error('images must hold at least one image (received 0)');
 
   let values: Float32Array | undefined;
   let numClasses = 0;
-  for (let start = 0; start < length; start += batchSize) {
-    const end = Math.min(start + batchSize, length);
-    const mean = tf.tidy(() => {
-      const x = batchAt(start, end);
-      let sum: tf.Tensor | undefined;
-      for (const model of list) {
-        const out = forward(model, x, predict);
-        if (out.rank !== 2 || out.shape[0] !== end - start) {
-          throw new Error(`each model's output must be [batch, numClasses] = [${end - start}, K] (received [${out.shape.join(', ')}])`);
+  let start = 0;
+  for await (const x of imageBatches(images, batchSize, encoding)) {
+    const size = x.shape[0];
+    let mean: tf.Tensor;
+    try {
+      mean = tf.tidy(() => {
+        let sum: tf.Tensor | undefined;
+        for (const model of list) {
+          const out = forward(model, x, predict);
+          if (out.rank !== 2 || out.shape[0] !== size) {
+            throw new Error(`each model's output must be [batch, numClasses] = [${size}, K] (received [${out.shape.join(', ')}])`);
+          }
+          const probabilities = output === 'logits' ? tf.softmax(out) : out;
+          sum = sum === undefined ? probabilities : tf.add(sum, probabilities);
         }
-        const probabilities = output === 'logits' ? tf.softmax(out) : out;
-        sum = sum === undefined ? probabilities : tf.add(sum, probabilities);
-      }
-      return tf.div(sum!, list.length);
-    });
+        return tf.div(sum!, list.length);
+      });
+    } finally {
+      x.dispose();
+    }
     const data = (await mean.data()) as Float32Array;
     const width = mean.shape[1]!;
     mean.dispose();
@@ -153,6 +174,7 @@ export async function predictProbabilities(
       throw new Error(`the models' output width changed between batches (received ${width}, expected ${numClasses})`);
     }
     values.set(data, start * numClasses);
+    start += size;
   }
   return { values: values!, length, numClasses };
 }

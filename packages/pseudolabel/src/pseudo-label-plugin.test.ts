@@ -80,6 +80,6 @@ describe('pseudoLabelPlugin', () => {
     expect(() => pseudoLabelPlugin({ ...base, batchesPerEpoch: 1.5 })).toThrow('batchesPerEpoch must be a positive integer (received 1.5)');
     expect(() => pseudoLabelPlugin({ ...base, relabelAfter: [-1] })).toThrow('relabelAfter must be a list of epoch indices ≥ 0 or a function (received an array of 1)');
     expect(() => pseudoLabelPlugin({ ...base, ratio: '1:2' as unknown as number })).toThrow('ratio must be [labeled, pseudo]');
-    expect(() => pseudoLabelPlugin({ ...base, unlabeled: undefined as never })).toThrow('unlabeled must be an ImageDataset from @convkit/data (received undefined)');
+    expect(() => pseudoLabelPlugin({ ...base, unlabeled: undefined as never })).toThrow('unlabeled must be a Dataset from @convkit/data, in memory or streaming (received undefined)');
   });
 });

@@ -1,8 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
-import { DataLoader, type DataLoaderOptions, type ImageBatch, type ImageDataset, type IndexSampler } from '@convkit/data';
+import { DataLoader, type DataLoaderOptions, type Dataset, type ImageBatch, type IndexSampler } from '@convkit/data';
 import type { BatchSource, LearnerModel, LoopContext, Plugin } from '@convkit/learner';
 import { checkDataset, checkPositiveInteger, checkSeed, describeValue } from './check.js';
-import { mixLabeled, pseudoDataset, ratioValue, type MixOptions } from './mix-labeled.js';
+import { drawRows, mixLabeled, pseudoDataset, ratioValue, type MixOptions } from './mix-labeled.js';
 import { predictProbabilities, type PredictOptions, type PseudoLabelModel } from './predict-probabilities.js';
 import { poolSelectOptions, selectConfident, type PseudoLabelSummary, type SelectOptions } from './pseudo-label.js';
 
@@ -11,10 +11,10 @@ export interface PseudoLabelPluginOptions
   extends PredictOptions,
     Pick<SelectOptions, 'threshold' | 'maxPerClass' | 'balance'>,
     Pick<MixOptions, 'ratio' | 'whenShort'> {
-  /** The labeled training set. */
-  labeled: ImageDataset;
-  /** The unlabeled pool (its `labels` are ignored unless passed as `unlabeledLabels`). */
-  unlabeled: ImageDataset;
+  /** The labeled training set: any `Dataset` of `@convkit/data`, in memory or streamed from files. */
+  labeled: Dataset;
+  /** The unlabeled pool (its `labels` are ignored unless passed as `unlabeledLabels`), read one batch at a time. */
+  unlabeled: Dataset;
   /** Training batch size of the source. */
   trainBatchSize: number;
   /** After which epochs (0-based, within the fit) to relabel: a list or a predicate. Defaults to every epoch. */
@@ -52,16 +52,7 @@ export interface PseudoLabelTraining {
 /** An epoch of `rows` rows of the dataset: whole seeded permutations of the dataset, cut at `rows`. */
 function cyclingSampler(size: number, batches: number, batchSize: number): IndexSampler {
   return {
-    epochIndices: (_epoch, rng) => {
-      const rows = new Int32Array(batches * batchSize);
-      for (let filled = 0; filled < rows.length; ) {
-        const order = rng.permutation(size);
-        const take = Math.min(order.length, rows.length - filled);
-        rows.set(order.subarray(0, take), filled);
-        filled += take;
-      }
-      return rows;
-    },
+    epochIndices: (_epoch, rng) => drawRows(size, batches * batchSize, rng),
     length: () => batches,
   };
 }
@@ -88,6 +79,9 @@ function asPredictModel(model: LearnerModel): PseudoLabelModel {
  * `'all'`); `batchesPerEpoch` (defaults to one pass over a full mix); `loader` (DataLoader options such as
  * `labels: 'index'`); `seed` (defaults to 0); `unlabeledLabels`; `output` (defaults to `'logits'`), `predict`,
  * `batchSize` (prediction, defaults to 256), `encoding` (defaults to the loader's `scale`/`mean`/`std`).
+ *
+ * `labeled` and `unlabeled` may be in memory or streamed from files (`streamImageFolder` of `@convkit/data`): the
+ * pool is labeled one batch at a time, and the mix of file-backed sets is a view that reads each batch's rows.
  *
  * Ownership: the source yields fresh batches that the learner disposes; labeling disposes its tensors. The plugin
  * resets to the labeled set in `beforeFit`.
@@ -129,7 +123,7 @@ export function pseudoLabelPlugin(options: PseudoLabelPluginOptions): PseudoLabe
     ...(loader.mean !== undefined ? { mean: loader.mean } : {}),
     ...(loader.std !== undefined ? { std: loader.std } : {}),
   };
-  const makeLoader = (dataset: ImageDataset, loaderSeed: number): DataLoader =>
+  const makeLoader = (dataset: Dataset, loaderSeed: number): DataLoader =>
     new DataLoader(dataset, {
       ...loader,
       batchSize: trainBatchSize,

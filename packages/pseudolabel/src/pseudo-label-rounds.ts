@@ -1,4 +1,4 @@
-import type { ImageDataset } from '@convkit/data';
+import type { Dataset, ImageDataset } from '@convkit/data';
 import { checkDataset, checkNonNegativeInteger, checkSeed, describeValue } from './check.js';
 import { mixLabeled, pseudoDataset, ratioValue, type MixedDataset, type MixOptions } from './mix-labeled.js';
 import { predictProbabilities, type PredictOptions, type PseudoLabelModel } from './predict-probabilities.js';
@@ -7,16 +7,23 @@ import { poolSelectOptions, selectConfident, type SelectOptions } from './pseudo
 /** `'scratch'`: each round trains a new model on the mix; `'refine'`: each round goes on training the previous one. */
 export type RoundsMode = 'scratch' | 'refine';
 
-/** What {@link PseudoLabelRoundsOptions.train} is asked to do in one round. */
-export interface TrainRequest<M> {
+/**
+ * What {@link PseudoLabelRoundsOptions.train} is asked to do in one round. `D` is the type of the training sets:
+ * `ImageDataset` when `labeled` and `unlabeled` are both in memory (every mix is then an in-memory copy too), else
+ * `Dataset` (a mix with a file-backed input is a view).
+ */
+export interface TrainRequest<M, D extends Dataset = ImageDataset> {
   /** 0 for the labeled-only model, then 1 … rounds. */
   round: number;
-  /** The training set of this round: the labeled set (round 0), else the labeled + pseudolabeled mix. */
-  dataset: ImageDataset;
+  /**
+   * The training set of this round: the labeled set (round 0), else the labeled + pseudolabeled mix (a view reading
+   * its rows from `labeled` and `unlabeled` when either is file-backed). Serve it with a `DataLoader`.
+   */
+  dataset: D;
   /** The model to go on training (`mode: 'refine'`, rounds ≥ 1); `undefined` means "build a new model". */
   previous: M | undefined;
   /** The mix of this round (rounds ≥ 1). */
-  mixed: MixedDataset | undefined;
+  mixed: MixedDataset<D> | undefined;
 }
 
 /** One round of {@link pseudoLabelRounds}. */
@@ -40,17 +47,24 @@ export interface RoundRecord {
   seconds: number;
 }
 
-/** Options of {@link pseudoLabelRounds}. */
-export interface PseudoLabelRoundsOptions<M extends PseudoLabelModel>
+/**
+ * Options of {@link pseudoLabelRounds}. `D` is the type of `labeled` and `unlabeled`: any `Dataset` of `@convkit/data`,
+ * in memory or streamed from files. It is inferred when no type argument is given; with an explicit model type, name
+ * it too for file-backed datasets (`pseudoLabelRounds<tf.LayersModel, Dataset>`), as it defaults to `ImageDataset`.
+ */
+export interface PseudoLabelRoundsOptions<M extends PseudoLabelModel, D extends Dataset = ImageDataset>
   extends PredictOptions,
     Pick<SelectOptions, 'threshold' | 'maxPerClass' | 'balance'>,
     Pick<MixOptions, 'ratio' | 'whenShort'> {
   /** The labeled training set. */
-  labeled: ImageDataset;
-  /** The unlabeled pool (its `labels` are ignored; pass them as `unlabeledLabels` to measure pseudo-label accuracy). */
-  unlabeled: ImageDataset;
+  labeled: D;
+  /**
+   * The unlabeled pool (its `labels` are ignored; pass them as `unlabeledLabels` to measure pseudo-label accuracy),
+   * read one prediction batch at a time.
+   */
+  unlabeled: D;
   /** Trains a model for one round and returns it (a new one, or `previous` trained further). */
-  train: (request: TrainRequest<M>) => M | Promise<M>;
+  train: (request: TrainRequest<M, D extends ImageDataset ? ImageDataset : Dataset>) => M | Promise<M>;
   /** Rounds of label → mix → retrain after the labeled-only round 0. Defaults to 3. */
   rounds?: number;
   /** `'scratch'` or `'refine'`. Defaults to `'scratch'`. */
@@ -60,7 +74,7 @@ export interface PseudoLabelRoundsOptions<M extends PseudoLabelModel>
   /** True labels of `unlabeled`, for evaluation only. Defaults to none. */
   unlabeledLabels?: ArrayLike<number>;
   /** A validation set: each round's model gets `valid.accuracy` (plain forward pass). Defaults to none. */
-  valid?: ImageDataset;
+  valid?: Dataset;
   /** Extra validation metrics of a round's model, merged into `valid`. Defaults to none. */
   evaluate?: (model: M, round: number) => Record<string, number> | Promise<Record<string, number>>;
   /** Frees a model that a later round replaced. Defaults to calling its `dispose()` if it has one. */
@@ -82,7 +96,7 @@ function defaultDispose(model: unknown): void {
   if (typeof disposable.dispose === 'function') disposable.dispose();
 }
 
-async function validAccuracy(model: PseudoLabelModel, valid: ImageDataset, options: PredictOptions): Promise<number> {
+async function validAccuracy(model: PseudoLabelModel, valid: Dataset, options: PredictOptions): Promise<number> {
   const { output, batchSize, encoding } = options;
   const { values, numClasses } = await predictProbabilities(model, valid, { output, batchSize, encoding });
   let right = 0;
@@ -108,6 +122,10 @@ async function validAccuracy(model: PseudoLabelModel, valid: ImageDataset, optio
  * (defaults to `'logits'`), `predict` (e.g. TTA), `batchSize` (prediction, defaults to 256), `encoding`,
  * `disposeModel`, `onRound`, `now`.
  *
+ * `labeled`, `unlabeled` and `valid` may be in memory or streamed from files (`streamImageFolder` of `@convkit/data`):
+ * labeling reads the pool one batch at a time, and a mix of file-backed sets is a view that reads its rows per batch.
+ * With an explicit model type, give the dataset type as well for file-backed sets: `pseudoLabelRounds<M, Dataset>`.
+ *
  * Ownership: models replaced by a later round are disposed with `disposeModel`; the returned `model` belongs to the
  * caller. Labeling disposes all its tensors.
  *
@@ -128,8 +146,8 @@ async function validAccuracy(model: PseudoLabelModel, valid: ImageDataset, optio
  * model.dispose();
  * ```
  */
-export async function pseudoLabelRounds<M extends PseudoLabelModel>(
-  options: PseudoLabelRoundsOptions<M>
+export async function pseudoLabelRounds<M extends PseudoLabelModel, D extends Dataset = ImageDataset>(
+  options: PseudoLabelRoundsOptions<M, D>
 ): Promise<PseudoLabelRoundsResult<M>> {
   const { labeled, unlabeled, train, rounds = 3, mode = 'scratch', seed = 0, unlabeledLabels, valid, evaluate } = options;
   const { disposeModel = defaultDispose, onRound, now = () => performance.now() } = options;
@@ -155,18 +173,20 @@ export async function pseudoLabelRounds<M extends PseudoLabelModel>(
   };
 
   let start = now();
-  let model = await train({ round: 0, dataset: labeled, previous: undefined, mixed: undefined });
+  type TrainingSet = D extends ImageDataset ? ImageDataset : Dataset;
+  let model = await train({ round: 0, dataset: labeled as unknown as TrainingSet, previous: undefined, mixed: undefined });
   const none = new Array<number>(labeled.numClasses).fill(0);
   await finish(model, { round: 0, mode, trainSize: labeled.length, pseudoCount: 0, kept: 0, keptPerClass: none }, start);
   for (let round = 1; round <= rounds; round++) {
     start = now();
     const probabilities = await predictProbabilities(model, unlabeled, options);
     const pseudo = selectConfident(probabilities, select);
-    const mixed = mixLabeled(labeled, pseudoDataset(unlabeled, pseudo), {
+    // Both in memory: an in-memory mix (D is then ImageDataset); otherwise a view over the two.
+    const mixed = mixLabeled(labeled as Dataset, pseudoDataset(unlabeled as Dataset, pseudo), {
       ratio: options.ratio ?? [1, 2],
       seed: seed + round,
       whenShort: options.whenShort ?? 'all',
-    });
+    }) as MixedDataset<TrainingSet>;
     const previous = mode === 'refine' ? model : undefined;
     const next = await train({ round, dataset: mixed.dataset, previous, mixed });
     if (next !== model) disposeModel(model);

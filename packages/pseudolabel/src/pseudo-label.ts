@@ -1,5 +1,5 @@
-import type * as tf from '@tensorflow/tfjs';
-import type { ImageDataset } from '@convkit/data';
+import * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '@convkit/data';
 import { checkNonNegativeInteger, checkThreshold, describeValue } from './check.js';
 import {
   predictProbabilities,
@@ -172,7 +172,11 @@ export function selectConfident(probabilities: Probabilities, options: SelectOpt
  * - `predict`: a custom `(model, x) => tensor`, e.g. test-time augmentation from `@convkit/tta`. Defaults to the
  *   plain forward pass.
  * - `batchSize`: images per forward pass. Defaults to 256.
- * - `encoding`: `scale`/`mean`/`std` for an `ImageDataset`, as its `DataLoader`. Defaults to `scale: 1/255`.
+ * - `encoding`: `scale`/`mean`/`std` for a dataset, as its `DataLoader`. Defaults to `scale: 1/255`.
+ *
+ * `images` is a `Dataset` of `@convkit/data`, in memory or streamed from files (`streamImageFolder`), read one batch at
+ * a time (see `predictProbabilities`), or a float tensor `[N, H, W, C]`. With the same models and options, an in-memory
+ * dataset and a streaming one of the same folder give bit-identical pseudo-labels and confidences.
  *
  * Returns plain arrays (nothing to dispose). Does not dispose `images` or the models.
  *
@@ -185,11 +189,11 @@ export function selectConfident(probabilities: Probabilities, options: SelectOpt
  */
 export async function pseudoLabel(
   models: PseudoLabelModel | readonly PseudoLabelModel[],
-  images: ImageDataset | tf.Tensor4D,
+  images: Dataset | tf.Tensor4D,
   options: PseudoLabelOptions = {}
 ): Promise<PseudoLabels> {
   if (images !== null && typeof images === 'object') {
-    const length = 'shape' in images && !('images' in images) ? images.shape[0] : images.length;
+    const length = images instanceof tf.Tensor ? images.shape[0] : images.length;
     checkSelectOptions(options, length); // fail before the forward passes
   }
   const probabilities = await predictProbabilities(models, images, options);

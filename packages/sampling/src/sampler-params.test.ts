@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { expectNoLeak } from '@convkit/core/testing';
 import { createImageDataset, DataLoader } from '@convkit/data';
+import { Learner } from '@convkit/learner';
+import { paramScheduler } from '@convkit/schedule';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BalancedBatchSampler } from './balanced-batch-sampler.js';
 import { ResamplingSampler } from './resampling.js';
@@ -56,4 +58,37 @@ describe('samplerParams', () => {
       'name must be a non-empty string without dots (received "a.b")',
     );
   });
+
+  for (const unit of ['epoch', 'step'] as const) {
+    it(`a paramScheduler'd balance (unit ${unit}) is the one each epoch is drawn with, as recorded`, async () => {
+      const sampler = new BalancedBatchSampler({ labels: LABELS, batchSize: 8, numBatches: 5 });
+      const drawnWith: number[] = [];
+      const epochIndices = sampler.epochIndices.bind(sampler);
+      sampler.epochIndices = (epoch, rng) => {
+        drawnWith.push(sampler.balance);
+        return epochIndices(epoch, rng);
+      };
+      const perEpoch = [1, 0.75, 0.5, 0.25, 0];
+      const schedule = unit === 'epoch' ? (e: number) => perEpoch[e]! : (t: number) => perEpoch[Math.floor(t / 5)]!;
+      const scheduler = paramScheduler({ 'param.sampler.balance': schedule }, { unit, input: 'index' });
+      const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [1, 1, 1] }), tf.layers.dense({ units: 4 })] });
+      const optimizer = tf.train.sgd(0.01);
+      const learner = new Learner({
+        model,
+        loss: 'softmaxCrossEntropy',
+        optimizer,
+        train: new DataLoader(DATASET, { batchSize: 8, sampler, seed: 0 }),
+        plugins: [samplerParams(sampler), scheduler],
+        seed: 0,
+      });
+      await learner.fit(5);
+      model.dispose();
+      optimizer.dispose();
+      expect(drawnWith).toEqual(perEpoch);
+      const recorded = scheduler.recorded.map((r) => [r.epoch, r.values['param.sampler.balance']]);
+      const epochs = [0, 1, 2, 3, 4];
+      expect(recorded.map(([epoch]) => epoch)).toEqual(unit === 'epoch' ? epochs : epochs.flatMap((e) => [e, e, e, e, e]));
+      for (const [epoch, value] of recorded) expect(value).toBe(perEpoch[epoch as number]);
+    });
+  }
 });

@@ -1,15 +1,17 @@
+import { groupCountOf, perGroup } from './hyper-writer.js';
+import { assertRates } from './lr-schedulers.js';
 import { createScheduler, schedulerBase, type ParamSchedulerPlugin } from './param-scheduler.js';
 import type { MomentumHyper } from './one-cycle.js';
 import { cyclic, type CyclicMode } from './step-schedules.js';
-import { assertNonNegative, assertOneOf, assertPositive } from './validate.js';
+import { assertOneOf } from './validate.js';
 import type { ScheduleUnit } from './param-scheduler.js';
 
 /** Options of {@link cyclicLR}. */
 export interface CyclicLROptions {
-  /** The lower bound of the rate (torch `base_lr`); e.g. 1–2 orders below the finder's pick. */
-  baseLearningRate: number;
-  /** The upper bound of the rate (torch `max_lr`), e.g. the LR finder's suggestion. */
-  maxLearningRate: number;
+  /** The lower bound of the rate (torch `base_lr`; a number, or one per parameter group); e.g. 1–2 orders below the finder's pick. */
+  baseLearningRate: number | readonly number[];
+  /** The upper bound of the rate (torch `max_lr`; a number, or one per parameter group), e.g. the LR finder's suggestion. */
+  maxLearningRate: number | readonly number[];
   /** Steps from the lower to the upper bound. Defaults to 2000. */
   stepSizeUp?: number;
   /** Steps back down. Defaults to `stepSizeUp`. */
@@ -20,10 +22,10 @@ export interface CyclicLROptions {
   gamma?: number;
   /** The hyperparameter cycled opposite to the rate, or false. Defaults to `'momentum'` (torch `cycle_momentum`). */
   cycleMomentum?: MomentumHyper;
-  /** Momentum at the rate's peak. Defaults to 0.8. */
-  baseMomentum?: number;
-  /** Momentum at the rate's low. Defaults to 0.9. */
-  maxMomentum?: number;
+  /** Momentum at the rate's peak (a number, or one per group). Defaults to 0.8. */
+  baseMomentum?: number | readonly number[];
+  /** Momentum at the rate's low (a number, or one per group). Defaults to 0.9. */
+  maxMomentum?: number | readonly number[];
   /** What one index counts. Defaults to `'step'`. */
   unit?: ScheduleUnit;
   /** The plugin name. Defaults to `'cyclicLR'`. */
@@ -40,6 +42,9 @@ export interface CyclicLROptions {
  * `maxMomentum` and `baseMomentum` the opposite way: `m(t) = maxMomentum − (maxMomentum − baseMomentum) · s · scale`.
  *
  * Why: sweeping the rate lets training escape saddle points without tuning a decay; the LR finder gives the bounds.
+ *
+ * Parameter groups, as torch: a bound given as an array (one value per group) gives each group its own cycle; a
+ * number is the same bound for every group.
  *
  * @param options - The bounds; `stepSizeUp` (2000), `stepSizeDown`, `mode` (`'triangular'`), `gamma` (1),
  *   `cycleMomentum` (`'momentum'`), `baseMomentum` (0.8), `maxMomentum` (0.9), `unit`, `name`, `order`, `priority`.
@@ -63,14 +68,13 @@ export function cyclicLR(options: CyclicLROptions): ParamSchedulerPlugin {
     baseMomentum = 0.8,
     maxMomentum = 0.9,
   } = options;
-  assertNonNegative('baseLearningRate', baseLearningRate);
-  assertPositive('maxLearningRate', maxLearningRate);
-  assertNonNegative('baseMomentum', baseMomentum);
-  assertNonNegative('maxMomentum', maxMomentum);
+  assertRates('baseLearningRate', baseLearningRate);
+  assertRates('maxLearningRate', maxLearningRate, true);
+  assertRates('baseMomentum', baseMomentum);
+  assertRates('maxMomentum', maxMomentum);
   if (cycleMomentum !== false) assertOneOf('cycleMomentum', cycleMomentum, ['momentum', 'beta1']);
   const shape = { stepSizeUp, ...(stepSizeDown === undefined ? {} : { stepSizeDown }), mode, gamma };
-  const learningRate = cyclic({ low: baseLearningRate, high: maxLearningRate, ...shape });
-  const momentum = cyclic({ low: maxMomentum, high: baseMomentum, ...shape });
+  cyclic({ low: 0, high: 1, ...shape });
   const common = schedulerBase(
     { unit: options.unit, name: options.name, order: options.order, priority: options.priority, input: 'index' } as never,
     'cyclicLR'
@@ -78,6 +82,15 @@ export function cyclicLR(options: CyclicLROptions): ParamSchedulerPlugin {
   return createScheduler({
     ...common,
     keys: cycleMomentum === false ? ['learningRate'] : ['learningRate', cycleMomentum],
-    resolve: () => (cycleMomentum === false ? { learningRate } : { learningRate, [cycleMomentum]: momentum }),
+    resolve: (ctx) => {
+      const count = groupCountOf(ctx.optimizer);
+      const lows = perGroup('baseLearningRate', baseLearningRate, count);
+      const highs = perGroup('maxLearningRate', maxLearningRate, count);
+      const momentumHighs = perGroup('maxMomentum', maxMomentum, count);
+      const momentumLows = perGroup('baseMomentum', baseMomentum, count);
+      const learningRate = lows.map((low, g) => cyclic({ low, high: highs[g]!, ...shape }));
+      if (cycleMomentum === false) return { learningRate };
+      return { learningRate, [cycleMomentum]: momentumHighs.map((low, g) => cyclic({ low, high: momentumLows[g]!, ...shape })) };
+    },
   });
 }

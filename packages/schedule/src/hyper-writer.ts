@@ -22,21 +22,27 @@ export function groupsOf(optimizer: OptimizerLike): GroupedOptimizer | undefined
     : undefined;
 }
 
+/** How many parameter groups the optimizer has (1 for an optimizer without groups). */
+export function groupCountOf(optimizer: OptimizerLike): number {
+  return groupsOf(optimizer)?.groupCount ?? 1;
+}
+
 /**
- * Writes one scheduled hyperparameter. With parameter groups every group follows the schedule in proportion to
- * its value when the writer was made (so discriminative rates survive a schedule): group g gets
- * `value · initial_g / initial_reference`, where the reference is `optimizer.getHyper(name)`.
+ * Reads and writes one hyperparameter in every parameter group, as torch's schedulers do with `param_groups`: a
+ * value is absolute (no scaling from another group), one number sets every group, an array one value per group.
  */
 export interface HyperWriter {
-  /** Sets the reference value (and every group in proportion). */
-  write(value: number): void;
-  /** The reference value now. */
-  read(): number;
+  /** How many groups the optimizer has (1 without groups). */
+  readonly groupCount: number;
+  /** Sets every group to `value`, or group g to `value[g]` (the array has one value per group). */
+  write(value: number | readonly number[]): void;
+  /** Each group's value now, in group order. */
+  read(): number[];
   /** Multiplies every group by `factor`, not below `minimum`, skipping changes smaller than `eps` (plateau). */
   scale(factor: number, minimum: number, eps: number): boolean;
 }
 
-/** Makes a {@link HyperWriter} for `name`, reading the group ratios now. */
+/** Makes a {@link HyperWriter} for `name`; throws when the optimizer has no such hyperparameter. */
 export function hyperWriter(optimizer: OptimizerLike, name: string): HyperWriter {
   if (!optimizer.hyperNames.includes(name)) {
     throw new Error(
@@ -44,27 +50,48 @@ export function hyperWriter(optimizer: OptimizerLike, name: string): HyperWriter
     );
   }
   const grouped = groupsOf(optimizer);
-  const reference = optimizer.getHyper(name);
-  const ratios = grouped?.getHypers().map((hypers) => {
-    const own = hypers[name];
-    return typeof own === 'number' && reference !== 0 ? own / reference : 1;
-  });
+  const groupCount = grouped?.groupCount ?? 1;
+  const read = (): number[] =>
+    grouped ? grouped.getHypers().map((hypers) => hypers[name] ?? optimizer.getHyper(name)) : [optimizer.getHyper(name)];
+  const write = (value: number | readonly number[]): void => {
+    if (typeof value === 'number') {
+      optimizer.setHyper(name, value);
+      return;
+    }
+    if (value.length !== groupCount) {
+      throw new Error(`${name} needs one value per parameter group (${groupCount}) (received ${value.length} values)`);
+    }
+    if (grouped) grouped.setHyper(name, value);
+    else optimizer.setHyper(name, value[0]!);
+  };
   return {
-    read: () => optimizer.getHyper(name),
-    write: (value) => {
-      if (grouped && ratios) grouped.setHyper(name, ratios.map((r) => r * value));
-      else optimizer.setHyper(name, value);
-    },
+    groupCount,
+    read,
+    write,
     scale: (factor, minimum, eps) => {
-      const current = grouped ? grouped.getHypers().map((hypers) => hypers[name] ?? reference) : [optimizer.getHyper(name)];
+      const current = read();
       const next = current.map((old) => {
         const lowered = Math.max(old * factor, minimum);
         return old - lowered > eps ? lowered : old;
       });
       if (next.every((value, i) => value === current[i])) return false;
-      if (grouped) grouped.setHyper(name, next);
-      else optimizer.setHyper(name, next[0]!);
+      write(next);
       return true;
     },
   };
+}
+
+/**
+ * One value per parameter group from a number (the same for every group) or an array (one per group, checked
+ * against `groupCount`), for options that torch takes as a float or a list (`max_lr`, `base_lr`, …).
+ */
+export function perGroup(label: string, value: number | readonly number[], groupCount: number): number[] {
+  if (typeof value === 'number') return Array.from({ length: groupCount }, () => value);
+  if (value.length !== groupCount) {
+    throw new Error(
+      `${label} has ${value.length} values but the optimizer has ${groupCount} parameter group${groupCount === 1 ? '' : 's'} ` +
+        '(give one number for every group, or one value per group)'
+    );
+  }
+  return [...value];
 }

@@ -19,10 +19,11 @@ export type {
   ScheduledValues,
   ScheduleInput,
   ScheduleUnit,
+  GroupSchedules,
 } from './param-scheduler.js';
 export type { SchedulablePlugin } from './schedulable.js';
 export type { GroupedOptimizer } from './hyper-writer.js';
-export { stepLR, multiStepLR, exponentialLR, cosineAnnealing, warmup } from './lr-schedulers.js';
+export { stepLR, multiStepLR, exponentialLR, cosineAnnealing, warmup, lambdaLR } from './lr-schedulers.js';
 export type {
   LearningRateSchedulerOptions,
   StepLROptions,
@@ -30,6 +31,7 @@ export type {
   ExponentialLROptions,
   CosineAnnealingOptions,
   WarmupOptions,
+  LambdaLROptions,
 } from './lr-schedulers.js';
 export { oneCycle, oneCycleSchedules } from './one-cycle.js';
 export type { OneCycleOptions, OneCycleScheduleOptions, MomentumHyper } from './one-cycle.js';

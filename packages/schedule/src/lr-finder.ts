@@ -148,6 +148,9 @@ export function suggestLearningRates(rates: readonly number[], smoothed: readonl
  * exceeds `divergenceFactor` × its minimum or is not finite, then puts back the model's weights, the optimizer's
  * state (when it has `getState`/`setState`) and its rate. Validation is skipped during the sweep.
  *
+ * With parameter groups the swept rate is group 0's; the other groups move with it, keeping their ratio to group 0
+ * at the start, and every group's rate is put back after.
+ *
  * The learner's own plugins that write hyperparameters (schedulers) are set aside during the sweep and put back
  * after, in their order. The sweep counts in `learner.stepCount`, and `learner.history` becomes the sweep's.
  *
@@ -191,16 +194,18 @@ export async function lrFind(learner: Learner, options: LRFindOptions = {}): Pro
   let stopReason = 'completed';
   let average = 0;
   let best = Infinity;
-  const writer = { current: undefined as ReturnType<typeof hyperWriter> | undefined };
+  const writer = { current: undefined as ReturnType<typeof hyperWriter> | undefined, ratios: [1] };
   const sweep: Plugin = {
     name: 'lrFinder',
     order: 10,
     writes: ['hyper.learningRate'],
     beforeFit(ctx) {
       writer.current = hyperWriter(ctx.optimizer, 'learningRate');
+      const start = writer.current.read();
+      writer.ratios = start.map((rate) => (start[0]! > 0 ? rate / start[0]! : 1));
     },
     beforeBatch(ctx) {
-      writer.current!.write(rates[ctx.fitStep]!);
+      writer.current!.write(writer.ratios.map((ratio) => ratio * rates[ctx.fitStep]!));
     },
     async afterBatch(ctx) {
       const loss = await ctx.lossValue();
@@ -224,7 +229,7 @@ export async function lrFind(learner: Learner, options: LRFindOptions = {}): Pro
   const own = learner.plugins;
   const kept = own.filter((p) => !(p.writes ?? []).some((target) => target.startsWith('hyper.')));
   const epochs = learner.train.length === undefined ? steps : Math.ceil(steps / learner.train.length);
-  const savedRate = learner.optimizer.getHyper('learningRate');
+  const savedRates = hyperWriter(learner.optimizer, 'learningRate').read();
   const savedState = await learner.optimizer.getState?.();
   const savedWeights: tf.Tensor[] = copyWeights(learner.model);
   for (const p of own) learner.removePlugin(p.name);
@@ -238,7 +243,7 @@ export async function lrFind(learner: Learner, options: LRFindOptions = {}): Pro
     restoreWeights(learner.model, savedWeights);
     disposeWeights(savedWeights);
     if (savedState !== undefined) await learner.optimizer.setState!(savedState);
-    learner.optimizer.setHyper('learningRate', savedRate);
+    hyperWriter(learner.optimizer, 'learningRate').write(savedRates);
   }
   const suggestion = suggestLearningRates(used, smoothed);
   return {

@@ -1,17 +1,19 @@
 import type { LoopContext } from '@convkit/learner';
+import { groupCountOf, hyperWriter, perGroup } from './hyper-writer.js';
 import { createScheduler, schedulerBase, requireTotal, type ParamSchedulerPlugin, type ScheduleUnit } from './param-scheduler.js';
 import { cosine, linear } from './schedules.js';
-import { cosineWarmRestarts, exponentialDecay, multiStep, stepDecay } from './step-schedules.js';
-import { assertNonNegative, assertPositiveInteger, assertFinite, assertPositive } from './validate.js';
+import { cosineWarmRestarts, exponentialDecay, multiStep, stepDecay, type IndexSchedule } from './step-schedules.js';
+import { assertFunction, assertNonNegative, assertPositiveInteger, assertFinite, assertPositive } from './validate.js';
 
 /** Options shared by the learning-rate schedulers. */
 export interface LearningRateSchedulerOptions {
   /**
-   * The base rate the schedule starts from (torch `base_lr`). Defaults to the optimizer's `learningRate` at the
-   * first fit, remembered for later fits (so a second fit repeats the schedule instead of starting where the
-   * last one ended).
+   * The base rate the schedule starts from (torch `base_lr`): one number for every parameter group, or one per
+   * group. Defaults to each group's own `learningRate` at the first fit (torch `base_lrs`), remembered for later
+   * fits (so a second fit repeats the schedule instead of starting where the last one ended). Each group follows
+   * the schedule from its own base, so discriminative rates keep their ratios.
    */
-  learningRate?: number;
+  learningRate?: number | readonly number[];
   /** What one index counts: optimizer steps or epochs. Defaults to `'step'`. */
   unit?: ScheduleUnit;
   /** The plugin name. Defaults to the factory's name. */
@@ -22,12 +24,36 @@ export interface LearningRateSchedulerOptions {
   priority?: number;
 }
 
-/** Returns a function giving the base rate: the explicit one, or the optimizer's at the first fit. */
-export function rememberedRate(explicit: number | undefined, hyper = 'learningRate'): (ctx: LoopContext) => number {
-  if (explicit !== undefined) assertNonNegative(hyper, explicit);
-  let remembered = explicit;
+/** Throws unless `value` is a number ≥ 0 (> 0 with `positive`) or a non-empty array of them, one per parameter group. */
+export function assertRates(name: string, value: unknown, positive: boolean = false): asserts value is number | readonly number[] {
+  const check = (label: string, entry: unknown): void => (positive ? assertPositive(label, entry) : assertNonNegative(label, entry));
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw new Error(`${name} must be a number or a non-empty array of numbers, one per group (received [])`);
+    value.forEach((entry, group) => check(`${name}[${group}]`, entry));
+  } else check(name, value);
+}
+
+/**
+ * Returns a function giving each parameter group's base rate: the explicit one (a number for every group, or one per
+ * group), or each group's own rate at the first fit, remembered for later fits.
+ */
+export function rememberedRate(
+  explicit: number | readonly number[] | undefined,
+  hyper: string = 'learningRate',
+  label: string = hyper
+): (ctx: LoopContext) => number[] {
+  if (explicit !== undefined) assertRates(label, explicit);
+  let remembered: number[] | undefined;
   return (ctx) => {
-    if (remembered === undefined) remembered = ctx.optimizer.getHyper(hyper);
+    const count = groupCountOf(ctx.optimizer);
+    if (explicit !== undefined) return perGroup(label, explicit, count);
+    remembered ??= hyperWriter(ctx.optimizer, hyper).read();
+    if (remembered.length !== count) {
+      throw new Error(
+        `${label}: the optimizer has ${count} parameter groups, but this scheduler remembered ${remembered.length} base rates ` +
+          'from its first fit (use a new scheduler for a new optimizer)'
+      );
+    }
     return remembered;
   };
 }
@@ -35,14 +61,14 @@ export function rememberedRate(explicit: number | undefined, hyper = 'learningRa
 function lrScheduler(
   options: LearningRateSchedulerOptions,
   defaultName: string,
-  build: (base: number, ctx: LoopContext, total: number | undefined) => (index: number) => number
+  build: (base: number, ctx: LoopContext, total: number | undefined, group: number) => (index: number) => number
 ): ParamSchedulerPlugin {
   const common = schedulerBase({ ...options, input: 'index' }, defaultName);
   const base = rememberedRate(options.learningRate);
   return createScheduler({
     ...common,
     keys: ['learningRate'],
-    resolve: (ctx, total) => ({ learningRate: build(base(ctx), ctx, total) }),
+    resolve: (ctx, total) => ({ learningRate: base(ctx).map((rate, group) => build(rate, ctx, total, group)) }),
   });
 }
 
@@ -199,5 +225,51 @@ export function warmup(options: WarmupOptions): ParamSchedulerPlugin {
   return lrScheduler(options, 'warmup', (base) => {
     const factor = linear(startFactor, endFactor);
     return (t) => base * factor(Math.min(t, steps) / steps);
+  });
+}
+
+/** Options of {@link lambdaLR}. */
+export interface LambdaLROptions extends LearningRateSchedulerOptions {
+  /**
+   * The factor on the base rate at each 0-based step (or epoch) index (torch `lr_lambda`): one function for every
+   * parameter group, or one per group.
+   */
+  factor: IndexSchedule | readonly IndexSchedule[];
+}
+
+/**
+ * Multiplies each parameter group's base rate by a factor of the step (or epoch), torch `LambdaLR`:
+ * `lr_g(t) = base_g · factor_g(t)`, where base_g is the group's own rate at the first fit (or `learningRate`).
+ *
+ * Why: one curve for every group that keeps discriminative rates in proportion (a backbone at a tenth of the
+ * head's rate stays at a tenth), where {@link paramScheduler} writes absolute values.
+ *
+ * @param options - `factor`, and the {@link LearningRateSchedulerOptions}.
+ * @returns A scheduler plugin; it makes no tensors.
+ *
+ * @example
+ * ```ts
+ * import { lambdaLR } from '@convkit/schedule';
+ * const plugins = [lambdaLR({ factor: (t) => 0.95 ** t, unit: 'epoch' })];
+ * ```
+ */
+export function lambdaLR(options: LambdaLROptions): ParamSchedulerPlugin {
+  const { factor } = options;
+  if (Array.isArray(factor)) {
+    if (factor.length === 0) throw new Error('factor must be a function or a non-empty array of functions, one per group (received [])');
+    factor.forEach((f, group) => assertFunction(`factor[${group}]`, f));
+  } else assertFunction('factor', factor);
+  const factors = (count: number): IndexSchedule[] => {
+    if (!Array.isArray(factor)) return Array.from({ length: count }, () => factor as IndexSchedule);
+    if (factor.length !== count) {
+      throw new Error(`factor has ${factor.length} functions (one per group) but the optimizer has ${count} parameter groups`);
+    }
+    return [...factor];
+  };
+  let resolved: IndexSchedule[] = [];
+  return lrScheduler(options, 'lambdaLR', (base, ctx, _total, group) => {
+    if (group === 0) resolved = factors(groupCountOf(ctx.optimizer));
+    const f = resolved[group]!;
+    return (t) => base * f(t);
   });
 }

@@ -1,3 +1,5 @@
+import { groupCountOf, perGroup } from './hyper-writer.js';
+import { assertRates } from './lr-schedulers.js';
 import { createScheduler, requireTotal, schedulerBase, type ParamSchedulerPlugin } from './param-scheduler.js';
 import type { IndexSchedule } from './step-schedules.js';
 import { assertFinite, assertNonNegative, assertOneOf, assertPositive, assertPositiveInteger, describe } from './validate.js';
@@ -102,7 +104,16 @@ export function oneCycleSchedules(options: OneCycleScheduleOptions): { learningR
 }
 
 /** Options of {@link oneCycle}. */
-export interface OneCycleOptions extends Omit<OneCycleScheduleOptions, 'totalSteps'> {
+export interface OneCycleOptions extends Omit<OneCycleScheduleOptions, 'totalSteps' | 'maxLearningRate' | 'baseMomentum' | 'maxMomentum'> {
+  /**
+   * The peak learning rate (> 0): one number, the same peak for every parameter group (torch `OneCycleLR`'s float
+   * `max_lr`), or one per group (its list), e.g. `[1e-4, 1e-3]` for a backbone and a head.
+   */
+  maxLearningRate: number | readonly number[];
+  /** Momentum at the rate's peak: one number for every group, or one per group. Defaults to 0.85. */
+  baseMomentum?: number | readonly number[];
+  /** Momentum at the start and the end: one number for every group, or one per group. Defaults to 0.95. */
+  maxMomentum?: number | readonly number[];
   /** Steps of the cycle. Defaults to the fit's steps (epochs × batches per epoch). */
   totalSteps?: number;
   /** The hyperparameter cycled opposite to the rate (`'beta1'` for Adam, false for plain SGD). Defaults to `'momentum'`. */
@@ -121,6 +132,9 @@ export interface OneCycleOptions extends Omit<OneCycleScheduleOptions, 'totalSte
  * `maxLearningRate / divFactor / finalDivFactor`, while momentum (or Adam's `beta1`) does the inverse
  * (see {@link oneCycleSchedules} for the formula). Built on {@link paramScheduler}.
  *
+ * Parameter groups, as torch: each group follows its own curve from its own `maxLearningRate` (and momenta) when
+ * they are arrays; one number gives every group the same curve (so pass an array to keep discriminative rates).
+ *
  * Why: a short high-rate phase regularises and speeds training; lowering momentum while the rate is high keeps the
  * effective step bounded.
  *
@@ -137,19 +151,35 @@ export interface OneCycleOptions extends Omit<OneCycleScheduleOptions, 'totalSte
  * ```
  */
 export function oneCycle(options: OneCycleOptions): ParamSchedulerPlugin {
-  const { totalSteps, cycleMomentum = 'momentum', ...curve } = options;
-  oneCycleSchedules({ ...curve, totalSteps: totalSteps ?? 10 });
+  const { totalSteps, cycleMomentum = 'momentum', maxLearningRate, baseMomentum = 0.85, maxMomentum = 0.95, ...curve } = options;
+  assertRates('maxLearningRate', maxLearningRate, true);
+  assertRates('baseMomentum', baseMomentum);
+  assertRates('maxMomentum', maxMomentum);
+  const first = (value: number | readonly number[]): number => (typeof value === 'number' ? value : value[0]!);
+  oneCycleSchedules({
+    ...curve,
+    maxLearningRate: first(maxLearningRate),
+    baseMomentum: first(baseMomentum),
+    maxMomentum: first(maxMomentum),
+    totalSteps: totalSteps ?? 10,
+  });
   if (cycleMomentum !== false) assertOneOf('cycleMomentum', cycleMomentum, ['momentum', 'beta1']);
   const common = schedulerBase({ name: options.name, order: options.order, priority: options.priority, input: 'index' } as never, 'oneCycle');
   const keys = cycleMomentum === false ? ['learningRate'] : ['learningRate', cycleMomentum];
   return createScheduler({
     ...common,
     keys,
-    resolve: (_ctx, total) => {
-      const schedules = oneCycleSchedules({ ...curve, totalSteps: totalSteps ?? requireTotal(total, common.name) });
-      return cycleMomentum === false
-        ? { learningRate: schedules.learningRate }
-        : { learningRate: schedules.learningRate, [cycleMomentum]: schedules.momentum };
+    resolve: (ctx, total) => {
+      const count = groupCountOf(ctx.optimizer);
+      const peaks = perGroup('maxLearningRate', maxLearningRate, count);
+      const lows = perGroup('baseMomentum', baseMomentum, count);
+      const highs = perGroup('maxMomentum', maxMomentum, count);
+      const steps = totalSteps ?? requireTotal(total, common.name);
+      const groups = peaks.map((peak, g) =>
+        oneCycleSchedules({ ...curve, maxLearningRate: peak, baseMomentum: lows[g]!, maxMomentum: highs[g]!, totalSteps: steps })
+      );
+      const learningRate = groups.map((group) => group.learningRate);
+      return cycleMomentum === false ? { learningRate } : { learningRate, [cycleMomentum]: groups.map((group) => group.momentum) };
     },
   });
 }

@@ -7,6 +7,7 @@ import { tinyLearner } from '@convkit/learner/testing';
 import {
   constant,
   cosine,
+  lambdaLR,
   linear,
   multiStepLR,
   oneCycle,
@@ -64,18 +65,23 @@ describe('paramScheduler', () => {
     });
   });
 
-  it('scales every parameter group in proportion to its initial rate', async () => {
+  it('writes one schedule into every parameter group as is, and lambdaLR scales each group from its own rate', async () => {
     const applied: number[][] = [];
     const grouped = groupedSgd([0.1, 0.01], applied);
     const tiny = tinyLearner({ batches: 2, optimizer: grouped, plugins: [paramScheduler({ learningRate: linear(0.2, 0.1) })] });
     await tiny.learner.fit(1);
     tiny.dispose();
-    expectClose(applied.flat(), [0.2, 0.02, 0.15, 0.015]);
+    expectClose(applied.flat(), [0.2, 0.2, 0.15, 0.15]);
+    const relative: number[][] = [];
+    const second = tinyLearner({ batches: 2, optimizer: groupedSgd([0.1, 0.01], relative), plugins: [lambdaLR({ factor: (t) => 1 / (t + 1) })] });
+    await second.learner.fit(1);
+    second.dispose();
+    expectClose(relative.flat(), [0.1, 0.01, 0.05, 0.005]);
   });
 
-  it('scales the groups of a real @convkit/optim optimizer in proportion', async () => {
-    const w = tf.variable(tf.zeros([1, 1]));
-    const b = tf.variable(tf.zeros([1]));
+  it('sets every group of a real @convkit/optim optimizer to the scheduled value (no scaling from group 0)', async () => {
+    const w = tf.tidy(() => tf.variable(tf.zeros([1, 1])));
+    const b = tf.tidy(() => tf.variable(tf.zeros([1])));
     const optimizer = sgd({
       learningRate: 0.1,
       paramGroups: [{ variables: [w] }, { variables: [b], hypers: { learningRate: 0.01 } }],
@@ -95,7 +101,7 @@ describe('paramScheduler', () => {
     await learner.fit(1);
     expectClose(
       optimizer.getHypers().map((h) => h.learningRate!),
-      [0.15, 0.015]
+      [0.15, 0.15]
     );
     optimizer.dispose();
     w.dispose();

@@ -38,7 +38,7 @@ export interface ScheduledValues {
   step: number;
   /** The 0-based epoch of the fit. */
   epoch: number;
-  /** The values written. */
+  /** The values written: `key` (group 0's with one schedule per group), and `key/1`, `key/2`, … for the other groups. */
   values: Record<string, number>;
 }
 
@@ -47,6 +47,12 @@ export interface ParamSchedulerPlugin extends Plugin {
   /** One entry per step (unit `'step'`) or epoch (unit `'epoch'`); cleared in `beforeFit`. */
   readonly recorded: readonly ScheduledValues[];
 }
+
+/**
+ * What a scheduler applies to one key: one schedule (the value every parameter group gets) or one schedule per
+ * parameter group, in group order (torch's per-group `base_lrs`, fastai's `slice(lo, hi)`).
+ */
+export type GroupSchedules = IndexSchedule | readonly IndexSchedule[];
 
 /** The internal description of a scheduler: factories resolve their schedules once the fit is known. */
 export interface SchedulerSpec {
@@ -58,7 +64,7 @@ export interface SchedulerSpec {
   keys: readonly string[];
   plugins: readonly Plugin[];
   /** Builds the index schedules at `beforeFit`; `total` is the fit's steps (or epochs), when known. */
-  resolve(ctx: LoopContext, total: number | undefined): Record<string, IndexSchedule>;
+  resolve(ctx: LoopContext, total: number | undefined): Record<string, GroupSchedules>;
 }
 
 const KEY = /^(hyper\.[A-Za-z_$][\w$]*|param\.[\w$.-]+\.[\w$-]+|[A-Za-z_$][\w$]*)$/;
@@ -73,30 +79,54 @@ export function writeTargetOf(key: string): WriteTarget {
   return (key.startsWith('hyper.') || key.startsWith('param.') ? key : `hyper.${key}`) as WriteTarget;
 }
 
-type Writer = (value: number) => void;
+type Writer = (value: number | readonly number[]) => void;
 
 /** Builds the plugin for a {@link SchedulerSpec}: the one place schedules are applied. */
 export function createScheduler(spec: SchedulerSpec): ParamSchedulerPlugin {
   const targets = spec.keys.map(writeTargetOf);
   let recorded: ScheduledValues[] = [];
-  let schedules: Record<string, IndexSchedule> = {};
+  let schedules: Record<string, GroupSchedules> = {};
   let writers: Record<string, Writer> = {};
   let lastIndex = -1;
-  const makeWriter = (ctx: LoopContext, key: string, target: WriteTarget): Writer => {
+  const makeWriter = (ctx: LoopContext, key: string, target: WriteTarget, schedule: GroupSchedules): Writer => {
     if (target.startsWith('param.')) {
+      if (Array.isArray(schedule)) {
+        throw new Error(`${key} is a plugin parameter: give it one schedule (received ${schedule.length}, one per group)`);
+      }
       const { plugin, param } = resolveParamTarget(target, [...ctx.learner.plugins, ...spec.plugins]);
       return (value) => {
-        plugin.params[param] = value;
+        plugin.params[param] = value as number;
       };
     }
-    const hyper = target.slice('hyper.'.length);
-    const writer: HyperWriter = hyperWriter(ctx.optimizer, hyper);
+    const writer: HyperWriter = hyperWriter(ctx.optimizer, target.slice('hyper.'.length));
+    if (Array.isArray(schedule) && schedule.length !== writer.groupCount) {
+      throw new Error(
+        `${key} has ${schedule.length} schedules (one per group) but the optimizer has ${writer.groupCount} ` +
+          `parameter group${writer.groupCount === 1 ? '' : 's'}`
+      );
+    }
     return (value) => {
-      if (value < 0) {
-        throw new Error(`the schedule of ${key} must give values >= 0 (received ${value} at index ${lastIndex})`);
-      }
+      const values = typeof value === 'number' ? [value] : value;
+      values.forEach((entry, group) => {
+        if (entry < 0) {
+          const label = typeof value === 'number' ? key : `${key}[${group}]`;
+          throw new Error(`the schedule of ${label} must give values >= 0 (received ${entry} at index ${lastIndex})`);
+        }
+      });
       writer.write(value);
     };
+  };
+  const evaluate = (key: string, index: number): number | number[] => {
+    const schedule = schedules[key]!;
+    const check = (value: unknown, label: string): number => {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new Error(`the schedule of ${label} must give finite numbers (received ${describe(value)} at index ${index})`);
+      }
+      return value;
+    };
+    return Array.isArray(schedule)
+      ? schedule.map((f: IndexSchedule, group) => check(f(index), `${key}[${group}]`))
+      : check((schedule as IndexSchedule)(index), key);
   };
   const scheduler: ParamSchedulerPlugin = {
     name: spec.name,
@@ -111,20 +141,23 @@ export function createScheduler(spec: SchedulerSpec): ParamSchedulerPlugin {
       lastIndex = -1;
       const total = spec.unit === 'epoch' ? ctx.epochs : ctx.batchesPerEpoch === undefined ? undefined : ctx.epochs * ctx.batchesPerEpoch;
       schedules = spec.resolve(ctx, total);
-      writers = Object.fromEntries(spec.keys.map((key, i) => [key, makeWriter(ctx, key, targets[i]!)]));
+      writers = Object.fromEntries(spec.keys.map((key, i) => [key, makeWriter(ctx, key, targets[i]!, schedules[key]!)]));
+    },
+    // Also before the epoch, so what a data source reads once per epoch when it starts (a sampler's balance) has
+    // the epoch's value; the epoch's first beforeBatch then finds the value written.
+    beforeEpoch(ctx) {
+      scheduler.beforeBatch!(ctx);
     },
     beforeBatch(ctx) {
       const index = spec.unit === 'epoch' ? ctx.epoch : ctx.fitStep;
-      if (spec.unit === 'epoch' && index === lastIndex) return;
+      if (index === lastIndex) return;
       lastIndex = index;
       const values: Record<string, number> = {};
       for (const key of spec.keys) {
-        const value = schedules[key]!(index);
-        if (typeof value !== 'number' || !Number.isFinite(value)) {
-          throw new Error(`the schedule of ${key} must give finite numbers (received ${describe(value)} at index ${index})`);
-        }
+        const value = evaluate(key, index);
         writers[key]!(value);
-        values[key] = value;
+        if (typeof value === 'number') values[key] = value;
+        else value.forEach((entry, group) => (values[group === 0 ? key : `${key}/${group}`] = entry));
       }
       recorded.push({ step: ctx.step, epoch: ctx.epoch, values });
     },
@@ -171,15 +204,20 @@ export function requireTotal(total: number | undefined, name: string): number {
  *
  * Keys: a hyperparameter name (`learningRate`, same as `hyper.learningRate`) or `param.<plugin>.<name>` for a
  * {@link SchedulablePlugin} among the learner's plugins (or `options.plugins`). The plugin declares each key as a
- * write target, so a second writer is refused before training. With parameter groups, every group follows a
- * hyperparameter schedule in proportion to its value at `beforeFit` (discriminative rates survive).
+ * write target, so a second writer is refused before training.
+ *
+ * Parameter groups (as fastai's `ParamScheduler`): one schedule writes its value into every group; an array of
+ * schedules, one per group, gives each group its own curve (discriminative rates: `learningRate: [cosine(1e-4, 0),
+ * cosine(1e-3, 0)]`). Values are absolute, never scaled from another group; for torch `LambdaLR`-style factors on
+ * each group's own base rate use `lambdaLR`. `history.steps[i].hypers` records every group (`learningRate`
+ * for group 0, `learningRate/1`, … for the others).
  *
  * Each step the scheduler computes, for the fit's step index t (unit `'step'`, T = steps of the fit) or epoch
  * index e (unit `'epoch'`, T = epochs): `value = schedule(t / T)` (input `'progress'`) or `schedule(t)` (input
  * `'index'`), and writes it in `beforeBatch`, so the step uses it (`history.steps[i].hypers` shows it). The values
  * are kept in `plugin.recorded`; the state resets in `beforeFit`.
  *
- * @param schedules - Schedule functions by key.
+ * @param schedules - Schedule functions by key: one function, or one per parameter group.
  * @param options - `unit` (defaults to `'step'`), `input` (defaults to `'progress'`), `totalSteps`, `plugins`,
  *   `name` (defaults to `'paramScheduler'`), `order` (defaults to 10), `priority`.
  * @returns A plugin; it makes no tensors.
@@ -195,7 +233,7 @@ export function requireTotal(total: number | undefined, name: string): number {
  * ```
  */
 export function paramScheduler(
-  schedules: Record<string, Schedule | IndexSchedule>,
+  schedules: Record<string, Schedule | IndexSchedule | readonly (Schedule | IndexSchedule)[]>,
   options: ParamSchedulerOptions = {}
 ): ParamSchedulerPlugin {
   if (typeof schedules !== 'object' || schedules === null || Object.keys(schedules).length === 0) {
@@ -205,15 +243,26 @@ export function paramScheduler(
   const keys = Object.keys(schedules);
   for (const key of keys) {
     writeTargetOf(key);
-    assertFunction(`schedules[${JSON.stringify(key)}]`, schedules[key]);
+    const entry = schedules[key];
+    const label = `schedules[${JSON.stringify(key)}]`;
+    if (Array.isArray(entry)) {
+      if (entry.length === 0) throw new Error(`${label} must be a schedule or a non-empty array of them, one per group (received [])`);
+      entry.forEach((f, group) => assertFunction(`${label}[${group}]`, f));
+    } else assertFunction(label, entry);
   }
   return createScheduler({
     ...base,
     keys,
     resolve: (_ctx, fitTotal) => {
-      if (base.input === 'index') return { ...schedules };
+      if (base.input === 'index') return { ...schedules } as Record<string, GroupSchedules>;
       const total = base.unit === 'step' && base.totalSteps !== undefined ? base.totalSteps : requireTotal(fitTotal, base.name);
-      return Object.fromEntries(keys.map((key) => [key, (index: number) => schedules[key]!(index / total)]));
+      const atIndex = (f: Schedule) => (index: number) => f(index / total);
+      return Object.fromEntries(
+        keys.map((key) => {
+          const entry = schedules[key]!;
+          return [key, Array.isArray(entry) ? entry.map(atIndex) : atIndex(entry as Schedule)];
+        })
+      );
     },
   });
 }

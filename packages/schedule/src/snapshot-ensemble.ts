@@ -4,14 +4,17 @@ import { rememberedRate } from './lr-schedulers.js';
 import { cosine } from './schedules.js';
 import { assertNonNegative, assertOneOf, assertPositiveInteger, describe } from './validate.js';
 import { copyWeights, disposeWeights, restoreWeights } from './weights.js';
-import type { Learner } from '@convkit/learner';
+import type { LoopContext } from '@convkit/learner';
 
 /** Options of {@link snapshotEnsemble}. */
 export interface SnapshotEnsembleOptions {
   /** Cosine cycles in the fit; the fit's epochs must be a multiple. */
   cycles: number;
-  /** The rate at the start of each cycle. Defaults to the optimizer's rate at the first fit. */
-  maxLearningRate?: number;
+  /**
+   * The rate at the start of each cycle: one number for every parameter group, or one per group. Defaults to each
+   * group's own rate at the first fit.
+   */
+  maxLearningRate?: number | readonly number[];
   /** The rate at the end of each cycle. Defaults to 0. */
   minLearningRate?: number;
   /** What the model outputs: `'logits'` (softmax applied before averaging) or `'probabilities'`. Defaults to `'logits'`. */
@@ -69,10 +72,12 @@ export function snapshotEnsemble(options: SnapshotEnsembleOptions): SnapshotEnse
   assertPositiveInteger('cycles', cycles);
   assertNonNegative('minLearningRate', minLearningRate);
   assertOneOf('output', output, ['logits', 'probabilities']);
-  const base = rememberedRate(options.maxLearningRate);
+  const base = rememberedRate(options.maxLearningRate, 'learningRate', 'maxLearningRate');
   let cycleEpochs = 1;
   let snapshots: tf.Tensor[][] = [];
-  let learner: Learner | undefined;
+  // Each snapshot's values, read once when it is taken (afterEpoch may await), so that getState needs no sync read.
+  let saved: SnapshotEnsembleState['snapshots'] = [];
+  let learner: LoopContext['learner'] | undefined;
   const scheduler = createScheduler({
     ...schedulerBase({ name, order }, 'snapshotEnsemble'),
     keys: ['learningRate'],
@@ -82,13 +87,18 @@ export function snapshotEnsemble(options: SnapshotEnsembleOptions): SnapshotEnse
       }
       cycleEpochs = ctx.epochs / cycles;
       const length = requireTotal(total, name) / cycles;
-      const curve = cosine(base(ctx), minLearningRate);
-      return { learningRate: (t: number) => curve((t % length) / length) };
+      return {
+        learningRate: base(ctx).map((rate) => {
+          const curve = cosine(rate, minLearningRate);
+          return (t: number) => curve((t % length) / length);
+        }),
+      };
     },
   });
   const dispose = (): void => {
     for (const snapshot of snapshots) disposeWeights(snapshot);
     snapshots = [];
+    saved = [];
   };
   return {
     name: scheduler.name,
@@ -103,25 +113,27 @@ export function snapshotEnsemble(options: SnapshotEnsembleOptions): SnapshotEnse
       scheduler.beforeFit!(ctx);
     },
     beforeBatch: (ctx) => scheduler.beforeBatch!(ctx),
-    afterEpoch(ctx) {
-      if ((ctx.epoch + 1) % cycleEpochs === 0) snapshots.push(copyWeights(ctx.model));
+    async afterEpoch(ctx) {
+      if ((ctx.epoch + 1) % cycleEpochs !== 0) return;
+      const snapshot = copyWeights(ctx.model);
+      snapshots.push(snapshot);
+      saved.push(await Promise.all(snapshot.map(async (t) => ({ shape: [...t.shape], values: Array.from(await t.data()) }))));
     },
     get snapshotCount() {
       return snapshots.length;
     },
     dispose,
-    getState: () => ({
-      snapshots: snapshots.map((snapshot) => snapshot.map((t) => ({ shape: [...t.shape], values: Array.from(t.dataSync()) }))),
-    }),
+    getState: () => ({ snapshots: structuredClone(saved) }),
     setState(state) {
-      const saved = (state as Partial<SnapshotEnsembleState> | null)?.snapshots;
+      const given = (state as Partial<SnapshotEnsembleState> | null)?.snapshots;
       const valid = (w: { shape?: unknown; values?: unknown }): boolean =>
         Array.isArray(w?.shape) && Array.isArray(w.values) && w.values.length === (w.shape as number[]).reduce((a, b) => a * b, 1);
-      if (!Array.isArray(saved) || !saved.every((s) => Array.isArray(s) && s.every(valid))) {
+      if (!Array.isArray(given) || !given.every((s) => Array.isArray(s) && s.every(valid))) {
         throw new Error(`state must be { snapshots } from getState (received ${describe(state)})`);
       }
       dispose();
-      snapshots = saved.map((snapshot) => snapshot.map((w) => tf.keep(tf.tensor(w.values, w.shape))));
+      saved = structuredClone(given);
+      snapshots = given.map((snapshot) => snapshot.map((w) => tf.keep(tf.tensor(w.values, w.shape))));
     },
     async predict(x: tf.Tensor): Promise<tf.Tensor> {
       if (learner === undefined || snapshots.length === 0) throw new Error('snapshotEnsemble has no snapshots yet: fit first');

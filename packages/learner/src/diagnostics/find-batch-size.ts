@@ -12,7 +12,10 @@ export interface FindBatchSizeOptions {
   method?: BatchSizeMethod;
   /** Memory budget in bytes for the `'budget'` method. Defaults to 1 GiB. */
   budgetBytes?: number;
-  /** Optimizer slots per weight for the budget (0 for SGD, 1 for momentum, 2 for Adam). Defaults to 2. */
+  /**
+   * Optimizer slots per weight for the budget: the measured step runs a real tfjs optimizer with that many slots
+   * (0: SGD, 1: momentum, 2: Adam). Defaults to 2.
+   */
   optimizerSlots?: number;
   /** The largest batch size to consider. Defaults to 4096. */
   maxBatchSize?: number;
@@ -45,6 +48,8 @@ export interface BatchSizeReport {
   fixedBytes?: number;
   /** Budget method: the budget used. */
   budgetBytes?: number;
+  /** Budget method: the measured peak bytes of one full training step at `batchSize` (weights included). */
+  peakBytes?: number;
   /** Trial method: every try, in order. */
   trials?: BatchSizeTrial[];
   /** One line for people. */
@@ -93,9 +98,11 @@ function positiveInteger(name: string, value: number): number {
  *   `trial`) at `startBatchSize`, doubles while it succeeds, then bisects between the last success and the first
  *   out-of-memory error; other errors are rethrown.
  * - `'budget'` (default on `cpu`, `wasm`, `tensorflow`): these backends use host memory and do not fail cleanly, so
- *   it estimates `fixedBytes + batch · perSampleBytes` from the layer output shapes ({@link estimateTrainingBytes};
- *   for a `FunctionModel`, from the peak bytes of one measured step at batch 1 and 2) and returns the largest batch
- *   within `budgetBytes`.
+ *   it measures the real peak bytes of full training steps on the backend in use — forward, backward and a real
+ *   tfjs optimizer update with `optimizerSlots` slots (Adam by default), plus the weights — doubling the batch while
+ *   a measured step fits within `budgetBytes`, then bisecting; it returns the largest batch whose measured step fits
+ *   (`peakBytes` in the report; `fixedBytes + batch · perSampleBytes` is the line through the two largest fits). ({@link estimateTrainingBytes} gives a quick
+ *   estimate from the layer shapes without running anything.)
  *
  * Makes and disposes its own tensors; does not change the model's weights.
  *
@@ -119,15 +126,18 @@ export async function findBatchSize(model: LearnerModel, options: FindBatchSizeO
   if (options.trial === undefined && (inputShape === undefined || inputShape.some((s) => !Number.isInteger(s) || s < 1))) {
     throw new Error(`options.inputShape must be a list of positive integers (received ${JSON.stringify(inputShape)})`);
   }
-  const step = (batchSize: number): void => {
+  /** Forward and backward on zeros at `batchSize`: the gradients (the caller disposes them). */
+  const gradients = (batchSize: number): tf.NamedTensorMap => {
     const variables = adapter.trainableVariables();
     const { value, grads } = tf.variableGrads(
       () => tf.tidy(() => tf.sum(adapter.forward(tf.zeros([batchSize, ...inputShape!]), true))) as tf.Scalar,
       variables
     );
-    tf.dispose([value, ...Object.values(grads)]);
+    value.dispose();
+    return grads;
   };
-  if (method === 'budget') return budgetSearch(model, options, maxBatchSize, step);
+  const step = (batchSize: number): void => tf.dispose(Object.values(gradients(batchSize)));
+  if (method === 'budget') return budgetSearch(model, options, maxBatchSize, gradients);
   const trial = options.trial ?? step;
   const isOutOfMemory = options.isOutOfMemory ?? ((error: unknown) => DEFAULT_OOM.test(String((error as Error)?.message ?? error)));
   const trials: BatchSizeTrial[] = [];
@@ -171,38 +181,96 @@ export async function findBatchSize(model: LearnerModel, options: FindBatchSizeO
   };
 }
 
+/** A fresh tfjs optimizer with `slots` slots per weight, as the measured step's optimizer. */
+function slotOptimizer(slots: number): tf.Optimizer {
+  if (slots === 0) return tf.train.sgd(1e-3);
+  if (slots === 1) return tf.train.momentum(1e-3, 0.9);
+  if (slots === 2) return tf.train.adam(1e-3);
+  throw new Error(`options.optimizerSlots must be 0, 1 or 2 (received ${slots})`);
+}
+
+/**
+ * The peak bytes of one full training step at `batchSize` on the backend in use: forward, backward and a real
+ * optimizer update that creates its slots, plus the weights themselves. The weights are restored afterwards and
+ * every tensor the step made is freed.
+ */
+async function measureStep(
+  model: LearnerModel,
+  step: (batchSize: number) => tf.NamedTensorMap,
+  batchSize: number,
+  slots: number
+): Promise<number> {
+  const variables = adaptModel(model).trainableVariables();
+  // every weight, trainable or not (batch normalisation updates its moving statistics in a training forward pass)
+  const weights = (model instanceof tf.LayersModel ? model.weights.map((w) => w.read()) : model.variables) as tf.Variable[];
+  const weightBytes = weights.reduce((sum, w) => sum + w.size * 4, 0);
+  const saved = weights.map((w) => tf.keep(w.clone()));
+  const optimizer = slotOptimizer(slots);
+  try {
+    const before = tf.memory().numBytes;
+    const info = await tf.profile(() => {
+      const grads = step(batchSize);
+      optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+      tf.dispose(Object.values(grads));
+    });
+    return Math.max(0, info.peakBytes - before) + weightBytes;
+  } finally {
+    optimizer.dispose();
+    weights.forEach((w, i) => w.assign(saved[i]!));
+    tf.dispose(saved);
+  }
+}
+
 async function budgetSearch(
   model: LearnerModel,
   options: FindBatchSizeOptions,
   maxBatchSize: number,
-  step: (batchSize: number) => void
+  grads: (batchSize: number) => tf.NamedTensorMap
 ): Promise<BatchSizeReport> {
   const budgetBytes = options.budgetBytes ?? 2 ** 30;
   if (!(budgetBytes > 0) || !Number.isFinite(budgetBytes)) {
     throw new Error(`options.budgetBytes must be a positive number (received ${String(options.budgetBytes)})`);
   }
   const slots = options.optimizerSlots ?? 2;
-  if (!Number.isInteger(slots) || slots < 0) {
-    throw new Error(`options.optimizerSlots must be a non-negative integer (received ${String(options.optimizerSlots)})`);
+  if (!Number.isInteger(slots) || slots < 0 || slots > 2) {
+    throw new Error(`options.optimizerSlots must be 0, 1 or 2 (received ${String(options.optimizerSlots)})`);
   }
-  let perSampleBytes: number;
-  let fixedBytes: number;
-  if (model instanceof tf.LayersModel) {
-    ({ perSampleBytes, fixedBytes } = estimateTrainingBytes(model, slots));
-  } else {
-    const one = await profilePeak(() => step(1));
-    const two = await profilePeak(() => step(2));
-    const weights = model.variables.reduce((sum, v) => sum + 4 * v.size, 0);
-    perSampleBytes = Math.max(1, two - one);
-    fixedBytes = Math.max(0, one - perSampleBytes) + weights * (1 + slots);
-  }
-  const batchSize = Math.min(maxBatchSize, Math.floor((budgetBytes - fixedBytes) / perSampleBytes));
-  if (batchSize < 1) {
+  const peaks = new Map<number, number>();
+  const measure = async (batchSize: number): Promise<number> => {
+    if (!peaks.has(batchSize)) peaks.set(batchSize, await measureStep(model, grads, batchSize, slots));
+    return peaks.get(batchSize)!;
+  };
+  // The peak of a step is not linear in the batch at small sizes (the optimizer phase may dominate), so search on
+  // measured steps: double while a step fits the budget, then bisect between the last fit and the first overrun.
+  if ((await measure(1)) > budgetBytes) {
     throw new Error(
-      `options.budgetBytes is too small: batch 1 needs about ${fixedBytes + perSampleBytes} bytes ` +
-        `(received ${budgetBytes})`
+      `options.budgetBytes is too small: one training step at batch 1 needs ${peaks.get(1)} bytes on the ` +
+        `${tf.getBackend()} backend (received ${budgetBytes})`
     );
   }
+  let low = 1;
+  let high = maxBatchSize + 1;
+  while (low < maxBatchSize) {
+    const next = Math.min(low * 2, maxBatchSize);
+    if ((await measure(next)) > budgetBytes) {
+      high = next;
+      break;
+    }
+    low = next;
+  }
+  while (high - low > 1 && low < maxBatchSize) {
+    const middle = Math.floor((low + high) / 2);
+    if ((await measure(middle)) <= budgetBytes) low = middle;
+    else high = middle;
+  }
+  const batchSize = low;
+  const peakBytes = peaks.get(batchSize)!;
+  // fixed + batch · perSample through the two largest sizes measured within the budget
+  const sizes = [...peaks.keys()].filter((size) => peaks.get(size)! <= budgetBytes).sort((a, b) => b - a);
+  const other = sizes.find((size) => size < batchSize) ?? batchSize;
+  const perSampleBytes =
+    other === batchSize ? peakBytes : Math.max(1, Math.round((peakBytes - peaks.get(other)!) / (batchSize - other)));
+  const fixedBytes = Math.max(0, peakBytes - batchSize * perSampleBytes);
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   return {
     batchSize,
@@ -210,15 +278,10 @@ async function budgetSearch(
     perSampleBytes,
     fixedBytes,
     budgetBytes,
+    peakBytes,
     message:
-      `largest batch within ${mib(budgetBytes)}: ${batchSize} (${mib(fixedBytes)} fixed + ` +
+      `largest batch within ${mib(budgetBytes)}: ${batchSize} (a measured training step with ${slots} optimizer ` +
+      `slot${slots === 1 ? '' : 's'} peaks at ${mib(peakBytes)} on ${tf.getBackend()}; about ${mib(fixedBytes)} fixed + ` +
       `${(perSampleBytes / 2 ** 10).toFixed(1)} KiB per sample)`,
   };
-}
-
-/** Peak bytes allocated above the current level while `fn` runs (tfjs's profiler). */
-async function profilePeak(fn: () => void): Promise<number> {
-  const before = tf.memory().numBytes;
-  const info = await tf.profile(fn);
-  return Math.max(0, info.peakBytes - before);
 }

@@ -1,0 +1,96 @@
+// One measurement of bench/streaming.mjs, in its own process: see that file.
+import { initBackend, tf } from '@convkit/core';
+import { batchAffine, batchFlip, batchTransform, compose } from '@convkit/augment';
+import { DataLoader, loadImageFolder, streamImageFolder } from '../dist/index.js';
+
+const MB = 2 ** 20;
+const rss = () => process.memoryUsage().rss / MB;
+const peak = () => (process.resourceUsage().maxRSS * 1024) / MB;
+
+/** E0.1's network, as `smallConvNet` builds it there: 5 × (conv 3×3 same → LeakyReLU 0.1 → max-pool 2), dense 64, dense 2. */
+function e01Model(size) {
+  const layers = [];
+  [8, 16, 32, 32, 64].forEach((filters, i) => {
+    layers.push(tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', ...(i === 0 ? { inputShape: [size, size, 3] } : {}) }));
+    layers.push(tf.layers.leakyReLU({ alpha: 0.1 }));
+    layers.push(tf.layers.maxPooling2d({ poolSize: 2 }));
+  });
+  layers.push(tf.layers.flatten(), tf.layers.dense({ units: 64 }), tf.layers.leakyReLU({ alpha: 0.1 }), tf.layers.dense({ units: 2 }));
+  return tf.sequential({ layers });
+}
+
+const augmentation = () =>
+  batchTransform(compose([batchFlip(), batchFlip({ direction: 'vertical' }), batchAffine({ shift: 0.1, zoom: 0.1, degrees: 15 })]));
+
+async function open(kind, args) {
+  const options = { size: [args.size, args.size], channels: 3, classNames: ['no-marker', 'marker'], log: false };
+  if (kind === 'in-memory') return loadImageFolder(args.dir, options);
+  if (kind === 'streaming') return streamImageFolder(args.dir, options);
+  return streamImageFolder(args.dir, { ...options, cache: args.cache });
+}
+
+/** One Adam step on (x, y); resolves when the loss is on the CPU. */
+function trainer(model) {
+  const optimizer = tf.train.adam(1e-3);
+  return async (x, y) => {
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.predict(x)), true);
+    await loss.data();
+    loss.dispose();
+  };
+}
+
+export async function runChild(mode, args) {
+  const backend = await initBackend({ log: false });
+  const model = e01Model(args.size);
+  const step = trainer(model);
+  if (mode === 'memory') {
+    const start = performance.now();
+    if (args.kind === 'model-only') {
+      const x = tf.randomUniform([args.batch, args.size, args.size, 3]);
+      const y = tf.oneHot(tf.tensor1d(Array.from({ length: args.batch }, (_, i) => i % 2), 'int32'), 2);
+      await step(x, y);
+      const firstStepSeconds = (performance.now() - start) / 1000;
+      for (let i = 0; i < args.steps; i++) await step(x, y);
+      return { backend: backend.summary, firstStepSeconds, openSeconds: 0, rssAfterStepsMB: rss(), peakRssMB: peak() };
+    }
+    const dataset = await open(args.kind, args);
+    const openSeconds = (performance.now() - start) / 1000;
+    const loader = new DataLoader(dataset, { batchSize: args.batch, seed: args.seed, transform: augmentation(), prefetch: 2 });
+    let firstStepSeconds;
+    let steps = 0;
+    for await (const { x, y } of loader) {
+      await step(x, y);
+      tf.dispose([x, y]);
+      if (steps === 0) firstStepSeconds = (performance.now() - start) / 1000;
+      if (++steps > args.steps) break;
+    }
+    const result = { backend: backend.summary, openSeconds, firstStepSeconds, rssAfterStepsMB: rss(), peakRssMB: peak() };
+    await dataset.close?.();
+    return result;
+  }
+  // throughput: whole epochs over args.count images; the cached kind builds its cache in epoch 1, reads it in epoch 2.
+  const dataset = await open(args.kind, args);
+  const loader = new DataLoader(dataset, { batchSize: args.batch, seed: args.seed, transform: augmentation(), prefetch: 2 });
+  const rows = [];
+  const epochs = args.kind === 'cached' ? ['epoch 1 (writes the cache)', 'epoch 2 (reads the cache)'] : ['epoch 1'];
+  for (const epochLabel of epochs) {
+    let waiting = 0;
+    let images = 0;
+    const begin = performance.now();
+    const iterator = loader[Symbol.asyncIterator]();
+    for (;;) {
+      const asked = performance.now();
+      const next = await iterator.next();
+      waiting += performance.now() - asked;
+      if (next.done) break;
+      const { x, y } = next.value;
+      images += x.shape[0];
+      await step(x, y);
+      tf.dispose([x, y]);
+    }
+    const seconds = (performance.now() - begin) / 1000;
+    rows.push({ kind: args.kind, epochLabel, backend: backend.summary, images, seconds, samplesPerSecond: images / seconds, dataWaitShare: waiting / 1000 / seconds, peakRssMB: peak() });
+  }
+  await dataset.close?.();
+  return rows;
+}
