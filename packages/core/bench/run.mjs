@@ -1,15 +1,21 @@
 // convkit vs PyTorch on the same CPU: `npm run bench -w @convkit/core` (or `npm run bench` at the root).
 // For each workload (bench/workloads.mjs) and thread count (1 and all cores; CONVKIT_BENCH_THREADS="1,2" to choose),
 // measures training and inference samples/s of convkit on the backend initBackend() picks, and of PyTorch
-// (/usr/bin/python3, bench/torch_bench.py) with the same model, batch, optimizer and threads. Prints a table and
-// writes results/bench/core.json at the repository root. Each figure is the median of several timed windows; the
-// spread is (max − min) / median over those windows.
+// (/usr/bin/python3, bench/torch_bench.py) with the same model, batch, optimizer and threads, in two configurations
+// (default NCHW, and channels_last with mkldnn on); the ratio column is against the faster of the two. Each figure is
+// the median of several timed windows; the spread is (max − min) / median over those windows.
+// In the same run it measures the FP32 limit: oneDNN's sgemm (@convkit/native's matMul) on large square products at 1
+// and 2 threads (and each benched thread count), best of a few repeats; every row gets its analytic FLOPs per sample,
+// achieved GFLOP/s and % of the limit at its thread count. For W1 it records the anatomy of a training step: kernels
+// per step (tf.profile) and the time per step outside kernels (unprofiled wall − profiled kernel time).
+// Options: --batch 64, --repeats 5, --steps N (timed steps per window; default W1 10, VGG 4), --workloads w1,vgg,
+// --peak-size 2048, --peak-repeats 5, --out FILE (default results/bench/core.json at the repository root).
 // `--backend webgpu` measures convkit on WebGPU alone (CONVKIT_BACKEND=webgpu, reads with `await data()`) and writes
 // results/bench/gpu-webgpu.json on a GPU, or results/bench/webgpu-software.json on a software adapter (lavapipe), with
 // the adapter (vendor, architecture, device, driver, buffer limits) in the JSON.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,17 +64,48 @@ if (option('backend', 'auto') === 'webgpu') {
   process.exit(0);
 }
 
+const stepsFor = (name) => Number(option('steps', name === 'w1' ? 10 : 4));
+
+if (args.includes('--peak')) {
+  // The FP32 limit at this thread count: dnnl_sgemm through @convkit/native's matMul, m = n = k = size, best of repeats.
+  const threads = Number(option('threads', 1));
+  const size = Number(option('peak-size', 2048));
+  const peakRepeats = Number(option('peak-repeats', 5));
+  let native;
+  try {
+    native = (await import('@convkit/native')).loadNative();
+  } catch (error) {
+    console.log(JSON.stringify({ threads, error: error instanceof Error ? error.message : String(error) }));
+    process.exit(0);
+  }
+  native.setThreads(threads);
+  const fill = (n) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const a = fill(size * size);
+  const b = fill(size * size);
+  const c = new Float32Array(size * size);
+  const once = () => {
+    const started = performance.now();
+    native.matMul(1, size, size, size, false, false, a, 0, b, 0, c);
+    return (2 * size ** 3) / ((performance.now() - started) * 1e6);
+  };
+  once();
+  const runs = Array.from({ length: peakRepeats }, once);
+  const { version, cpuIsa } = native.info();
+  console.log(JSON.stringify({ threads: native.getThreads(), size, gflops: Math.max(...runs), runs, oneDNN: version, cpuIsa }));
+  process.exit(0);
+}
+
 if (args.includes('--child')) {
   // One process per thread count: wasm threads are fixed when the backend first initialises.
   const threads = Number(option('threads', 1));
-  const { initBackend } = await import('../dist/index.js');
-  const { setUp } = await import('./workloads.mjs');
+  const { initBackend, tf } = await import('../dist/index.js');
+  const { setUp, flopsPerSample } = await import('./workloads.mjs');
   const report = await initBackend({ threads, log: false });
   const kernels = report.native?.used ? ` + ${report.native.detail}` : '';
   const out = { backend: `${report.name}${kernels}`, native: report.native ?? null, threads: report.threads, workloads: {} };
   for (const name of option('workloads', 'w1,vgg').split(',')) {
     const run = setUp(name, batch);
-    const steps = name === 'w1' ? 10 : 4;
+    const steps = stepsFor(name);
     const rates = (fn, count) => {
       for (let i = 0; i < 3; i++) fn();
       return Array.from({ length: repeats }, () => {
@@ -77,13 +114,76 @@ if (args.includes('--child')) {
         return (batch * count * 1000) / (performance.now() - started);
       });
     };
-    out.workloads[name] = { train: rates(run.train, steps), infer: rates(run.infer, steps * 2) };
+    out.workloads[name] = { train: rates(run.train, steps), infer: rates(run.infer, steps * 2), flops: flopsPerSample(run.model) };
+    if (name === 'w1') out.workloads[name].anatomy = await anatomy(tf, run, steps);
     run.dispose();
   }
   console.log(JSON.stringify(out));
   process.exit(0);
 }
 
+/**
+ * One training step taken apart: kernels per step and kernel time from tf.profile (median of profiled steps), the wall
+ * time of unprofiled steps (median), and their difference, the JavaScript (tape, gradients, allocation, the loss read)
+ * outside kernels.
+ */
+async function anatomy(tf, run, steps) {
+  const count = Math.max(9, steps);
+  const walls = [];
+  const backend = tf.getBackend();
+  let scopes = [];
+  const profiled = [];
+  // Unprofiled and profiled steps alternate, so that a change in the machine's load falls on both.
+  for (let i = 0; i < count; i++) {
+    const unprofiled = performance.now();
+    run.train();
+    walls.push(performance.now() - unprofiled);
+    const started = performance.now();
+    const info = await tf.profile(() => { run.train(); });
+    const wall = performance.now() - started;
+    const byKernel = new Map();
+    // tf.profile also lists customGrad scopes (softmaxCrossEntropy, fusedMatMul), whose kernels it lists too: count
+    // registered kernels only, so that no time is counted twice.
+    const kernels = info.kernels.filter((k) => tf.getKernel(k.name, backend) !== undefined);
+    scopes = [...new Set(info.kernels.filter((k) => !kernels.includes(k)).map((k) => k.name))];
+    for (const k of kernels) {
+      const entry = byKernel.get(k.name) ?? { calls: 0, ms: 0 };
+      entry.calls += 1;
+      entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      byKernel.set(k.name, entry);
+    }
+    profiled.push({ wall, kernels: kernels.length, kernelMs: [...byKernel.values()].reduce((sum, e) => sum + e.ms, 0), byKernel });
+  }
+  const wallMs = median(walls);
+  const kernelMs = median(profiled.map((p) => p.kernelMs));
+  const names = new Set(profiled.flatMap((p) => [...p.byKernel.keys()]));
+  const byKernel = [...names]
+    .map((kernel) => ({
+      kernel,
+      calls: median(profiled.map((p) => p.byKernel.get(kernel)?.calls ?? 0)),
+      ms: median(profiled.map((p) => p.byKernel.get(kernel)?.ms ?? 0)),
+    }))
+    .sort((x, y) => y.ms - x.ms);
+  return {
+    steps: count,
+    wallMsPerStep: wallMs,
+    kernelsPerStep: median(profiled.map((p) => p.kernels)),
+    kernelMsPerStep: kernelMs,
+    jsMsPerStep: wallMs - kernelMs,
+    jsShare: (wallMs - kernelMs) / wallMs,
+    profiledWallMsPerStep: median(profiled.map((p) => p.wall)),
+    scopesNotCounted: scopes,
+    method:
+      'kernelsPerStep: registered kernels run through tf.engine per training step (tf.profile; kernels a kernel calls inside the ' +
+      'backend are not separate); kernelMsPerStep: the time inside those engine.runKernel calls (the kernel and its output tensors); ' +
+      'wallMsPerStep: median unprofiled step (minimize, gradients, Adam, loss read); jsMsPerStep = wall - kernel time: tape, ' +
+      'gradient functions, tidy/dispose and other JavaScript outside kernels. Medians over alternating profiled and unprofiled steps.',
+    topKernels: byKernel.slice(0, 10),
+  };
+}
+
+const loadStart = loadavg();
+const { FLOP_CONVENTION } = await import('./workloads.mjs');
 const cores = availableParallelism();
 const threadCounts = (process.env.CONVKIT_BENCH_THREADS ?? [...new Set([1, cores])].join(','))
   .split(',')
@@ -91,59 +191,125 @@ const threadCounts = (process.env.CONVKIT_BENCH_THREADS ?? [...new Set([1, cores
 const workloads = option('workloads', 'w1,vgg');
 const python = process.env.CONVKIT_BENCH_PYTHON ?? '/usr/bin/python3';
 const rows = [];
+const nodeChild = (extra, env) => {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...extra], { encoding: 'utf8', env: { ...process.env, ...env } });
+  if (child.status !== 0) throw new Error(`bench child (${extra.join(' ')}) failed:\n${child.stderr}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop());
+};
+
+// The FP32 limit, first, while nothing of this run is warm.
+const limitThreads = [...new Set([1, 2, ...threadCounts])].sort((a, b) => a - b);
+const peakSize = option('peak-size', '2048');
+const peakRepeats = option('peak-repeats', '5');
+// Measured at the start and again at the end of the run; the limit is the best of both, so that a burst of load on
+// the machine during one of them does not lower it.
+const limits = {};
+const measureLimits = (when) => {
+  for (const threads of limitThreads) {
+    const peak = nodeChild(['--peak', '--threads', String(threads), '--peak-size', peakSize, '--peak-repeats', peakRepeats], {});
+    (limits[threads] ??= {})[when] = peak;
+    console.error(peak.error === undefined ? `FP32 limit (${when}), ${threads} thread(s): ${peak.gflops.toFixed(1)} GFLOP/s (oneDNN ${peak.oneDNN} sgemm, ${peak.size}³, ${peak.cpuIsa})` : `FP32 limit not measured: ${peak.error}`);
+  }
+};
+measureLimits('start');
+const limitAt = (threads) => {
+  const found = Object.values(limits[threads] ?? {}).map((peak) => peak.gflops).filter((g) => g !== undefined);
+  return found.length === 0 ? null : Math.max(...found);
+};
+
 // convkit runs twice per thread count when @convkit/native is built: with oneDNN's kernels and with its wasm
 // kernels alone (CONVKIT_NATIVE=0), so that the gain is measured in the same run. CONVKIT_BENCH_NATIVE=0 skips the
 // first, =1 the second.
 const nativeModes = { '': ['1', '0'], 0: ['0'], 1: ['1'] }[process.env.CONVKIT_BENCH_NATIVE ?? ''] ?? ['1', '0'];
-function runConvkit(threads, native) {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads], {
-    encoding: 'utf8',
-    env: { ...process.env, CONVKIT_THREADS: String(threads), CONVKIT_NATIVE: native },
-  });
-  if (child.status !== 0) throw new Error(`convkit bench (threads ${threads}) failed:\n${child.stderr}`);
-  return JSON.parse(child.stdout.trim().split('\n').pop());
-}
+const flops = {};
+const anatomies = [];
+const pytorchConfigs = {};
+let pytorchEnv = null;
+const withFlops = (row, flopsPerSample) => {
+  const gflops = flopsPerSample === undefined ? null : (row.samplesPerSecond * flopsPerSample) / 1e9;
+  const limit = limitAt(row.threads);
+  return { ...row, flopsPerSample: flopsPerSample ?? null, gflops, fractionOfLimit: gflops === null || limit === null ? null : gflops / limit };
+};
 for (const threads of threadCounts) {
   const convkits = [];
   for (const native of nativeModes) {
-    const result = runConvkit(threads, native);
+    const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
+      CONVKIT_THREADS: String(threads),
+      CONVKIT_NATIVE: native,
+    });
     // Without the addon both runs are the same wasm run: keep one.
     if (native === '0' && convkits.some((other) => other.backend === result.backend)) continue;
     convkits.push(result);
+    for (const [name, w] of Object.entries(result.workloads)) {
+      flops[name] ??= w.flops;
+      if (w.anatomy !== undefined) anatomies.push({ workload: name, mode: 'train', backend: result.backend, threads: result.threads, batch, ...w.anatomy });
+    }
   }
   for (const name of workloads.split(',')) {
-    const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--workload', name, '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--steps', name === 'w1' ? '10' : '4'], { encoding: 'utf8' });
+    const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--workload', name, '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--steps', String(stepsFor(name))], { encoding: 'utf8' });
     let pytorch;
-    if (torch.status === 0) pytorch = JSON.parse(torch.stdout.trim().split('\n').pop());
+    if (torch.status === 0) {
+      pytorch = JSON.parse(torch.stdout.trim().split('\n').pop());
+      pytorchEnv = pytorch.env;
+    }
     else console.error(`PyTorch not measured for ${name} (${threads} threads): ${torch.stderr.trim().split('\n').pop()}`);
     for (const mode of ['train', 'infer']) {
-      const theirs = pytorch?.[mode];
+      const flopsPerSample = flops[name]?.[mode === 'train' ? 'train' : 'forward'];
+      // PyTorch's best configuration for this workload, mode and thread count: the ratio's denominator.
+      const theirs = Object.entries(pytorch?.configs ?? {}).map(([config, c]) => ({ config, rates: c[mode], c }));
+      const best = theirs.reduce((top, t) => (top === undefined || median(t.rates) > median(top.rates) ? t : top), undefined);
       for (const convkit of convkits) {
         const ours = convkit.workloads[name][mode];
-        rows.push({
-          workload: name, mode, system: 'convkit', backend: convkit.backend, threads: convkit.threads, batch,
+        rows.push(withFlops({
+          workload: name, mode, system: 'convkit', config: convkit.native?.used ? 'oneDNN kernels' : 'wasm kernels only', backend: convkit.backend, threads: convkit.threads, batch,
           samplesPerSecond: median(ours), spread: spread(ours), runs: ours.length,
-          ratioToPytorch: theirs === undefined ? null : median(ours) / median(theirs),
-        });
+          ratioToPytorch: best === undefined ? null : median(ours) / median(best.rates),
+          pytorchConfig: best?.config ?? null,
+          ratioToPytorchByConfig: Object.fromEntries(theirs.map((t) => [t.config, median(ours) / median(t.rates)])),
+        }, flopsPerSample));
       }
-      if (theirs !== undefined) {
-        rows.push({
-          workload: name, mode, system: 'pytorch', backend: `torch ${pytorch.torch} cpu (${pytorch.blas})`, threads: pytorch.threads, batch,
-          samplesPerSecond: median(theirs), spread: spread(theirs), runs: theirs.length,
-        });
+      for (const t of theirs) {
+        pytorchConfigs[t.config] = `torch ${pytorch.torch} cpu (${pytorch.blas}), memory format ${t.c.memoryFormat}, torch.backends.mkldnn.enabled = ${t.c.mkldnn}`;
+        rows.push(withFlops({
+          workload: name, mode, system: 'pytorch', config: t.config, backend: `torch ${pytorch.torch} cpu (${pytorch.blas}), ${t.c.memoryFormat}, mkldnn ${t.c.mkldnn ? 'on' : 'off'}`, threads: pytorch.threads, batch,
+          samplesPerSecond: median(t.rates), spread: spread(t.rates), runs: t.rates.length, best: t === best,
+        }, flopsPerSample));
       }
     }
   }
 }
 
+measureLimits('end');
+for (const row of rows) {
+  const limit = limitAt(row.threads);
+  row.fractionOfLimit = row.gflops === null || limit === null ? null : row.gflops / limit;
+}
+const warnings = rows
+  .filter((r) => r.fractionOfLimit > 1)
+  .map((r) => `${r.workload} ${r.mode} ${r.system} ${r.config} at ${r.threads} thread(s) is at ${(100 * r.fractionOfLimit).toFixed(0)}% of the FP32 limit: the limit was measured low (load on the machine?)`);
+for (const warning of warnings) console.error(`warning: ${warning}`);
+const percent = (x) => (x == null ? '' : `${(100 * x).toFixed(0)}%`);
 const table = [
-  '| workload | mode | system | backend | threads | samples/s (median) | spread | ratio to PyTorch |',
-  '|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.workload} | ${r.mode} | ${r.system} | ${r.backend} | ${r.threads} | ${r.samplesPerSecond.toFixed(0)} | ±${(50 * r.spread).toFixed(0)}% | ${r.ratioToPytorch == null ? '' : `${r.ratioToPytorch.toFixed(2)}×`} |`),
+  '| workload | mode | system | config | threads | samples/s (median) | spread | GFLOP/s | % of FP32 limit | ratio to PyTorch (best config) |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.workload} | ${r.mode} | ${r.system} | ${r.system === 'convkit' ? r.backend : r.backend + (r.best ? ' (best)' : '')} | ${r.threads} | ${r.samplesPerSecond.toFixed(0)} | ±${(50 * r.spread).toFixed(0)}% | ${r.gflops == null ? '' : r.gflops.toFixed(1)} | ${percent(r.fractionOfLimit)} | ${r.ratioToPytorch == null ? '' : `${r.ratioToPytorch.toFixed(2)}× (vs ${r.pytorchConfig})`} |`),
 ].join('\n');
+console.log(`FP32 limit (oneDNN sgemm): ${limitThreads.map((t) => `${t} thread(s) ${limitAt(t)?.toFixed(1) ?? 'not measured'} GFLOP/s`).join(', ')}`);
 console.log(table);
+for (const a of anatomies) {
+  console.log(`${a.workload} train step, ${a.backend}, ${a.threads} thread(s): ${a.wallMsPerStep.toFixed(1)} ms, ${a.kernelsPerStep} kernels, ${a.kernelMsPerStep.toFixed(1)} ms in kernels, ${a.jsMsPerStep.toFixed(1)} ms outside (${percent(a.jsShare)})`);
+}
 const root = join(here, '..', '..', '..');
-mkdirSync(join(root, 'results', 'bench'), { recursive: true });
-const file = join(root, 'results', 'bench', 'core.json');
-writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, batch, repeats, rows }, null, 2)}\n`);
+const file = option('out', process.env.CONVKIT_BENCH_OUT ?? join(root, 'results', 'bench', 'core.json'));
+mkdirSync(dirname(file), { recursive: true });
+const fp32Limit = {
+  method: `oneDNN dnnl_sgemm through @convkit/native matMul on Float32Arrays, m = n = k = ${peakSize}, best of ${peakRepeats} after one warm-up, one process per thread count, at the start and at the end of the run; the limit is the best of all`,
+  gflopsByThreads: Object.fromEntries(limitThreads.map((t) => [t, limitAt(t)])),
+  runs: limits,
+};
+const loadAverage = { start: loadStart, end: loadavg(), note: 'os.loadavg() (1, 5, 15 min) when the run started and ended' };
+writeFileSync(
+  file,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, warnings, rows }, null, 2)}\n`,
+);
 console.log(`wrote ${file}`);

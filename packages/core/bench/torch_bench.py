@@ -1,14 +1,46 @@
-"""PyTorch side of convkit's benchmark: the same workloads as bench/workloads.mjs (NCHW, same layers, Adam, batch).
+"""PyTorch side of convkit's benchmark: the same workloads as bench/workloads.mjs (same layers, Adam, batch).
 
-Usage: /usr/bin/python3 torch_bench.py --workload w1 --threads 2 --batch 64 --repeats 5 --steps 10
-Prints one JSON object: {"train": [samples/s per repeat], "infer": [...], "blas": "...", "torch": "..."}.
+Usage: /usr/bin/python3 torch_bench.py --workload w1 --threads 2 --batch 64 --repeats 5 --steps 10 \
+           [--configs default,channels_last]
+Prints one JSON object: {"configs": {name: {"train": [samples/s per repeat], "infer": [...], "memoryFormat": ...,
+"mkldnn": ...}}, "threads": ..., "blas": "...", "torch": "..."}.
+
+Configurations (each a fresh model with the same seed, measured one after the other in this process):
+- default: NCHW contiguous tensors, PyTorch's defaults (mkldnn as the build leaves it).
+- channels_last: model and input in `torch.channels_last` (NHWC) memory format, `torch.backends.mkldnn.enabled = True`:
+  oneDNN's NHWC convolutions, PyTorch's best CPU configuration reachable here.
 """
 import argparse
 import json
+import os
 import time
 
-import torch
-from torch import nn
+CONFIGS = ('default', 'channels_last')
+
+
+def parse():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--workload', default='w1')
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--batch', type=int, default=64)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--steps', type=int, default=10)
+    parser.add_argument('--configs', default=','.join(CONFIGS))
+    args = parser.parse_args()
+    for name in args.configs.split(','):
+        if name not in CONFIGS:
+            parser.error(f'--configs: each must be one of {", ".join(CONFIGS)} (received {name!r})')
+    return args
+
+
+ARGS = parse()
+# Debian's torch calls the system BLAS (OpenBLAS when libopenblas0-pthread is installed) without setting its threads:
+# OpenBLAS would take every core at 1 thread. Its thread count is read when it loads, so set it before `import torch`.
+os.environ.setdefault('OPENBLAS_NUM_THREADS', str(ARGS.threads))
+os.environ.setdefault('OMP_NUM_THREADS', str(ARGS.threads))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 
 def build(name):
@@ -38,19 +70,15 @@ def rates(step, batch, repeats, steps):
     return out
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--workload', default='w1')
-    parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--batch', type=int, default=64)
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--steps', type=int, default=10)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def measure(config, args):
     torch.manual_seed(0)
     model, shape = build(args.workload)
     x = torch.randn(args.batch, *shape)
     y = torch.randint(0, 10, (args.batch,))
+    if config == 'channels_last':
+        torch.backends.mkldnn.enabled = True
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -66,13 +94,25 @@ def main():
             model(x).sum().item()
 
     model.train()
-    train_rates = rates(train, args.batch, args.repeats, args.steps)
-    infer_rates = rates(infer, args.batch, args.repeats, args.steps * 2)
+    return {
+        'train': rates(train, args.batch, args.repeats, args.steps),
+        'infer': rates(infer, args.batch, args.repeats, args.steps * 2),
+        'memoryFormat': 'channels_last' if config == 'channels_last' else 'contiguous (NCHW)',
+        'mkldnn': bool(torch.backends.mkldnn.enabled),
+    }
+
+
+def main():
+    args = ARGS
+    torch.set_num_threads(args.threads)
+    configs = {name: measure(name, args) for name in args.configs.split(',')}
     with open('/proc/self/maps') as maps:
         loaded = maps.read()
     blas = 'OpenBLAS' if 'openblas' in loaded else ('reference BLAS' if 'libblas' in loaded else 'unknown')
-    print(json.dumps({'train': train_rates, 'infer': infer_rates, 'threads': torch.get_num_threads(),
-                      'torch': torch.__version__, 'blas': blas}))
+    print(json.dumps({'configs': configs, 'threads': torch.get_num_threads(), 'torch': torch.__version__,
+                      'mkldnnAvailable': torch.backends.mkldnn.is_available(), 'blas': blas,
+                      'env': {k: os.environ.get(k) for k in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'OMP_WAIT_POLICY',
+                                                            'GOMP_SPINCOUNT')}}))
 
 
 if __name__ == '__main__':

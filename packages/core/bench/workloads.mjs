@@ -41,6 +41,36 @@ export const WORKLOADS = {
   },
 };
 
+/** How {@link flopsPerSample} counts: stated in the bench JSON beside every GFLOP/s figure. */
+export const FLOP_CONVENTION =
+  'FLOPs per sample = 2 x the multiply-accumulates of the Conv2D and Dense layers, from layer shapes (conv: outH*outW*outC*kH*kW*inC; ' +
+  'dense: in*out); bias adds, activations, pooling, the loss and the optimizer are not counted. Inference = forward; ' +
+  'training = 3 x forward (forward, gradient of the input, gradient of the weights; the first layer\'s input gradient is counted ' +
+  'though neither system computes it). Achieved GFLOP/s = samples/s x FLOPs per sample / 1e9.';
+
+/**
+ * The analytic FLOPs of one sample through a tfjs model's Conv2D and Dense layers ({@link FLOP_CONVENTION}), with
+ * each counted layer's share.
+ */
+export function flopsPerSample(model) {
+  const layers = [];
+  for (const layer of model.layers) {
+    const kind = layer.getClassName();
+    let macs;
+    if (kind === 'Conv2D') {
+      const [kh, kw, inC, outC] = layer.kernel.shape;
+      const [, outH, outW] = layer.outputShape;
+      macs = outH * outW * outC * kh * kw * inC;
+    } else if (kind === 'Dense') {
+      const [inputs, units] = layer.kernel.shape;
+      macs = inputs * units;
+    } else continue;
+    layers.push({ layer: layer.name, kind, forwardFlops: 2 * macs });
+  }
+  const forward = layers.reduce((sum, l) => sum + l.forwardFlops, 0);
+  return { forward, train: 3 * forward, layers };
+}
+
 /**
  * Builds a workload with fixed random data; returns a training step and an inference step, synchronous (`train`,
  * `infer`: wasm, cpu) and asynchronous (`trainAsync`, `inferAsync`: they read with `await data()`, as webgpu in Node

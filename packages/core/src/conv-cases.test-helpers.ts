@@ -114,6 +114,32 @@ export async function trainFourSteps(backend: string, c: TrainingCase): Promise<
 }
 
 /**
+ * Trains `c` four steps on cpu and on wasm and expects the wasm loss to fall and the losses and final weights of both to
+ * agree within a relative error of 1e-4.
+ */
+export async function expectWasmTrainingMatchesCpu(c: TrainingCase): Promise<void> {
+  const onCpu = await trainFourSteps('cpu', c);
+  const onWasm = await trainFourSteps('wasm', c);
+  expect(onWasm.losses[3]).toBeLessThan(onWasm.losses[0] as number);
+  expect(relativeError(onCpu.losses, onWasm.losses)).toBeLessThan(1e-4);
+  onCpu.weights.forEach((w, i) => expect(relativeError(w, onWasm.weights[i] as Float32Array)).toBeLessThan(1e-4));
+}
+
+/**
+ * Central finite differences in float64 of `evaluate` at `values`, one coordinate at a time with step `step`
+ * (defaults to 1e-3): the numeric gradient the analytic kernels are checked against.
+ */
+export function centralDifferences(values: Float32Array, evaluate: (perturbed: Float64Array) => number, step = 1e-3): Float64Array {
+  return Float64Array.from(values, (_, i) => {
+    const plus = Float64Array.from(values);
+    const minus = Float64Array.from(values);
+    plus[i]! += step;
+    minus[i]! -= step;
+    return (evaluate(plus) - evaluate(minus)) / (2 * step);
+  });
+}
+
+/**
  * For each case, takes `gradients` on cpu and on wasm (which must leak nothing) and expects dx and dW equal within a
  * relative error of 1e-5; returns how many cases were checked.
  */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import './wasm-backend.js';
 import { expectNoLeak, relativeError } from './testing.js';
 import { createRng } from './rng.js';
-import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4, trainFourSteps, expectWasmGradientsMatchCpu, type TrainingCase } from './conv-cases.test-helpers.js';
+import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4, expectWasmTrainingMatchesCpu, centralDifferences, expectWasmGradientsMatchCpu, type TrainingCase } from './conv-cases.test-helpers.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 
 function outputShape(c: ConvCase): Shape4 {
@@ -168,17 +168,8 @@ describe('registerWasmGradientKernels: checks beyond the cpu reference', () => {
     const actual = await expectNoLeak(() => tfjsGradients(tiny, data));
     const loss = (x: ArrayLike<number>, w: ArrayLike<number>): number =>
       conv64(x, w, tiny).reduce((sum, value, i) => sum + value * (data.dy[i] as number), 0);
-    const step = 1e-3;
-    const numeric = (values: Float32Array, evaluate: (perturbed: Float64Array) => number): Float64Array =>
-      Float64Array.from(values, (_, i) => {
-        const plus = Float64Array.from(values);
-        const minus = Float64Array.from(values);
-        plus[i]! += step;
-        minus[i]! -= step;
-        return (evaluate(plus) - evaluate(minus)) / (2 * step);
-      });
-    const dx = numeric(data.x, (x) => loss(x, data.filter));
-    const dw = numeric(data.filter, (w) => loss(data.x, w));
+    const dx = centralDifferences(data.x, (x) => loss(x, data.filter));
+    const dw = centralDifferences(data.filter, (w) => loss(data.x, w));
     expect(relativeError(dx, actual.dx)).toBeLessThan(1e-5);
     expect(relativeError(dw, actual.dw)).toBeLessThan(1e-5);
   });
@@ -203,11 +194,7 @@ describe('registerWasmGradientKernels: checks beyond the cpu reference', () => {
       yShape: [4, 3],
       learningRate: 0.5,
     };
-    const onCpu = await trainFourSteps('cpu', training);
-    const onWasm = await trainFourSteps('wasm', training);
-    expect(onWasm.losses[3]).toBeLessThan(onWasm.losses[0] as number);
-    expect(relativeError(onCpu.losses, onWasm.losses)).toBeLessThan(1e-4);
-    onCpu.weights.forEach((w, i) => expect(relativeError(w, onWasm.weights[i] as Float32Array)).toBeLessThan(1e-4));
+    await expectWasmTrainingMatchesCpu(training);
   });
 
   it('rejects NCHW with a clear error and registers idempotently', async () => {

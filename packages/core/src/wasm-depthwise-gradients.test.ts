@@ -4,7 +4,7 @@ import './wasm-backend.js';
 import { expectNoLeak, relativeError } from './testing.js';
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
-import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4, trainFourSteps, expectWasmGradientsMatchCpu, type TrainingCase } from './conv-cases.test-helpers.js';
+import { normals, randomConvCase, size, type CaseData, type ConvCase, type Shape4, expectWasmTrainingMatchesCpu, centralDifferences, expectWasmGradientsMatchCpu, type TrainingCase } from './conv-cases.test-helpers.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 
 /** A depthwise case: the filter is [KH, KW, C, multiplier]. */
@@ -162,17 +162,8 @@ describe('depthwise convolution gradients on wasm', () => {
       const actual = await expectNoLeak(() => kernelGradients(c, data));
       const loss = (x: ArrayLike<number>, w: ArrayLike<number>): number =>
         depthwise64(x, w, c).reduce((sum, value, i) => sum + value * (data.dy[i] as number), 0);
-      const step = 1e-3;
-      const numeric = (values: Float32Array, evaluate: (perturbed: Float64Array) => number): Float64Array =>
-        Float64Array.from(values, (_, i) => {
-          const plus = Float64Array.from(values);
-          const minus = Float64Array.from(values);
-          plus[i]! += step;
-          minus[i]! -= step;
-          return (evaluate(plus) - evaluate(minus)) / (2 * step);
-        });
-      expect(relativeError(numeric(data.x, (x) => loss(x, data.filter)), actual.dx)).toBeLessThan(1e-5);
-      expect(relativeError(numeric(data.filter, (w) => loss(data.x, w)), actual.dw)).toBeLessThan(1e-5);
+      expect(relativeError(centralDifferences(data.x, (x) => loss(x, data.filter)), actual.dx)).toBeLessThan(1e-5);
+      expect(relativeError(centralDifferences(data.filter, (w) => loss(data.x, w)), actual.dw)).toBeLessThan(1e-5);
     }
   });
 
@@ -203,11 +194,7 @@ describe('depthwise convolution gradients on wasm', () => {
       yShape: [4, 2],
       learningRate: 0.2,
     };
-    const onCpu = await trainFourSteps('cpu', training);
-    const onWasm = await trainFourSteps('wasm', training);
-    expect(onWasm.losses[3]).toBeLessThan(onWasm.losses[0] as number);
-    expect(relativeError(onCpu.losses, onWasm.losses)).toBeLessThan(1e-4);
-    onCpu.weights.forEach((w, i) => expect(relativeError(w, onWasm.weights[i] as Float32Array)).toBeLessThan(1e-4));
+    await expectWasmTrainingMatchesCpu(training);
   });
 
   it('reject NCHW with a clear error', async () => {
