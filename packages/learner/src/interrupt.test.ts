@@ -44,6 +44,7 @@ describe('fit with an AbortSignal', () => {
       });
       const listeners = process.listenerCount('SIGINT');
       const running = tiny.learner.fit(3, { signal: controller.signal });
+      await Promise.resolve(); // fit's SIGINT listener is added from a microtask
       expect(process.listenerCount('SIGINT')).toBe(listeners + 1);
       const error = await running.catch((caught: unknown) => caught);
       expect(process.listenerCount('SIGINT')).toBe(listeners);
@@ -118,6 +119,7 @@ describe('interruptible', () => {
   it('listens for SIGINT only until disposed', async () => {
     const listeners = process.listenerCount('SIGINT');
     const interruption = interruptible();
+    await Promise.resolve(); // the listener is added from a microtask (see the breakOnSigint test below)
     expect(process.listenerCount('SIGINT')).toBe(listeners + 1);
     expect(interruption.interrupted).toBe(false);
     process.emit('SIGINT', 'SIGINT');
@@ -128,6 +130,17 @@ describe('interruptible', () => {
     interruption.dispose();
     expect(process.listenerCount('SIGINT')).toBe(listeners);
   });
+});
+
+describe('a kernel interrupt after a cell started the run (tslab: vm breakOnSigint)', () => {
+  it('keeps the process alive and interrupts the run: the listener is not added under breakOnSigint', async () => {
+    const run = promisify(execFile);
+    const { stdout } = await run(join(packageRoot, '../../node_modules/.bin/vite-node'), ['test/sigint-break.ts'], {
+      cwd: packageRoot,
+      timeout: 120_000,
+    });
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ alive: true, interrupted: true, reason: 'SIGINT' });
+  }, 150_000);
 });
 
 describe('Ctrl-C in a plain Node script', () => {

@@ -135,8 +135,15 @@ export function interruptible(signal?: AbortSignal): Interruption {
     sigint = true;
   };
   const hasProcess = typeof process !== 'undefined' && typeof process.once === 'function';
-  if (hasProcess) process.once('SIGINT', onSigint);
   let disposed = false;
+  // Added from a microtask, not now: tslab runs a cell's synchronous part under vm's `breakOnSigint`, and a SIGINT
+  // listener added there is lost when that part ends (Node leaves SIGINT at its default, exit), so the next kernel
+  // interrupt would kill the kernel. A microtask runs after the cell's synchronous part.
+  if (hasProcess) {
+    queueMicrotask(() => {
+      if (!disposed) process.once('SIGINT', onSigint);
+    });
+  }
   const reason = (): string | undefined => {
     if (sigint) return 'SIGINT';
     if (signal?.aborted) return abortReason(signal);
