@@ -23,9 +23,9 @@ afterAll(() => {
   unregisterNativeKernels();
 });
 
-async function onBoth<T extends ArrayLike<number>[]>(fn: () => T): Promise<{ cpu: T; wasm: T }> {
+async function onBoth<T extends ArrayLike<number>[]>(fn: () => T | Promise<T>): Promise<{ cpu: T; wasm: T }> {
   await tf.setBackend('cpu');
-  const cpu = fn();
+  const cpu = await fn();
   await tf.setBackend('wasm');
   const wasm = await expectNoLeak(fn);
   return { cpu, wasm };
@@ -88,12 +88,15 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     const c = CASES.find((candidate) => candidate.dilations[0] === 1) as ConvCase;
     const x = normals(rng, size(c.xShape));
     const dy = normals(rng, size(outShape(c)));
-    const grad = (): Float32Array[] =>
-      tf.tidy(() => {
+    const grad = async (): Promise<Float32Array[]> => {
+      const dw = tf.tidy(() => {
         const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: 1, filterShape: c.filterShape };
-        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, c.xShape), dy: tf.tensor4d(dy, outShape(c)) }, attrs);
-        return [(dw as tf.Tensor).dataSync() as Float32Array];
+        return tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, c.xShape), dy: tf.tensor4d(dy, outShape(c)) }, attrs) as tf.Tensor;
       });
+      const values = (await dw.data()) as Float32Array;
+      dw.dispose();
+      return [values];
+    };
     const native = tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc;
     const convkit = await withKernelProviders({ disable: ['native'] }, async () => {
       expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc.name).toBe('conv2dBackpropFilter');
