@@ -23,7 +23,9 @@ export function discriminativeAdam(model: tf.LayersModel, rate: number): Optimiz
 
 /** What {@link findAndFit} did. */
 export interface FitResult {
+  /** The sweep; its rates and suggestions are group 0's (the first conv's, with discriminative rates). */
   found: LRFindResult;
+  /** The rate the fit ran at: the head's (the last group's), the finder's suggestion scaled by the groups' ratio. */
   learningRate: number;
   history: History;
   /** Test accuracy after the last epoch (never the best epoch: that would be chosen on the test set). */
@@ -51,8 +53,13 @@ export async function findAndFit(options: {
     startLearningRate: 1e-6,
     endLearningRate: 1,
   });
+  // lrFind sweeps group 0's rate and moves the other groups with it. With discriminative rates group 0 is the
+  // first conv at ×0.01, so its suggestion is converted into the rate `makeOptimizer` takes: the last group's (the
+  // head's), which is the one `makeOptimizer(rate)` sets to `rate`.
+  const hypers = finderOptimizer.getHypers();
+  const headPerGroup0 = hypers.at(-1)!.learningRate! / hypers[0]!.learningRate!;
   finderOptimizer.dispose();
-  const learningRate = found.suggestion[rule];
+  const learningRate = found.suggestion[rule] * headPerGroup0;
   const history = await fitAt(model, makeOptimizer(learningRate), train, test, epochs, seed);
   return { found: found, learningRate: learningRate, history: history, finalAccuracy: history.epochs.at(-1)!.valid.accuracy! };
 }

@@ -17,6 +17,35 @@ describe('tensor transforms', () => {
       tf.dispose([x, out]);
     });
   });
+  it('batchFlip vertical mirrors rows of exactly the drawn images, equal to tf.reverse over the height', async () => {
+    await tf.setBackend('cpu');
+    await expectNoLeak(async () => {
+      const x = tf.randomUniform([3, 4, 5, 2], 0, 1, 'float32', 3) as tf.Tensor4D;
+      const out = batchFlip({ direction: 'vertical' }).apply(x, { flipped: [false, true, true] });
+      const reference = tf.tidy(() => tf.concat([tf.slice(x, [0], [1]), tf.reverse(tf.slice(x, [1], [2]), 1)]));
+      expect(Array.from(await out.data())).toEqual(Array.from(await reference.data()));
+      const none = batchFlip().apply(x, { flipped: [false, false, false] });
+      expect(none).not.toBe(x);
+      expect(Array.from(await none.data())).toEqual(Array.from(await x.data()));
+      tf.dispose([x, out, reference, none]);
+    });
+  });
+  it('batchAffine moves every image of the batch by its own draw (a whole-pixel shift copies pixels)', async () => {
+    await tf.setBackend('cpu');
+    await expectNoLeak(async () => {
+      const x = tf.tensor4d(Array.from({ length: 3 * 4 * 4 }, (_, i) => i + 1), [3, 4, 4, 1]);
+      // dx = 0.25 of a 4-pixel side: one pixel; each image shifted by its own amount, no zoom or rotation.
+      const params = [0, 0.25, -0.25].map((dx) => ({ dx: dx, dy: 0, scale: 1, angle: 0 }));
+      const moved = batchAffine().apply(x, params);
+      const out = await moved.array();
+      const images = (await x.array()).map((image) => image.map((row) => row.map((p) => p[0]!)));
+      const rows = out.map((image) => image.map((row) => row.map((p) => p[0]!)));
+      expect(rows[0]).toEqual(images[0]);
+      expect(rows[1]!.map((r) => r)).toEqual(images[1]!.map((r) => [0, r[0], r[1], r[2]]));
+      expect(rows[2]!.map((r) => r)).toEqual(images[2]!.map((r) => [r[1], r[2], r[3], 0]));
+      tf.dispose([x, moved]);
+    });
+  });
   it('a seeded pipeline of batch transforms is deterministic, and the identity at strength 0', async () => {
     await expectNoLeak(async () => {
       const x = tf.randomUniform([3, 6, 6, 2], 0, 1, 'float32', 1) as tf.Tensor4D;

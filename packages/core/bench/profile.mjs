@@ -8,7 +8,7 @@ const name = args.find((a) => !a.startsWith('--')) ?? 'w1';
 const mode = args.includes('--infer') ? 'infer' : 'train';
 const batch = Number(process.env.CONVKIT_BATCH ?? 64);
 const report = await initBackend({ log: false });
-const run = setUp(name, batch);
+const run = await setUp(name, batch);
 for (let i = 0; i < 3; i++) run[mode]();
 const steps = [];
 for (let i = 0; i < 5; i++) {

@@ -9,7 +9,8 @@
 // achieved GFLOP/s and % of the limit at its thread count. For W1 it records the anatomy of a training step: kernels
 // per step (tf.profile) and the time per step outside kernels (unprofiled wall − profiled kernel time).
 // Options: --batch 64, --repeats 5, --steps N (timed steps per window; default W1 10, VGG 4), --workloads w1,vgg,
-// --peak-size 2048, --peak-repeats 5, --out FILE (default results/bench/core.json at the repository root).
+// --peak-size 2048, --peak-repeats 5, --optimizer convkit|tfjs (training's Adam: @convkit/optim's, the default, or
+// tf.train.adam), --fused-ab (also without the fused optimizer update), --out FILE (default results/bench/core.json at the repository root).
 // `--backend webgpu` measures convkit on WebGPU alone (CONVKIT_BACKEND=webgpu, reads with `await data()`) and writes
 // results/bench/gpu-webgpu.json on a GPU, or results/bench/webgpu-software.json on a software adapter (lavapipe), with
 // the adapter (vendor, architecture, device, driver, buffer limits) in the JSON.
@@ -26,6 +27,8 @@ const option = (name, fallback) => {
   return at >= 0 ? args[at + 1] : fallback;
 };
 const batch = Number(option('batch', process.env.CONVKIT_BATCH ?? 64));
+// Training's optimizer: @convkit/optim's adam (fused on wasm), or tfjs's tf.train.adam with --optimizer tfjs.
+const trainOptimizer = option('optimizer', 'convkit');
 const repeats = Number(option('repeats', process.env.CONVKIT_BENCH_REPEATS ?? 5));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
@@ -46,7 +49,7 @@ if (option('backend', 'auto') === 'webgpu') {
   };
   const rows = [];
   for (const name of option('workloads', 'w1,vgg').split(',')) {
-    const run = setUp(name, batch);
+    const run = await setUp(name, batch, { optimizer: trainOptimizer });
     const steps = Number(option('steps', 3));
     for (const [mode, fn] of [['train', run.trainAsync], ['infer', run.inferAsync]]) {
       const windows = await rates(fn, mode === 'train' ? steps : steps * 2);
@@ -98,13 +101,16 @@ if (args.includes('--peak')) {
 if (args.includes('--child')) {
   // One process per thread count: wasm threads are fixed when the backend first initialises.
   const threads = Number(option('threads', 1));
-  const { initBackend, tf } = await import('../dist/index.js');
+  const { initBackend, tf, withKernelProviders } = await import('../dist/index.js');
   const { setUp, flopsPerSample } = await import('./workloads.mjs');
   const report = await initBackend({ threads, log: false });
   const kernels = report.native?.used ? ` + ${report.native.detail}` : '';
-  const out = { backend: `${report.name}${kernels}`, native: report.native ?? null, threads: report.threads, workloads: {} };
-  for (const name of option('workloads', 'w1,vgg').split(',')) {
-    const run = setUp(name, batch);
+  // CONVKIT_BENCH_FUSED=0: the optimizer's per-variable ops, both fused-update providers off (the A/B's "before").
+  const fused = process.env.CONVKIT_BENCH_FUSED !== '0';
+  const out = { backend: `${report.name}${kernels}${fused ? '' : ', unfused optimizer'}`, native: report.native ?? null, fusedOptimizer: fused, threads: report.threads, workloads: {} };
+  const within = (fn) => (fused ? fn() : withKernelProviders({ disable: ['native-fused-optimizer', 'wasm-fused-optimizer'] }, fn));
+  await within(async () => { for (const name of option('workloads', 'w1,vgg').split(',')) {
+    const run = await setUp(name, batch, { optimizer: trainOptimizer });
     const steps = stepsFor(name);
     const rates = (fn, count) => {
       for (let i = 0; i < 3; i++) fn();
@@ -117,7 +123,7 @@ if (args.includes('--child')) {
     out.workloads[name] = { train: rates(run.train, steps), infer: rates(run.infer, steps * 2), flops: flopsPerSample(run.model) };
     if (name === 'w1') out.workloads[name].anatomy = await anatomy(tf, run, steps);
     run.dispose();
-  }
+  } });
   console.log(JSON.stringify(out));
   process.exit(0);
 }
@@ -221,6 +227,9 @@ const limitAt = (threads) => {
 // kernels alone (CONVKIT_NATIVE=0), so that the gain is measured in the same run. CONVKIT_BENCH_NATIVE=0 skips the
 // first, =1 the second.
 const nativeModes = { '': ['1', '0'], 0: ['0'], 1: ['1'] }[process.env.CONVKIT_BENCH_NATIVE ?? ''] ?? ['1', '0'];
+// --fused-ab: each convkit configuration runs twice, with the fused optimizer update (default) and without it
+// (CONVKIT_BENCH_FUSED=0), so that its gain is measured in the same run.
+const fusedModes = args.includes('--fused-ab') ? ['1', '0'] : ['1'];
 const flops = {};
 const anatomies = [];
 const pytorchConfigs = {};
@@ -232,10 +241,11 @@ const withFlops = (row, flopsPerSample) => {
 };
 for (const threads of threadCounts) {
   const convkits = [];
-  for (const native of nativeModes) {
-    const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
+  for (const [native, fused] of nativeModes.flatMap((mode) => fusedModes.map((f) => [mode, f]))) {
+    const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, '--optimizer', trainOptimizer, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
       CONVKIT_THREADS: String(threads),
       CONVKIT_NATIVE: native,
+      CONVKIT_BENCH_FUSED: fused,
     });
     // Without the addon both runs are the same wasm run: keep one.
     if (native === '0' && convkits.some((other) => other.backend === result.backend)) continue;
@@ -261,7 +271,7 @@ for (const threads of threadCounts) {
       for (const convkit of convkits) {
         const ours = convkit.workloads[name][mode];
         rows.push(withFlops({
-          workload: name, mode, system: 'convkit', config: convkit.native?.used ? 'oneDNN kernels' : 'wasm kernels only', backend: convkit.backend, threads: convkit.threads, batch,
+          workload: name, mode, system: 'convkit', config: `${convkit.native?.used ? 'oneDNN kernels' : 'wasm kernels only'}${convkit.fusedOptimizer === false ? ', unfused optimizer' : ''}`, fusedOptimizer: convkit.fusedOptimizer ?? true, backend: convkit.backend, threads: convkit.threads, batch,
           samplesPerSecond: median(ours), spread: spread(ours), runs: ours.length,
           ratioToPytorch: best === undefined ? null : median(ours) / median(best.rates),
           pytorchConfig: best?.config ?? null,
@@ -310,6 +320,6 @@ const fp32Limit = {
 const loadAverage = { start: loadStart, end: loadavg(), note: 'os.loadavg() (1, 5, 15 min) when the run started and ended' };
 writeFileSync(
   file,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, warnings, rows }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, optimizer: trainOptimizer, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, warnings, rows }, null, 2)}\n`,
 );
 console.log(`wrote ${file}`);

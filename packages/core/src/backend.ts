@@ -6,6 +6,7 @@ import type { BackendName } from './backend-catalog.js';
 import { firstLine, loadOptionalPackage } from './optional-package.js';
 import type { RequireFunction } from './optional-package.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
+import { registerWasmOptimizerKernels } from './wasm-optimizer-kernels.js';
 import { installCpuKernels } from './cpu-kernels.js';
 import { missingCudaLibraries } from './cuda-libraries.js';
 import { summariseKernels } from './kernel-registry.js';
@@ -141,6 +142,7 @@ async function tryRung(name: BackendName, context: RungContext): Promise<RungRes
       }
       unrefWasmWorkers(tf.findBackend('wasm') ?? undefined);
       registerWasmGradientKernels();
+      registerWasmOptimizerKernels();
       const count = getThreadsCount();
       return { status: 'ok', threads: count, native: await useNative(native, count) };
     }
@@ -215,7 +217,7 @@ function missingError(name: BackendName, forcedBy: string, detail: string, statu
  * - `native`: on wasm, oneDNN kernels from `@convkit/native` when it is built. Defaults to
  *   `CONVKIT_NATIVE` (`0` or `1`), else `true`.
  * - `log`: receives one line such as `convkit: backend wasm (2 threads, oneDNN 2.6.3 (avx2) kernels); kernels: oneDNN 7,
- *   convkit-wasm 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not
+ *   convkit-wasm 3, convkit-native 2, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not
  *   installed), webgpu (software adapter mesa llvmpipe (…): wasm is faster; CONVKIT_BACKEND=webgpu forces it)`;
  *   `false` silences it. Defaults to `console.log`.
  *

@@ -1,11 +1,45 @@
 // Fixes to tfjs's cpu backend, the reference every other backend is tested against, as a kernel-registry provider.
 import * as tf from '@tensorflow/tfjs';
-import { installKernelProviders, setKernelProvider, type KernelProvider } from './kernel-registry.js';
+import { installKernelProviders, setKernelProvider, type KernelProvider, type NextKernel } from './kernel-registry.js';
 import type { KernelArgs } from './wasm-kernel-call.js';
 
 interface CpuBackend {
   data: { get(dataId: object): { values: ArrayLike<number> } };
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+  disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
+}
+
+/**
+ * `Transform` (`tf.image.transform`) over a batch. tfjs-backend-cpu 4.22 returns from inside its batch loop, so only
+ * the first image is transformed (the rest of the output keeps the fill value).
+ * This runs the stock kernel (`next`) on each image with its own row of `transforms` (or the shared one) and stacks
+ * the results, so every value is the stock kernel's.
+ */
+function transformBatch(args: KernelArgs, next: NextKernel): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const image = args.inputs['image'] as tf.TensorInfo;
+  const transforms = args.inputs['transforms'] as tf.TensorInfo;
+  const batch = image.shape[0]!;
+  if (batch <= 1) return next(args) as tf.TensorInfo;
+  const imageValues = backend.data.get(image.dataId).values as Float32Array;
+  const transformValues = backend.data.get(transforms.dataId).values as Float32Array;
+  const perImage = imageValues.length / batch;
+  const shared = transforms.shape[0] === 1;
+  let output: Float32Array | undefined;
+  let outputShape: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    const one = backend.makeTensorInfo([1, ...image.shape.slice(1)], image.dtype, imageValues.slice(b * perImage, (b + 1) * perImage));
+    const row = backend.makeTensorInfo([1, 8], transforms.dtype, shared ? transformValues.slice(0, 8) : transformValues.slice(b * 8, b * 8 + 8));
+    const out = next({ ...args, inputs: { image: one, transforms: row } }) as tf.TensorInfo;
+    const values = backend.data.get(out.dataId).values as Float32Array;
+    if (output === undefined) {
+      outputShape = [batch, ...out.shape.slice(1)];
+      output = new (values.constructor as Float32ArrayConstructor)(batch * values.length);
+    }
+    output.set(values, b * values.length);
+    for (const info of [one, row, out]) backend.disposeIntermediateTensorInfo(info);
+  }
+  return backend.makeTensorInfo(outputShape, image.dtype, output!);
 }
 
 /**
@@ -58,11 +92,11 @@ export const CPU_FIXES_PROVIDER: KernelProvider = {
   label: 'convkit-cpu',
   backend: 'cpu',
   priority: 100,
-  kernels: { ResizeNearestNeighborGrad: resizeNearestNeighborGrad },
+  kernels: { ResizeNearestNeighborGrad: resizeNearestNeighborGrad, Transform: transformBatch },
 };
 
 /**
- * Puts convkit's fixes on tfjs's cpu backend (the `ResizeNearestNeighborGrad` batch bug, see the kernel's doc) through
+ * Puts convkit's fixes on tfjs's cpu backend (the `ResizeNearestNeighborGrad` and `Transform` batch bugs, see the kernels' docs) through
  * the kernel registry. {@link initBackend} calls it on every rung, since tests and tools compare against cpu.
  * Idempotent. Makes no tensors.
  */

@@ -20,3 +20,32 @@ export function heapFloats(backend: tf.KernelBackend, info: tf.TensorInfo, kerne
   if (info.dtype !== 'float32') throw new Error(`${kernelName} on wasm supports float32 tensors only (received ${info.dtype})`);
   return (backend as unknown as WasmHeapBackend).typedArrayFromHeap(info) as Float32Array;
 }
+
+/** A WebAssembly.Memory (typed here: the package compiles without the DOM library, which declares it). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+
+/** The parts of the backend that give the heap's WebAssembly.Memory and a tensor's byte offset in it. */
+interface WasmMemoryBackend {
+  wasm: { wasmMemory?: WasmMemory; asm?: { memory?: WasmMemory }; HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+}
+
+/**
+ * The wasm backend's heap as a WebAssembly.Memory (the threaded build's shared one, or the exported one), so that
+ * another module can work on it in place; undefined when this tfjs-backend-wasm build exposes neither.
+ */
+export function heapMemory(backend: tf.KernelBackend): WasmMemory | undefined {
+  const { wasm } = backend as unknown as WasmMemoryBackend;
+  const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
+  return memory !== undefined && memory.buffer === wasm.HEAPU8.buffer ? memory : undefined;
+}
+
+/** A float32 tensor's byte offset in the wasm heap. */
+export function heapOffset(backend: tf.KernelBackend, info: tf.TensorInfo, kernelName: string): number {
+  if (info.dtype !== 'float32') throw new Error(`${kernelName} on wasm supports float32 tensors only (received ${info.dtype})`);
+  const entry = (backend as unknown as WasmMemoryBackend).dataIdMap.get(info.dataId);
+  if (entry === undefined) throw new Error(`${kernelName}: a tensor's data is not on the wasm heap`);
+  return entry.memoryOffset;
+}

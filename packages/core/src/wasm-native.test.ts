@@ -7,6 +7,7 @@ import { normals, randomConvCase, size, type ConvCase, type Shape4 } from './con
 import { createRng } from './rng.js';
 import { expectNoLeak, relativeError } from './testing.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
+import { registerWasmOptimizerKernels } from './wasm-optimizer-kernels.js';
 import { listKernelAssignments, listKernelProviders, summariseKernels, withKernelProviders } from './kernel-registry.js';
 import { NATIVE_KERNEL_NAMES, nativeKernelsRegistered, registerNativeKernels, unregisterNativeKernels } from './wasm-native.js';
 
@@ -16,6 +17,7 @@ const rng = createRng(2024);
 beforeAll(async () => {
   await tf.setBackend('wasm');
   registerWasmGradientKernels();
+  registerWasmOptimizerKernels();
   registerNativeKernels(loadNative(), 2);
 });
 
@@ -76,10 +78,12 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     expect(served.get('BatchMatMul')).toEqual(['native', 'wasm-matmul', 'stock']);
     expect(served.get('AvgPoolGrad')).toEqual(['wasm-gradients', 'stock']);
     expect(served.get('DepthwiseConv2dNativeBackpropFilter')).toEqual(['wasm-gradients']);
-    expect(summariseKernels('wasm')).toBe('oneDNN 7, convkit-wasm 3, stock rest');
+    expect(summariseKernels('wasm')).toBe('oneDNN 7, convkit-wasm 6, convkit-native 2, stock rest');
     expect(listKernelProviders('wasm').map((p) => [p.name, p.status, p.serving])).toEqual([
       ['native', 'active', 7],
+      ['native-fused-optimizer', 'active', 2],
       ['wasm-matmul', 'active', 0],
+      ['wasm-fused-optimizer', 'active', 3],
       ['wasm-gradients', 'active', 3],
     ]);
   });

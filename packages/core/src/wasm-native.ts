@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FusedActivation, NativeKernels } from '@convkit/native';
 import { getKernelProvider, installKernelProviders, removeKernelProvider, setKernelProvider, type NextKernel, type ProviderKernel } from './kernel-registry.js';
 import { heapFloats, makeOutput } from './wasm-heap.js';
+import { NATIVE_OPTIMIZER_PROVIDER_NAME, declineNativeOptimizerKernels, registerNativeOptimizerKernels } from './wasm-optimizer-kernels.js';
 import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -238,7 +239,8 @@ export function nativeKernelsRegistered(): boolean {
 /**
  * Runs the heavy kernels of a CNN training step on the wasm backend through oneDNN (@convkit/native):
  * `Conv2D`, `FusedConv2D` (bias and relu, relu6, leaky relu, elu or sigmoid fused), both convolution gradients,
- * `BatchMatMul` (transposes and single-matrix broadcasts), `Sum` over leading axes and `MaxPoolGrad`. Tensors stay on the wasm
+ * `BatchMatMul` (transposes and single-matrix broadcasts), `Sum` over leading axes and `MaxPoolGrad`; and, as the provider
+ * `'native-fused-optimizer'`, the fused optimizer updates (see `registerWasmOptimizerKernels`) as C++ loops. Tensors stay on the wasm
  * heap: oneDNN reads and writes it in place, with no copy. What oneDNN does not take (NCHW, PReLU, other dtypes,
  * other broadcasts or reductions) goes to the kernel below it in the kernel registry (convkit's wasm kernels, then
  * tfjs's). Sets oneDNN's threads to `threads`.
@@ -267,6 +269,7 @@ export function registerNativeKernels(native: NativeKernels, threads: number): v
   native.setThreads(threads);
   kernels = native;
   setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: KERNELS });
+  registerNativeOptimizerKernels(native);
   installKernelProviders('wasm');
 }
 
@@ -277,11 +280,13 @@ export function registerNativeKernels(native: NativeKernels, threads: number): v
 export function declineNativeKernels(reason: string): void {
   kernels = undefined;
   setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: KERNELS, declined: reason });
+  declineNativeOptimizerKernels(reason);
 }
 
 /** Takes the oneDNN kernels off; the kernels below them serve again. A no-op when none were registered. */
 export function unregisterNativeKernels(): void {
   removeKernelProvider(NATIVE_PROVIDER_NAME, 'wasm');
+  removeKernelProvider(NATIVE_OPTIMIZER_PROVIDER_NAME, 'wasm');
   kernels = undefined;
 }
 

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FileSystem } from '@convkit/io';
 import type { Dataset } from './dataset.js';
@@ -86,12 +86,12 @@ export async function streamImageFolder(dir: string, options: StreamImageFolderO
   const labels = Int32Array.from(fileLabels);
   let cache: ImageCache | undefined;
   if (options.cache !== undefined) {
-    const sources: CacheSource[] = await Promise.all(
-      files.map(async (path) => {
-        const info = await stat(path);
-        return { path, size: info.size, mtimeMs: info.mtimeMs };
-      }),
-    );
+    // Synchronous: 20,000 stat calls queued as promises on libuv's 4 threads took ~4× as long as this loop, which
+    // runs once, before any batch (the metadata of a just-listed folder is in the kernel's cache).
+    const sources: CacheSource[] = files.map((path) => {
+      const info = statSync(path);
+      return { path, size: info.size, mtimeMs: info.mtimeMs };
+    });
     cache = await ImageCache.open(
       options.cache,
       { dir: resolve(dir), shape: [height, width, channels], sources },

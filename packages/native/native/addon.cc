@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -472,6 +473,104 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Fused optimizer updates: one pass over a variable's weights, gradient and slots, in float32 with every product,
+// sum, quotient and square root rounded on its own (built with -ffp-contract=off: no fused multiply-add), in the
+// order of @convkit/optim's tensor ops, so that the results are bit-identical to the unfused path on wasm.
+
+template <bool kAmsgrad, bool kDecoupled, bool kL2>
+void adam_loop(size_t n, const float* __restrict w, const float* __restrict g, const float* __restrict m,
+               const float* __restrict v, const float* __restrict v_max, float* __restrict w_out,
+               float* __restrict m_out, float* __restrict v_out, float* __restrict v_max_out, const float* s) {
+  const float weight_scale = s[0], weight_decay = s[1], beta1 = s[2], one_minus_beta1 = s[3], beta2 = s[4],
+              one_minus_beta2 = s[5], negative_step_size = s[6], sqrt_bias_correction2 = s[7], epsilon = s[8];
+  for (size_t i = 0; i < n; ++i) {
+    const float weight = w[i];
+    const float base = kDecoupled ? weight * weight_scale : weight;
+    const float grad = kL2 ? g[i] + weight * weight_decay : g[i];
+    const float first = m[i] * beta1 + grad * one_minus_beta1;
+    const float second = v[i] * beta2 + (grad * one_minus_beta2) * grad;
+    float used = second;
+    if (kAmsgrad) {
+      used = v_max[i] < second || second != second ? second : v_max[i];
+      v_max_out[i] = used;
+    }
+    const float denominator = std::sqrt(used) / sqrt_bias_correction2 + epsilon;
+    w_out[i] = base + (first * negative_step_size) / denominator;
+    m_out[i] = first;
+    v_out[i] = second;
+  }
+}
+
+using AdamLoop = void (*)(size_t, const float*, const float*, const float*, const float*, const float*, float*, float*,
+                          float*, float*, const float*);
+const AdamLoop kAdamLoops[8] = {adam_loop<false, false, false>, adam_loop<true, false, false>, adam_loop<false, true, false>,
+                                adam_loop<true, true, false>,   adam_loop<false, false, true>, adam_loop<true, false, true>,
+                                adam_loop<false, true, true>,   adam_loop<true, true, true>};
+
+// adamUpdate(w, g, m, v, vMax | null, wOut, mOut, vOut, vMaxOut | null, scalars, flags): scalars are the float32
+// [weightScale, weightDecay, beta1, 1 − beta1, beta2, 1 − beta2, −stepSize, √biasCorrection2, epsilon]; flags bit 0
+// amsgrad (vMax, vMaxOut given), bit 1 decoupled (AdamW: w·weightScale), bit 2 the L2 term (g + w·weightDecay).
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 11);
+    const int64_t flags = int_arg(env, a[10], "flags");
+    if (flags < 0 || flags > 7) throw JsError{"flags: expected an integer in [0, 7], received " + std::to_string(flags)};
+    const bool amsgrad = (flags & 1) != 0;
+    const FloatView w = float_array(env, a[0], "w", 0);
+    const size_t n = w.length;
+    const FloatView g = float_array(env, a[1], "g", n), m = float_array(env, a[2], "m", n), v = float_array(env, a[3], "v", n);
+    const FloatView w_out = float_array(env, a[5], "wOut", n), m_out = float_array(env, a[6], "mOut", n),
+                    v_out = float_array(env, a[7], "vOut", n);
+    const FloatView v_max = amsgrad ? float_array(env, a[4], "vMax", n) : FloatView{};
+    const FloatView v_max_out = amsgrad ? float_array(env, a[8], "vMaxOut", n) : FloatView{};
+    const FloatView scalars = float_array(env, a[9], "scalars", 9);
+    kAdamLoops[flags](n, w.data, g.data, m.data, v.data, v_max.data, w_out.data, m_out.data, v_out.data, v_max_out.data,
+                      scalars.data);
+    return undefined(env);
+  });
+}
+
+template <bool kL2, bool kMomentum, bool kNesterov>
+void sgd_loop(size_t n, const float* __restrict w, const float* __restrict g, const float* __restrict b,
+              float* __restrict w_out, float* __restrict b_out, const float* s) {
+  const float weight_decay = s[0], momentum = s[1], one_minus_dampening = s[2], negative_learning_rate = s[3];
+  for (size_t i = 0; i < n; ++i) {
+    const float weight = w[i];
+    float direction = kL2 ? g[i] + weight * weight_decay : g[i];
+    if (kMomentum) {
+      const float buffer = b[i] * momentum + direction * one_minus_dampening;
+      b_out[i] = buffer;
+      direction = kNesterov ? direction + buffer * momentum : buffer;
+    }
+    w_out[i] = weight + direction * negative_learning_rate;
+  }
+}
+
+using SgdLoop = void (*)(size_t, const float*, const float*, const float*, float*, float*, const float*);
+const SgdLoop kSgdLoops[8] = {sgd_loop<false, false, false>, sgd_loop<true, false, false>, sgd_loop<false, true, false>,
+                              sgd_loop<true, true, false>,   sgd_loop<false, false, true>, sgd_loop<true, false, true>,
+                              sgd_loop<false, true, true>,   sgd_loop<true, true, true>};
+
+// sgdUpdate(w, g, b | null, wOut, bOut | null, scalars, flags): scalars are the float32 [weightDecay, momentum,
+// 1 − dampening, −learningRate]; flags bit 0 the L2 term, bit 1 momentum (b, bOut given), bit 2 Nesterov.
+napi_value SgdUpdate(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 7);
+    const int64_t flags = int_arg(env, a[6], "flags");
+    if (flags < 0 || flags > 7) throw JsError{"flags: expected an integer in [0, 7], received " + std::to_string(flags)};
+    const bool momentum = (flags & 2) != 0;
+    const FloatView w = float_array(env, a[0], "w", 0);
+    const size_t n = w.length;
+    const FloatView g = float_array(env, a[1], "g", n), w_out = float_array(env, a[3], "wOut", n);
+    const FloatView b = momentum ? float_array(env, a[2], "b", n) : FloatView{};
+    const FloatView b_out = momentum ? float_array(env, a[4], "bOut", n) : FloatView{};
+    const FloatView scalars = float_array(env, a[5], "scalars", 4);
+    kSgdLoops[flags](n, w.data, g.data, b.data, w_out.data, b_out.data, scalars.data);
+    return undefined(env);
+  });
+}
+
 // setThreads(n): the number of OpenMP threads oneDNN uses. getThreads(): the current number.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -543,6 +642,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},

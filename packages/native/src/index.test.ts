@@ -272,6 +272,58 @@ describe('sumRows', () => {
   });
 });
 
+describe('adamUpdate and sgdUpdate', () => {
+  const f = Math.fround;
+  const n = 1003;
+  const random = makeRandom(7);
+  const [w, g, m] = [0, 1, 2].map(() => filled(n, random));
+  const [v, vMax] = [0, 1].map(() => filled(n, random).map(Math.abs));
+  const out = (): Float32Array => new Float32Array(n);
+  const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer));
+
+  it('adamUpdate (AMSGrad, L2 term) equals float32 arithmetic step by step, bit for bit', () => {
+    const s = Float32Array.from([1, 0.01, 0.9, 0.1, 0.999, 0.001, -0.0123, 0.0447, 1e-8]);
+    const [wOut, mOut, vOut, vMaxOut] = [out(), out(), out(), out()];
+    native.adamUpdate!(w, g, m, v, vMax, wOut, mOut, vOut, vMaxOut, s, 1 | 4);
+    const expected = [out(), out(), out(), out()];
+    for (let i = 0; i < n; i++) {
+      const grad = f(g[i]! + f(w[i]! * s[1]!));
+      const first = f(f(m[i]! * s[2]!) + f(grad * s[3]!));
+      const second = f(f(v[i]! * s[4]!) + f(f(grad * s[5]!) * grad));
+      const used = Math.max(vMax[i]!, second);
+      expected[0]![i] = w[i]! + f(f(first * s[6]!) / f(f(f(Math.sqrt(used)) / s[7]!) + s[8]!));
+      [expected[1]![i], expected[2]![i], expected[3]![i]] = [first, second, used];
+    }
+    [wOut, mOut, vOut, vMaxOut].forEach((actual, at) => expect(bits(actual), `output ${at}`).toEqual(bits(expected[at]!)));
+  });
+
+  it('sgdUpdate (Nesterov momentum, L2 term) equals float32 arithmetic step by step, bit for bit', () => {
+    const s = Float32Array.from([5e-4, 0.9, 1, -0.1]);
+    const [wOut, bOut] = [out(), out()];
+    native.sgdUpdate!(w, g, m, wOut, bOut, s, 1 | 2 | 4);
+    const expected = [out(), out()];
+    for (let i = 0; i < n; i++) {
+      const direction = f(g[i]! + f(w[i]! * s[0]!));
+      const buffer = f(f(m[i]! * s[1]!) + f(direction * s[2]!));
+      expected[0]![i] = w[i]! + f(f(direction + f(buffer * s[1]!)) * s[3]!);
+      expected[1]![i] = buffer;
+    }
+    expect(bits(wOut)).toEqual(bits(expected[0]!));
+    expect(bits(bOut)).toEqual(bits(expected[1]!));
+  });
+
+  it('is in the addon (built from these sources)', () => {
+    expect(typeof native.adamUpdate).toBe('function');
+    expect(typeof native.sgdUpdate).toBe('function');
+  });
+
+  it('names a short array and a bad flag', () => {
+    const s = new Float32Array(4);
+    expect(() => native.sgdUpdate!(w, g, null, new Float32Array(3), null, s, 0)).toThrow('wOut: expected at least 1003 floats, received 3');
+    expect(() => native.sgdUpdate!(w, g, null, out(), null, s, 9)).toThrow('flags: expected an integer in [0, 7], received 9');
+  });
+});
+
 describe('status and errors', () => {
   it('reports oneDNN, its instruction set and its threads', () => {
     const status = nativeStatus();

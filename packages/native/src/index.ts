@@ -92,6 +92,32 @@ export interface NativeKernels {
   maxPoolGrad(geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /** `out[j] = Σ_i x[i · cols + j]`: the sum over every axis but the innermost, accumulated in float64. */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  /**
+   * One Adam/AdamW step of one variable, in one pass (@convkit/optim's rule, float32 with no fused multiply-add):
+   * reads `w`, `g`, `m`, `v` (and `vMax`) and writes `wOut`, `mOut`, `vOut` (and `vMaxOut`). `scalars` are the
+   * float32 `[weightScale, weightDecay, beta1, 1 − beta1, beta2, 1 − beta2, −stepSize, √biasCorrection2, epsilon]`;
+   * `flags` bit 0 is amsgrad (`vMax`, `vMaxOut` given), bit 1 decoupled decay (AdamW: `w·weightScale`), bit 2 the L2
+   * term (`g + w·weightDecay`). Absent when the addon was built from older sources (rebuild it).
+   */
+  adamUpdate?(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    vMax: Float32Array | null,
+    wOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    vMaxOut: Float32Array | null,
+    scalars: Float32Array,
+    flags: number,
+  ): void;
+  /**
+   * One SGD step of one variable, in one pass: reads `w`, `g` (and the momentum buffer `b`), writes `wOut` (and
+   * `bOut`). `scalars` are the float32 `[weightDecay, momentum, 1 − dampening, −learningRate]`; `flags` bit 0 is the
+   * L2 term, bit 1 momentum (`b`, `bOut` given), bit 2 Nesterov. Absent when the addon predates it, as `adamUpdate`.
+   */
+  sgdUpdate?(w: Float32Array, g: Float32Array, b: Float32Array | null, wOut: Float32Array, bOut: Float32Array | null, scalars: Float32Array, flags: number): void;
   /** {@link geometryProblem}: what the addon would refuse in a geometry, or `undefined`. */
   geometryProblem(geometry: ConvGeometry): string | undefined;
   /** Sets the number of OpenMP threads oneDNN uses. */
@@ -116,6 +142,8 @@ interface RawAddon {
   matMul: NativeKernels['matMul'];
   maxPoolGrad(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   sumRows: NativeKernels['sumRows'];
+  adamUpdate?: NonNullable<NativeKernels['adamUpdate']>;
+  sgdUpdate?: NonNullable<NativeKernels['sgdUpdate']>;
   setThreads(threads: number): void;
   getThreads(): number;
   info(): { version: string; cpuIsa: string };
@@ -195,6 +223,8 @@ function wrap(raw: RawAddon): NativeKernels {
     matMul: (...args) => raw.matMul(...args),
     maxPoolGrad: (geometry, x, dy, dx) => raw.maxPoolGrad(packGeometry(geometry), x, dy, dx),
     sumRows: (x, rows, cols, out) => raw.sumRows(x, rows, cols, out),
+    ...(raw.adamUpdate === undefined ? {} : { adamUpdate: raw.adamUpdate }),
+    ...(raw.sgdUpdate === undefined ? {} : { sgdUpdate: raw.sgdUpdate }),
     setThreads(threads) {
       if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer (received ${threads})`);
       raw.setThreads(threads);

@@ -30,21 +30,35 @@ const OPTION_NAMES = ['learningRate', 'rho', 'epsilon', 'weightDecay', 'paramGro
  * ```
  */
 export function adadeltaAlgorithm(): OptimizerAlgorithm {
+  const update: OptimizerAlgorithm['update'] = (gradient, variable, hypers, state) => {
+    const { learningRate, rho, epsilon, weightDecay } = hypers as Record<string, number>;
+    const g = weightDecay !== 0 ? tf.add(gradient, tf.mul(variable, weightDecay!)) : gradient;
+    const squareAvg = tf.add(tf.mul(state.squareAvg!, rho!), tf.mul(tf.mul(g, 1 - rho!), g));
+    const std = tf.sqrt(tf.add(squareAvg, epsilon!));
+    const delta = tf.mul(tf.div(tf.sqrt(tf.add(state.accDelta!, epsilon!)), std), g);
+    const accDelta = tf.add(tf.mul(state.accDelta!, rho!), tf.mul(tf.mul(delta, 1 - rho!), delta));
+    return { value: tf.add(variable, tf.mul(delta, -learningRate!)), state: { squareAvg, accDelta } };
+  };
   return {
     name: 'adadelta',
     defaults: { learningRate: 1, rho: 0.9, epsilon: 1e-6, weightDecay: 0 },
     config: {},
     limits: { rho: { min: 0, max: 1 } },
     initState: (variable): SlotTensors => ({ squareAvg: tf.zerosLike(variable), accDelta: tf.zerosLike(variable) }),
-    update(gradient, variable, hypers, state) {
-      const { learningRate, rho, epsilon, weightDecay } = hypers as Record<string, number>;
-      const g = weightDecay !== 0 ? tf.add(gradient, tf.mul(variable, weightDecay!)) : gradient;
-      const squareAvg = tf.add(tf.mul(state.squareAvg!, rho!), tf.mul(tf.mul(g, 1 - rho!), g));
-      const std = tf.sqrt(tf.add(squareAvg, epsilon!));
-      const delta = tf.mul(tf.div(tf.sqrt(tf.add(state.accDelta!, epsilon!)), std), g);
-      const accDelta = tf.add(tf.mul(state.accDelta!, rho!), tf.mul(tf.mul(delta, 1 - rho!), delta));
-      return { value: tf.add(variable, tf.mul(delta, -learningRate!)), state: { squareAvg, accDelta } };
+    fused: {
+      kernel: 'ConvkitFusedAdadelta',
+      update,
+      slots: () => ['squareAvg', 'accDelta'],
+      attrs: (variables) => ({
+        count: variables.length,
+        weightDecay: variables.map(({ hypers }) => hypers.weightDecay!),
+        rho: variables.map(({ hypers }) => hypers.rho!),
+        oneMinusRho: variables.map(({ hypers }) => 1 - hypers.rho!),
+        epsilon: variables.map(({ hypers }) => hypers.epsilon!),
+        negativeLearningRate: variables.map(({ hypers }) => -hypers.learningRate!),
+      }),
     },
+    update,
   };
 }
 

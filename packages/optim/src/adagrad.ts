@@ -41,19 +41,31 @@ const OPTION_NAMES = [
  */
 export function adagradAlgorithm(options: { initialAccumulatorValue?: number } = {}): OptimizerAlgorithm {
   const initial = checkHyperValue('initialAccumulatorValue', options.initialAccumulatorValue ?? 0);
+  const update: OptimizerAlgorithm['update'] = (gradient, variable, hypers, state, step) => {
+    const { learningRate, learningRateDecay, epsilon, weightDecay } = hypers as Record<string, number>;
+    const g = weightDecay !== 0 ? tf.add(gradient, tf.mul(variable, weightDecay!)) : gradient;
+    const rate = learningRate! / (1 + (step - 1) * learningRateDecay!);
+    const sum = tf.add(state.sum!, tf.mul(g, g));
+    const std = tf.add(tf.sqrt(sum), epsilon!);
+    return { value: tf.add(variable, tf.div(tf.mul(g, -rate), std)), state: { sum } };
+  };
   return {
     name: 'adagrad',
     defaults: { learningRate: 1e-2, learningRateDecay: 0, epsilon: 1e-10, weightDecay: 0 },
     config: { initialAccumulatorValue: initial },
     initState: (variable): SlotTensors => ({ sum: tf.fill(variable.shape, initial, 'float32') }),
-    update(gradient, variable, hypers, state, step) {
-      const { learningRate, learningRateDecay, epsilon, weightDecay } = hypers as Record<string, number>;
-      const g = weightDecay !== 0 ? tf.add(gradient, tf.mul(variable, weightDecay!)) : gradient;
-      const rate = learningRate! / (1 + (step - 1) * learningRateDecay!);
-      const sum = tf.add(state.sum!, tf.mul(g, g));
-      const std = tf.add(tf.sqrt(sum), epsilon!);
-      return { value: tf.add(variable, tf.div(tf.mul(g, -rate), std)), state: { sum } };
+    fused: {
+      kernel: 'ConvkitFusedAdagrad',
+      update,
+      slots: () => ['sum'],
+      attrs: (variables) => ({
+        count: variables.length,
+        weightDecay: variables.map(({ hypers }) => hypers.weightDecay!),
+        negativeRate: variables.map(({ hypers, step }) => -(hypers.learningRate! / (1 + (step - 1) * hypers.learningRateDecay!))),
+        epsilon: variables.map(({ hypers }) => hypers.epsilon!),
+      }),
     },
+    update,
   };
 }
 

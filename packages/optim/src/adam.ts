@@ -37,36 +37,61 @@ const OPTION_NAMES = ['learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay'
 export function adamAlgorithm(options: { amsgrad?: boolean; decoupled?: boolean } = {}): OptimizerAlgorithm {
   const amsgrad = checkFlag('amsgrad', options.amsgrad, false);
   const decoupled = options.decoupled === true;
+  const update: OptimizerAlgorithm['update'] = (gradient, variable, hypers, state, step) => {
+    const { learningRate, beta1, beta2, epsilon, weightDecay } = hypers as Record<string, number>;
+    let weights: tf.Tensor = variable;
+    let g = gradient;
+    if (decoupled) weights = tf.mul(variable, 1 - learningRate! * weightDecay!);
+    else if (weightDecay !== 0) g = tf.add(gradient, tf.mul(variable, weightDecay!));
+    const expAvg = tf.add(tf.mul(state.expAvg!, beta1!), tf.mul(g, 1 - beta1!));
+    const expAvgSq = tf.add(tf.mul(state.expAvgSq!, beta2!), tf.mul(tf.mul(g, 1 - beta2!), g));
+    const biasCorrection1 = 1 - beta1! ** step;
+    const biasCorrection2 = 1 - beta2! ** step;
+    const stepSize = learningRate! / biasCorrection1;
+    const next: SlotTensors = { expAvg, expAvgSq };
+    let second = expAvgSq;
+    if (amsgrad) {
+      second = tf.maximum(state.maxExpAvgSq!, expAvgSq);
+      next.maxExpAvgSq = second;
+    }
+    const denominator = tf.add(tf.div(tf.sqrt(second), Math.sqrt(biasCorrection2)), epsilon!);
+    return { value: tf.add(weights, tf.div(tf.mul(expAvg, -stepSize), denominator)), state: next };
+  };
   return {
     name: decoupled ? 'adamW' : 'adam',
     defaults: { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: decoupled ? 1e-2 : 0 },
     config: { amsgrad },
     limits: { beta1: { min: 0, max: 1, maxExclusive: true }, beta2: { min: 0, max: 1, maxExclusive: true } },
+    fused: {
+      kernel: 'ConvkitFusedAdam',
+      update,
+      slots: () => (amsgrad ? ['expAvg', 'expAvgSq', 'maxExpAvgSq'] : ['expAvg', 'expAvgSq']),
+      // The scalars exactly as update() computes them (in float64, then rounded to float32 by the kernel).
+      attrs(variables) {
+        const each = (scalar: (hypers: Record<string, number>, step: number) => number): number[] =>
+          variables.map(({ hypers, step }) => scalar(hypers as Record<string, number>, step));
+        return {
+          count: variables.length,
+          amsgrad,
+          decoupled,
+          weightScale: each((h) => 1 - h.learningRate! * h.weightDecay!),
+          weightDecay: each((h) => h.weightDecay!),
+          beta1: each((h) => h.beta1!),
+          oneMinusBeta1: each((h) => 1 - h.beta1!),
+          beta2: each((h) => h.beta2!),
+          oneMinusBeta2: each((h) => 1 - h.beta2!),
+          negativeStepSize: each((h, step) => -(h.learningRate! / (1 - h.beta1! ** step))),
+          sqrtBiasCorrection2: each((h, step) => Math.sqrt(1 - h.beta2! ** step)),
+          epsilon: each((h) => h.epsilon!),
+        };
+      },
+    },
     initState(variable): SlotTensors {
       const state: SlotTensors = { expAvg: tf.zerosLike(variable), expAvgSq: tf.zerosLike(variable) };
       if (amsgrad) state.maxExpAvgSq = tf.zerosLike(variable);
       return state;
     },
-    update(gradient, variable, hypers, state, step) {
-      const { learningRate, beta1, beta2, epsilon, weightDecay } = hypers as Record<string, number>;
-      let weights: tf.Tensor = variable;
-      let g = gradient;
-      if (decoupled) weights = tf.mul(variable, 1 - learningRate! * weightDecay!);
-      else if (weightDecay !== 0) g = tf.add(gradient, tf.mul(variable, weightDecay!));
-      const expAvg = tf.add(tf.mul(state.expAvg!, beta1!), tf.mul(g, 1 - beta1!));
-      const expAvgSq = tf.add(tf.mul(state.expAvgSq!, beta2!), tf.mul(tf.mul(g, 1 - beta2!), g));
-      const biasCorrection1 = 1 - beta1! ** step;
-      const biasCorrection2 = 1 - beta2! ** step;
-      const stepSize = learningRate! / biasCorrection1;
-      const next: SlotTensors = { expAvg, expAvgSq };
-      let second = expAvgSq;
-      if (amsgrad) {
-        second = tf.maximum(state.maxExpAvgSq!, expAvgSq);
-        next.maxExpAvgSq = second;
-      }
-      const denominator = tf.add(tf.div(tf.sqrt(second), Math.sqrt(biasCorrection2)), epsilon!);
-      return { value: tf.add(weights, tf.div(tf.mul(expAvg, -stepSize), denominator)), state: next };
-    },
+    update,
   };
 }
 

@@ -17,6 +17,32 @@ export interface UpdateResult {
   state: SlotTensors;
 }
 
+/**
+ * A backend kernel that runs one step of an algorithm for many variables in one call (the wasm backend's
+ * `ConvkitFusedAdam` and `ConvkitFusedSgd`, declared by `@convkit/core`'s `registerWasmOptimizerKernels`). The
+ * optimizer calls it where the active backend has `kernel` and every variable can take it; otherwise it runs
+ * {@link OptimizerAlgorithm.update} per variable. The kernel must give bit-identical results to `update`.
+ *
+ * The kernel gets `variable{i}`, `gradient{i}` and each slot `{name}{i}` that `slots` lists, and returns, per
+ * variable in order, the new value and then those slots' new values.
+ */
+export interface FusedUpdate {
+  /** The tfjs kernel name. */
+  readonly kernel: string;
+  /**
+   * The `update` this kernel reproduces. The optimizer uses the kernel only while the algorithm's `update` is this
+   * very function, so a variant that spreads a built-in definition and replaces `update` runs its own rule.
+   */
+  readonly update: OptimizerAlgorithm['update'];
+  /**
+   * The slots the kernel reads and returns for one variable, in order; undefined when this variable cannot take the
+   * kernel this step (e.g. SGD's momentum buffer before it exists), which sends the whole step to `update`.
+   */
+  slots(hypers: Readonly<Record<string, number>>, state: Readonly<SlotTensors>): readonly string[] | undefined;
+  /** The kernel's attributes for the variables of one step, given each one's group hyperparameters and step. */
+  attrs(variables: readonly { hypers: Readonly<Record<string, number>>; step: number }[]): tf.NamedAttrMap;
+}
+
 /** Allowed range of one hyperparameter. Defaults to `[0, ∞)`. */
 export interface HyperLimit {
   /** Smallest allowed value. Defaults to 0. */
@@ -73,6 +99,8 @@ export interface OptimizerAlgorithm {
   readonly limits?: Readonly<Record<string, HyperLimit>>;
   /** Checks one group's hyperparameters together at construction; returns a problem description or undefined. */
   checkGroup?(hypers: Readonly<Record<string, number>>): string | undefined;
+  /** The same update for all variables of a step in one backend kernel, where the backend has it. */
+  readonly fused?: FusedUpdate;
   /** Initial slots of a variable (runs in `tf.tidy`). */
   initState(variable: tf.Variable): SlotTensors;
   /** One update of one variable: pure tensor math (runs in `tf.tidy`). */

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@convkit/core';
 import { availableBackends, expectNoLeak, withBackend } from '@convkit/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Optimizer, adadelta, adagrad, adam, adamW, rmsprop, sgd, sgdAlgorithm } from './index.js';
@@ -133,6 +134,13 @@ describe('PyTorch 1.13 reference trajectories (fixtures/make-fixtures.py)', () =
 });
 
 describe.each(availableBackends().filter((name) => name !== 'cpu'))('PyTorch 1.13 reference trajectories on %s', (backend) => {
+  beforeAll(async () => {
+    if (backend !== 'wasm') return;
+    // With convkit's kernels, the fused optimizer updates included (C++ when @convkit/native is built, else WebAssembly).
+    await initBackend({ backend: 'wasm', threads: 1, log: false });
+    await tf.setBackend('cpu');
+  });
+
   it('every configuration matches with relative error < 1e-5 (float32)', async () => {
     const worst = await withBackend(backend, () =>
       expectNoLeak(() => loadFixtures().map((fixture) => [fixture.id, Math.max(...replay(fixture))] as const))

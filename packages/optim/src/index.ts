@@ -1,7 +1,7 @@
 // @convkit/optim: optimizers that match PyTorch step for step, with parameter groups, live hyperparameters and
 // state save/restore.
 export { Optimizer } from './optimizer.js';
-export type { GradientPair, OptimizerAlgorithm, SlotTensors, UpdateResult, HyperLimit } from './algorithm.js';
+export type { FusedUpdate, GradientPair, OptimizerAlgorithm, SlotTensors, UpdateResult, HyperLimit } from './algorithm.js';
 export type { ParamGroup, GroupSelector, OptimizerOptions } from './param-groups.js';
 export type { OptimizerState, SavedVariableState } from './optimizer-state.js';
 export { sgd, sgdAlgorithm } from './sgd.js';

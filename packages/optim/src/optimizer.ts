@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GradientPair, OptimizerAlgorithm, SlotTensors } from './algorithm.js';
+import { fusedStep } from './fused-step.js';
 import { checkHyperName, checkHyperValue } from './hypers.js';
 import { checkHypers, resolveGroups, type GroupSelector, type OptimizerOptions, type ResolvedGroup } from './param-groups.js';
 import { parseOptimizerState, type OptimizerState, type SavedVariableState } from './optimizer-state.js';
@@ -28,6 +29,10 @@ interface VariableSlots {
  * - `getState()` returns the hyperparameters and slots as plain numbers; `setState(state)` restores them, matching
  *   saved slots to variables by position (the learner always passes a model's variables in the same order) and
  *   refusing a shape or group mismatch with an error naming the variable.
+ *
+ * - Fused step: when the algorithm has a `fused` kernel and the active backend has it (wasm, through
+ *   `@convkit/core`'s `initBackend`), `applyGradients` updates every variable in that one kernel call, bit-identical
+ *   to the per-variable `update`; otherwise (other backends, a slot not there yet) it runs `update` per variable.
  *
  * Ownership: the slots are the optimizer's; `dispose()` frees them (the optimizer may be used again afterwards and
  * starts from fresh slots). `applyGradients` updates the variables in place and does not dispose the gradients.
@@ -150,7 +155,13 @@ export class Optimizer {
       this.groupOf(variable);
     });
     const entries = grads.map(({ variable }) => this.slotsOf(variable));
-    grads.forEach(({ variable, gradient }, index) => this.updateOne(variable, gradient, entries[index]!));
+    const items = grads.map(({ variable, gradient }, index) => {
+      const entry = entries[index]!;
+      return { variable, gradient, hypers: this.groups[entry.group]!.hypers, state: entry.state, step: entry.step + 1 };
+    });
+    const fused = fusedStep(this.algorithm, items);
+    if (fused === undefined) grads.forEach(({ variable, gradient }, index) => this.updateOne(variable, gradient, entries[index]!));
+    else fused.forEach((state, index) => this.replaceSlots(entries[index]!, state));
     this.iterationCount += 1;
   }
 
@@ -295,9 +306,14 @@ export class Optimizer {
       if (value !== variable) variable.assign(value);
       return kept;
     });
-    const keptTensors = new Set(Object.values(result));
-    for (const tensor of Object.values(old)) if (!keptTensors.has(tensor)) tensor.dispose();
-    entry.state = result;
-    entry.step = step;
+    this.replaceSlots(entry, result);
+  }
+
+  /** Takes a variable's slots after its update (counting the step) and frees the ones replaced. */
+  private replaceSlots(entry: VariableSlots, next: SlotTensors): void {
+    const keptTensors = new Set(Object.values(next));
+    for (const tensor of Object.values(entry.state)) if (!keptTensors.has(tensor)) tensor.dispose();
+    entry.state = next;
+    entry.step += 1;
   }
 }

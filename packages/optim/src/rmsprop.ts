@@ -36,6 +36,28 @@ const OPTION_NAMES = ['learningRate', 'alpha', 'epsilon', 'momentum', 'centered'
  */
 export function rmspropAlgorithm(options: { centered?: boolean } = {}): OptimizerAlgorithm {
   const centered = checkFlag('centered', options.centered, false);
+  const update: OptimizerAlgorithm['update'] = (gradient, variable, hypers, state) => {
+    const { learningRate, alpha, epsilon, momentum, weightDecay } = hypers as Record<string, number>;
+    const g = weightDecay !== 0 ? tf.add(gradient, tf.mul(variable, weightDecay!)) : gradient;
+    const next: SlotTensors = { ...state };
+    next.squareAvg = tf.add(tf.mul(state.squareAvg!, alpha!), tf.mul(tf.mul(g, 1 - alpha!), g));
+    let average: tf.Tensor;
+    if (centered) {
+      next.gradAvg = tf.add(tf.mul(state.gradAvg!, alpha!), tf.mul(g, 1 - alpha!));
+      average = tf.sqrt(tf.sub(next.squareAvg, tf.mul(next.gradAvg, next.gradAvg)));
+    } else {
+      average = tf.sqrt(next.squareAvg);
+    }
+    average = tf.add(average, epsilon!);
+    if (momentum! > 0) {
+      // The buffer starts at zero (PyTorch creates it when momentum > 0; here on first use, so momentum may be
+      // switched on mid-training).
+      const previous = state.momentumBuffer ?? tf.zerosLike(variable);
+      next.momentumBuffer = tf.add(tf.mul(previous, momentum!), tf.div(g, average));
+      return { value: tf.add(variable, tf.mul(next.momentumBuffer, -learningRate!)), state: next };
+    }
+    return { value: tf.add(variable, tf.div(tf.mul(g, -learningRate!), average)), state: next };
+  };
   return {
     name: 'rmsprop',
     defaults: { learningRate: 1e-2, alpha: 0.99, epsilon: 1e-8, momentum: 0, weightDecay: 0 },
@@ -46,28 +68,26 @@ export function rmspropAlgorithm(options: { centered?: boolean } = {}): Optimize
       if (centered) state.gradAvg = tf.zerosLike(variable);
       return state;
     },
-    update(gradient, variable, hypers, state) {
-      const { learningRate, alpha, epsilon, momentum, weightDecay } = hypers as Record<string, number>;
-      const g = weightDecay !== 0 ? tf.add(gradient, tf.mul(variable, weightDecay!)) : gradient;
-      const next: SlotTensors = { ...state };
-      next.squareAvg = tf.add(tf.mul(state.squareAvg!, alpha!), tf.mul(tf.mul(g, 1 - alpha!), g));
-      let average: tf.Tensor;
-      if (centered) {
-        next.gradAvg = tf.add(tf.mul(state.gradAvg!, alpha!), tf.mul(g, 1 - alpha!));
-        average = tf.sqrt(tf.sub(next.squareAvg, tf.mul(next.gradAvg, next.gradAvg)));
-      } else {
-        average = tf.sqrt(next.squareAvg);
-      }
-      average = tf.add(average, epsilon!);
-      if (momentum! > 0) {
-        // The buffer starts at zero (PyTorch creates it when momentum > 0; here on first use, so momentum may be
-        // switched on mid-training).
-        const previous = state.momentumBuffer ?? tf.zerosLike(variable);
-        next.momentumBuffer = tf.add(tf.mul(previous, momentum!), tf.div(g, average));
-        return { value: tf.add(variable, tf.mul(next.momentumBuffer, -learningRate!)), state: next };
-      }
-      return { value: tf.add(variable, tf.div(tf.mul(g, -learningRate!), average)), state: next };
+    fused: {
+      kernel: 'ConvkitFusedRmsprop',
+      update,
+      // A momentum buffer starts at zero on first use: that step runs per variable.
+      slots: (hypers, state) =>
+        hypers.momentum! > 0 && state.momentumBuffer === undefined
+          ? undefined
+          : ['squareAvg', ...(centered ? ['gradAvg'] : []), ...(hypers.momentum! > 0 ? ['momentumBuffer'] : [])],
+      attrs: (variables) => ({
+        count: variables.length,
+        centered,
+        weightDecay: variables.map(({ hypers }) => hypers.weightDecay!),
+        alpha: variables.map(({ hypers }) => hypers.alpha!),
+        oneMinusAlpha: variables.map(({ hypers }) => 1 - hypers.alpha!),
+        epsilon: variables.map(({ hypers }) => hypers.epsilon!),
+        momentum: variables.map(({ hypers }) => hypers.momentum!),
+        negativeLearningRate: variables.map(({ hypers }) => -hypers.learningRate!),
+      }),
     },
+    update,
   };
 }
 

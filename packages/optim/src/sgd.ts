@@ -34,6 +34,19 @@ const OPTION_NAMES = ['learningRate', 'momentum', 'dampening', 'nesterov', 'weig
  */
 export function sgdAlgorithm(options: { nesterov?: boolean } = {}): OptimizerAlgorithm {
   const nesterov = checkFlag('nesterov', options.nesterov, false);
+  const update: OptimizerAlgorithm['update'] = (gradient, variable, hypers, state) => {
+    const { learningRate, momentum, dampening, weightDecay } = hypers as Record<string, number>;
+    let direction = weightDecay !== 0 ? tf.add(gradient, tf.mul(variable, weightDecay!)) : gradient;
+    const next: SlotTensors = { ...state };
+    if (momentum !== 0) {
+      const previous = state.momentumBuffer;
+      const buffer =
+        previous === undefined ? direction : tf.add(tf.mul(previous, momentum!), tf.mul(direction, 1 - dampening!));
+      next.momentumBuffer = buffer;
+      direction = nesterov ? tf.add(direction, tf.mul(buffer, momentum!)) : buffer;
+    }
+    return { value: tf.add(variable, tf.mul(direction, -learningRate!)), state: next };
+  };
   return {
     name: 'sgd',
     defaults: { learningRate: 0.01, momentum: 0, dampening: 0, weightDecay: 0 },
@@ -43,20 +56,22 @@ export function sgdAlgorithm(options: { nesterov?: boolean } = {}): OptimizerAlg
       nesterov && (hypers.momentum! <= 0 || hypers.dampening !== 0)
         ? `nesterov needs momentum > 0 and dampening = 0 (received momentum ${hypers.momentum}, dampening ${hypers.dampening})`
         : undefined,
-    initState: (): SlotTensors => ({}),
-    update(gradient, variable, hypers, state) {
-      const { learningRate, momentum, dampening, weightDecay } = hypers as Record<string, number>;
-      let direction = weightDecay !== 0 ? tf.add(gradient, tf.mul(variable, weightDecay!)) : gradient;
-      const next: SlotTensors = { ...state };
-      if (momentum !== 0) {
-        const previous = state.momentumBuffer;
-        const buffer =
-          previous === undefined ? direction : tf.add(tf.mul(previous, momentum!), tf.mul(direction, 1 - dampening!));
-        next.momentumBuffer = buffer;
-        direction = nesterov ? tf.add(direction, tf.mul(buffer, momentum!)) : buffer;
-      }
-      return { value: tf.add(variable, tf.mul(direction, -learningRate!)), state: next };
+    fused: {
+      kernel: 'ConvkitFusedSgd',
+      update,
+      // The first momentum step seeds the buffer with the gradient: that step runs per variable.
+      slots: (hypers, state) => (hypers.momentum === 0 ? [] : state.momentumBuffer === undefined ? undefined : ['momentumBuffer']),
+      attrs: (variables) => ({
+        count: variables.length,
+        nesterov,
+        weightDecay: variables.map(({ hypers }) => hypers.weightDecay!),
+        momentum: variables.map(({ hypers }) => hypers.momentum!),
+        oneMinusDampening: variables.map(({ hypers }) => 1 - hypers.dampening!),
+        negativeLearningRate: variables.map(({ hypers }) => -hypers.learningRate!),
+      }),
     },
+    initState: (): SlotTensors => ({}),
+    update,
   };
 }
 
