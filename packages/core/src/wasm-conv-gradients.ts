@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { callWasmKernel, checkFormat, convInfo, explicitPad, free, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
 import { installKernelProviders, setKernelProvider, type KernelProvider } from './kernel-registry.js';
+import { WASM_IDENTITY_PROVIDER } from './wasm-identity.js';
 import { WASM_MATMUL_PROVIDER } from './wasm-matmul.js';
 import { conv2dBackpropInputByPhases } from './wasm-conv-phases.js';
 import { POOL_GRADIENT_KERNELS } from './wasm-pool-gradients.js';
@@ -140,12 +141,13 @@ export const WASM_GRADIENT_PROVIDER: KernelProvider = {
  * the stock backend) as XNNPACK depthwise convolutions, for every stride, padding, depth multiplier and dilation.
  *
  * It also replaces `BatchMatMul` with a fast path for transposed products (every dense layer's gradient uses
- * them; the stock kernel runs them 8–15× slower than plain ones).
+ * them; the stock kernel runs them 8–15× slower than plain ones), and `Identity` with a shared buffer instead of a
+ * copy (the stock kernel copies every tensor the gradient tape saves).
  *
  * {@link initBackend} calls this when it picks wasm. Calling it again is a no-op. Makes no tensors.
  *
- * Since the kernel registry, this is a thin wrapper: it declares two kernel providers on `'wasm'`
- * (`'wasm-gradients'` and `'wasm-matmul'`, both listed as `convkit-wasm`) and installs the registry there, which
+ * Since the kernel registry, this is a thin wrapper: it declares three kernel providers on `'wasm'`
+ * (`'wasm-gradients'`, `'wasm-matmul'` and `'wasm-identity'`, all listed as `convkit-wasm`) and installs the registry there, which
  * stacks them under oneDNN's (`'native'`) and over tfjs's stock kernels. See `listKernelAssignments('wasm')`.
  *
  * @example
@@ -159,5 +161,6 @@ export const WASM_GRADIENT_PROVIDER: KernelProvider = {
 export function registerWasmGradientKernels(): void {
   setKernelProvider(WASM_GRADIENT_PROVIDER);
   setKernelProvider(WASM_MATMUL_PROVIDER);
+  setKernelProvider(WASM_IDENTITY_PROVIDER);
   installKernelProviders('wasm');
 }

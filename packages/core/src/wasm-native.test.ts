@@ -78,13 +78,14 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     expect(served.get('BatchMatMul')).toEqual(['native', 'wasm-matmul', 'stock']);
     expect(served.get('AvgPoolGrad')).toEqual(['wasm-gradients', 'stock']);
     expect(served.get('DepthwiseConv2dNativeBackpropFilter')).toEqual(['wasm-gradients']);
-    expect(summariseKernels('wasm')).toBe('oneDNN 7, convkit-wasm 6, convkit-native 2, stock rest');
+    expect(summariseKernels('wasm')).toBe('oneDNN 7, convkit-wasm 7, convkit-native 2, stock rest');
     expect(listKernelProviders('wasm').map((p) => [p.name, p.status, p.serving])).toEqual([
       ['native', 'active', 7],
       ['native-fused-optimizer', 'active', 2],
       ['wasm-matmul', 'active', 0],
       ['wasm-fused-optimizer', 'active', 3],
       ['wasm-gradients', 'active', 3],
+      ['wasm-identity', 'active', 1],
     ]);
   });
 
