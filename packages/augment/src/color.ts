@@ -61,42 +61,75 @@ function meanGrey(image: RawImage): number {
  * Grey images (1 or 2 channels) get brightness and contrast only; a 4th channel (alpha) is kept.
  */
 export function applyColorJitter(image: RawImage, params: ColorJitterParams): RawImage {
+  const out = new Uint8Array(image.data.length);
+  colorJitterInto(image, params, out, 0, 1);
+  return { ...image, data: out };
+}
+
+/**
+ * Writes {@link applyColorJitter}'s output values times `scale` into `out` from `offset` in the same
+ * pass (each value is rounded and clipped to an integer in [0, 255] first, so the floats are exactly
+ * the converted bytes). Returns the number of values written.
+ */
+export function colorJitterInto(image: RawImage, params: ColorJitterParams, out: Uint8Array | Float32Array, offset: number, scale: number): number {
   const { data, channels } = image;
   const b = params.brightness;
   const c = params.contrast;
   const mean = c === 1 ? 0 : b * meanGrey(image);
-  const offset = (1 - c) * mean;
-  const out = new Uint8Array(data.length);
+  const offsetGrey = (1 - c) * mean;
+  const n = data.length;
   if (channels < 3) {
     const gain = b * c;
-    for (let i = 0; i < data.length; i += channels) {
-      const v = gain * data[i]! + offset + 0.5;
-      out[i] = v <= 0 ? 0 : v >= 255 ? 255 : v | 0;
-      if (channels === 2) out[i + 1] = data[i + 1]!;
+    for (let i = 0; i < n; i += channels) {
+      const v = gain * data[i]! + offsetGrey + 0.5;
+      out[offset + i] = (v <= 0 ? 0 : v >= 255 ? 255 : v | 0) * scale;
+      if (channels === 2) out[offset + i + 1] = data[i + 1]! * scale;
     }
-    return { ...image, data: out };
+    return n;
   }
   const s = params.saturation;
   const saturate = [0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => (i === j ? s : 0) + (1 - s) * GREY[j]!));
   const colour = params.hue === 0 ? saturate : multiply(hueMatrix(params.hue), saturate);
   const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = colour.map((v) => v * b * c) as [number, number, number, number, number, number, number, number, number];
   // The offset (1 − c)·mean on every channel, through the saturation and hue maps.
-  const t0 = offset * (colour[0]! + colour[1]! + colour[2]!) + 0.5;
-  const t1 = offset * (colour[3]! + colour[4]! + colour[5]!) + 0.5;
-  const t2 = offset * (colour[6]! + colour[7]! + colour[8]!) + 0.5;
-  for (let i = 0; i < data.length; i += channels) {
+  const t0 = offsetGrey * (colour[0]! + colour[1]! + colour[2]!) + 0.5;
+  const t1 = offsetGrey * (colour[3]! + colour[4]! + colour[5]!) + 0.5;
+  const t2 = offsetGrey * (colour[6]! + colour[7]! + colour[8]!) + 0.5;
+  const matrix = [m0, m1, m2, m3, m4, m5, m6, m7, m8, t0, t1, t2] as const;
+  if (channels === 3) mapRgb(data, out, offset, scale, matrix);
+  else mapRgbKeepRest(data, channels, out, offset, scale, matrix);
+  return n;
+}
+
+type ColourMap = readonly [number, number, number, number, number, number, number, number, number, number, number, number];
+
+/** `out = clip(round(M·rgb + t)) × scale` over packed RGB pixels (its own function, so V8 compiles it for stride 3). */
+function mapRgb(data: Uint8Array, out: Uint8Array | Float32Array, offset: number, scale: number, map: ColourMap): void {
+  const [m0, m1, m2, m3, m4, m5, m6, m7, m8, t0, t1, t2] = map;
+  const n = data.length;
+  for (let i = 0, o = offset; i < n; i += 3, o += 3) {
     const r = data[i]!;
     const g = data[i + 1]!;
-    const bl = data[i + 2]!;
-    const v0 = m0 * r + m1 * g + m2 * bl + t0;
-    const v1 = m3 * r + m4 * g + m5 * bl + t1;
-    const v2 = m6 * r + m7 * g + m8 * bl + t2;
-    out[i] = v0 <= 0 ? 0 : v0 >= 255 ? 255 : v0 | 0;
-    out[i + 1] = v1 <= 0 ? 0 : v1 >= 255 ? 255 : v1 | 0;
-    out[i + 2] = v2 <= 0 ? 0 : v2 >= 255 ? 255 : v2 | 0;
-    if (channels === 4) out[i + 3] = data[i + 3]!;
+    const b = data[i + 2]!;
+    const v0 = m0 * r + m1 * g + m2 * b + t0;
+    const v1 = m3 * r + m4 * g + m5 * b + t1;
+    const v2 = m6 * r + m7 * g + m8 * b + t2;
+    out[o] = (v0 <= 0 ? 0 : v0 >= 255 ? 255 : v0 | 0) * scale;
+    out[o + 1] = (v1 <= 0 ? 0 : v1 >= 255 ? 255 : v1 | 0) * scale;
+    out[o + 2] = (v2 <= 0 ? 0 : v2 >= 255 ? 255 : v2 | 0) * scale;
   }
-  return { ...image, data: out };
+}
+
+/** {@link mapRgb} for 4 or more channels: the first three are mapped, the others copied (times `scale`). */
+function mapRgbKeepRest(data: Uint8Array, channels: number, out: Uint8Array | Float32Array, offset: number, scale: number, map: ColourMap): void {
+  const pixels = data.length / channels;
+  const rgb = new Uint8Array(pixels * 3);
+  for (let p = 0; p < pixels; p++) for (let k = 0; k < 3; k++) rgb[p * 3 + k] = data[p * channels + k]!;
+  const mapped = new Float32Array(pixels * 3);
+  mapRgb(rgb, mapped, 0, scale, map);
+  for (let p = 0; p < pixels; p++) {
+    for (let k = 0; k < channels; k++) out[offset + p * channels + k] = k < 3 ? mapped[p * 3 + k]! : data[p * channels + k]! * scale;
+  }
 }
 
 function factor(rng: Rng, amount: number): number {
@@ -144,6 +177,7 @@ function jitter(name: string, options: Required<ColorJitterOptions>): ImageTrans
       };
     },
     apply: applyColorJitter,
+    applyToFloat32: colorJitterInto,
   });
 }
 

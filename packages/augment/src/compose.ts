@@ -58,6 +58,67 @@ export function applyPlan<I>(children: readonly Transform<I>[], image: I, plan: 
   return current;
 }
 
+/**
+ * Splits `plan` into its leading run of geometric (affine) steps, composed into one inverse map onto
+ * `initial` (the map of the decoded image, when it was decoded at another size), and the steps after
+ * it. `applyPlan(children, warpAffine(image, map), rest)` is then `applyPlan(children, image, plan, initial)`,
+ * byte for byte. `map` is `initial` (or undefined) when the plan starts with a non-geometric step.
+ */
+export function leadingAffine<I>(
+  children: readonly Transform<I>[],
+  shape: ImageShape,
+  plan: Plan,
+  initial?: AffineMap
+): { map: AffineMap | undefined; rest: Plan } {
+  let pending = initial;
+  let i = 0;
+  for (; i < plan.length; i++) {
+    const { index, record } = plan[i]!;
+    const child = children[index]!;
+    if (record.name !== child.name) {
+      throw new Error(`record must belong to transform "${child.name}" (received a record of "${record.name}")`);
+    }
+    if (!record.applied) continue;
+    if (child.affine === undefined) break;
+    const current: ImageShape = pending === undefined ? shape : { height: pending.height, width: pending.width, channels: shape.channels };
+    const map = child.affine(current, record.params);
+    pending = pending === undefined ? map : composeAffine(pending, map);
+  }
+  return { map: pending, rest: plan.slice(i) };
+}
+
+/**
+ * Writes `applyPlan(children, image, plan)` times `scale` into `out` from `offset`: the same float32
+ * values as converting the result, but when the last applied step can write floats itself
+ * (`applyToFloat32`, as the colour jitters do), it does so in the same pass. Returns the number of values written.
+ */
+export function applyPlanToFloat32<I extends RawImage>(
+  children: readonly Transform<I>[],
+  image: I,
+  plan: Plan,
+  out: Float32Array,
+  offset: number,
+  scale: number
+): number {
+  let last = plan.length - 1;
+  while (last >= 0 && !plan[last]!.record.applied) last--;
+  const step = last >= 0 ? plan[last]! : undefined;
+  const child = step === undefined ? undefined : children[step.index]!;
+  if (child?.applyToFloat32 !== undefined && child.affine === undefined && child.name === step!.record.name) {
+    const before = applyPlan(children, image, plan.slice(0, last));
+    applyPlan(children, before, plan.slice(last + 1)); // checks the names of the unapplied rest
+    return child.applyToFloat32(before, step!.record.params, out, offset, scale);
+  }
+  return copyScaled(applyPlan(children, image, plan).data, out, offset, scale);
+}
+
+/** Writes `data[k] × scale` into `out` from `offset`; returns `data.length`. */
+export function copyScaled(data: Uint8Array, out: Float32Array, offset: number, scale: number): number {
+  const size = data.length;
+  for (let k = 0; k < size; k++) out[offset + k] = data[k]! * scale;
+  return size;
+}
+
 function planShape<I>(children: readonly Transform<I>[], shape: ImageShape, plan: Plan): ImageShape {
   let current = shape;
   for (const { index, record } of plan) current = recordedShape(children[index]!, current, record);

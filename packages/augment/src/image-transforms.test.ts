@@ -4,7 +4,8 @@ import {
   applyRecorded, blur, brightness, colorJitter, compose, cutout, gaussianNoise, horizontalFlip, oneOf, randomCrop,
   randomResizedCrop, rotate, sampleTransform, shiftScaleRotate, someOf, verticalFlip, zoom,
 } from './index.js';
-import type { RawImage } from './index.js';
+import type { ImageTransform, RawImage } from './index.js';
+import { composeAffine, embedRegion, readRegion, warpAffine } from './warp.js';
 
 function image(width: number, height: number, channels = 3, seed = 1): RawImage {
   const rng = new Rng(seed);
@@ -120,5 +121,48 @@ describe('chance, containers and replay', () => {
     const t = rotate();
     expect(() => { t.strength = 2; }).toThrow(/strength/);
     expect(() => applyRecorded(t, image(2, 2), { name: 'zoom', applied: true })).toThrow(/"rotate".*"zoom"/);
+  });
+});
+
+describe('fast paths equal the plain ones', () => {
+  it('warpAffine reads no pixel outside readRegion: the rectangle alone in a frame of noise warps to the same bytes', () => {
+    const im = image(37, 29);
+    const rng = new Rng(31);
+    const crop = randomResizedCrop({ width: 13, height: 11 });
+    const geometry: ImageTransform[] = [crop, horizontalFlip(), rotate({ degrees: 40 }), shiftScaleRotate({ p: 1, shift: 0.3, scale: 0.5 })];
+    let smallest = Infinity;
+    for (let trial = 0; trial < 200; trial++) {
+      let map = crop.affine!(im, crop.sample(rng, im));
+      for (const t of geometry.slice(1)) {
+        const step = t.affine!({ width: map.width, height: map.height, channels: 3 }, t.sample(rng, im));
+        map = composeAffine(map, step);
+      }
+      const region = readRegion(map, im.width, im.height);
+      smallest = Math.min(smallest, region.width * region.height);
+      const part = new Uint8Array(region.width * region.height * 3);
+      for (let y = 0; y < region.height; y++) {
+        const start = ((region.top + y) * im.width + region.left) * 3;
+        part.set(im.data.subarray(start, start + region.width * 3), y * region.width * 3);
+      }
+      const garbage = Uint8Array.from({ length: im.data.length + 9 }, () => rng.int(0, 256));
+      const framed = embedRegion({ data: part, width: region.width, height: region.height, channels: 3 }, region, im.width, im.height, garbage);
+      expect(framed.data.buffer).toBe(garbage.buffer);
+      const fill = trial % 2 === 0 ? 0 : 77;
+      expect(Buffer.compare(warpAffine(framed, map, fill).data, warpAffine(im, map, fill).data)).toBe(0);
+    }
+    expect(smallest).toBeLessThan(im.width * im.height); // some rectangles are strict parts of the image
+  });
+  it('colour jitter written as floats equals the jittered bytes times the scale, for 1 to 4 channels', () => {
+    const jitter = colorJitter({ brightness: 0.5, contrast: 0.5, saturation: 0.5, hue: 0.2 });
+    const rng = new Rng(8);
+    for (const channels of [1, 2, 3, 4]) {
+      const im = image(9, 7, channels, channels);
+      const params = jitter.sample(rng, im);
+      const bytes = jitter.apply(im, params).data;
+      const out = new Float32Array(bytes.length + 5).fill(-1);
+      expect(jitter.applyToFloat32!(im, params, out, 5, 1 / 255)).toBe(bytes.length);
+      expect(Array.from(out.subarray(5))).toEqual(Array.from(Float32Array.from(bytes, (v) => v * (1 / 255))));
+      expect(Array.from(out.subarray(0, 5))).toEqual([-1, -1, -1, -1, -1]);
+    }
   });
 });

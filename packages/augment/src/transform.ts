@@ -32,6 +32,10 @@ export interface ImageShape {
  * - `affine(shape, params)`: for geometric transforms, the inverse affine map (output pixel → input
  *   pixel) and output size, so that `compose` can fuse consecutive warps into one resampling.
  * - `children`: the transforms inside a container.
+ * - `applyToFloat32(image, params, out, offset, scale)`: optional fast path for the last step of a
+ *   pipeline that ends in a float tensor: writes `apply(image, params)`'s values times `scale` into
+ *   `out` from `offset` (the same float32 values as applying, then converting) and returns how many
+ *   it wrote.
  */
 export interface Transform<I, P = unknown> {
   readonly name: string;
@@ -41,6 +45,7 @@ export interface Transform<I, P = unknown> {
   apply(image: I, params: P): I;
   outputShape?(shape: ImageShape, params: P): ImageShape;
   affine?(shape: ImageShape, params: P): AffineMap;
+  applyToFloat32?(image: I, params: P, out: Float32Array, offset: number, scale: number): number;
   readonly children?: readonly Transform<I>[];
 }
 

@@ -109,3 +109,52 @@ export function warpAffine(image: RawImage, map: AffineMap, fill = 0): RawImage 
   }
   return { data: out, width: outWidth, height: outHeight, channels };
 }
+
+/**
+ * The smallest pixel rectangle of a `width × height` image that holds every pixel {@link warpAffine}
+ * reads through `map` (the bilinear neighbours of the mapped output pixel centres, with one pixel of
+ * margin against rounding), clipped to the image; at least 1×1.
+ */
+export function readRegion(map: AffineMap, width: number, height: number): { left: number; top: number; width: number; height: number } {
+  const [a, b, c, d, e, f] = map.matrix;
+  const us = [0.5, map.width - 0.5];
+  const vs = [0.5, map.height - 0.5];
+  let minX = Infinity;
+  let maxX = -Infinity;
+  let minY = Infinity;
+  let maxY = -Infinity;
+  for (const u of us) {
+    for (const v of vs) {
+      const x = a * u + b * v + c;
+      const y = d * u + e * v + f;
+      minX = Math.min(minX, x);
+      maxX = Math.max(maxX, x);
+      minY = Math.min(minY, y);
+      maxY = Math.max(maxY, y);
+    }
+  }
+  const clip = (value: number, size: number): number => Math.min(size - 1, Math.max(0, value));
+  const left = clip(Math.floor(minX - 0.5) - 1, width);
+  const top = clip(Math.floor(minY - 0.5) - 1, height);
+  const right = clip(Math.floor(maxX - 0.5) + 2, width);
+  const bottom = clip(Math.floor(maxY - 0.5) + 2, height);
+  return { left, top, width: Math.max(1, right - left + 1), height: Math.max(1, bottom - top + 1) };
+}
+
+/**
+ * Places `part`, the rectangle `region` of an image of `width × height`, into a frame of that size:
+ * {@link warpAffine} of the frame through a map whose {@link readRegion} is `region` gives the same
+ * bytes as through the whole image, since no pixel outside the rectangle is read. The frame is
+ * `scratch` when it is large enough (its other pixels are left as they were, so reuse it only while
+ * nothing else reads it), else a new zeroed buffer.
+ */
+export function embedRegion(part: RawImage, region: { left: number; top: number }, width: number, height: number, scratch?: Uint8Array): RawImage {
+  const { channels } = part;
+  const size = width * height * channels;
+  const data = scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : new Uint8Array(size);
+  const row = part.width * channels;
+  for (let y = 0; y < part.height; y++) {
+    data.set(part.data.subarray(y * row, (y + 1) * row), ((region.top + y) * width + region.left) * channels);
+  }
+  return { data, width, height, channels };
+}

@@ -107,7 +107,8 @@ if (args.includes('--child')) {
   const kernels = report.native?.used ? ` + ${report.native.detail}` : '';
   // CONVKIT_BENCH_FUSED=0: the optimizer's per-variable ops, both fused-update providers off (the A/B's "before").
   const fused = process.env.CONVKIT_BENCH_FUSED !== '0';
-  const out = { backend: `${report.name}${kernels}${fused ? '' : ', unfused optimizer'}`, native: report.native ?? null, fusedOptimizer: fused, threads: report.threads, workloads: {} };
+  const low = report.precision === 'bf16' ? ', bf16 convolutions' : '';
+  const out = { backend: `${report.name}${kernels}${low}${fused ? '' : ', unfused optimizer'}`, native: report.native ?? null, precision: report.precision, precisionNote: report.precisionNote ?? null, fusedOptimizer: fused, threads: report.threads, workloads: {} };
   const within = (fn) => (fused ? fn() : withKernelProviders({ disable: ['native-fused-optimizer', 'wasm-fused-optimizer'] }, fn));
   await within(async () => { for (const name of option('workloads', 'w1,vgg').split(',')) {
     const run = await setUp(name, batch, { optimizer: trainOptimizer });
@@ -230,6 +231,9 @@ const nativeModes = { '': ['1', '0'], 0: ['0'], 1: ['1'] }[process.env.CONVKIT_B
 // --fused-ab: each convkit configuration runs twice, with the fused optimizer update (default) and without it
 // (CONVKIT_BENCH_FUSED=0), so that its gain is measured in the same run.
 const fusedModes = args.includes('--fused-ab') ? ['1', '0'] : ['1'];
+// With oneDNN's kernels, convkit also runs with bf16 convolutions (CONVKIT_PRECISION=bf16, an opt-in) when the CPU
+// has bf16 instructions, against PyTorch under CPU autocast to bf16 (its config channels_last_bf16); --no-bf16 skips both.
+const bf16 = !args.includes('--no-bf16');
 const flops = {};
 const anatomies = [];
 const pytorchConfigs = {};
@@ -241,14 +245,21 @@ const withFlops = (row, flopsPerSample) => {
 };
 for (const threads of threadCounts) {
   const convkits = [];
-  for (const [native, fused] of nativeModes.flatMap((mode) => fusedModes.map((f) => [mode, f]))) {
+  const modes = nativeModes.flatMap((mode) => fusedModes.map((f) => [mode, f, 'f32']));
+  if (bf16 && nativeModes.includes('1')) modes.splice(1, 0, ['1', '1', 'bf16']);
+  for (const [native, fused, precision] of modes) {
     const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, '--optimizer', trainOptimizer, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
       CONVKIT_THREADS: String(threads),
       CONVKIT_NATIVE: native,
       CONVKIT_BENCH_FUSED: fused,
+      CONVKIT_PRECISION: precision,
     });
-    // Without the addon both runs are the same wasm run: keep one.
+    // Without the addon both runs are the same wasm run: keep one. bf16 where the CPU has none: not a row.
     if (native === '0' && convkits.some((other) => other.backend === result.backend)) continue;
+    if (precision === 'bf16' && result.precision !== 'bf16') {
+      console.error(`bf16 not measured (${threads} threads): ${result.precisionNote ?? 'not used'}`);
+      continue;
+    }
     convkits.push(result);
     for (const [name, w] of Object.entries(result.workloads)) {
       flops[name] ??= w.flops;
@@ -256,7 +267,8 @@ for (const threads of threadCounts) {
     }
   }
   for (const name of workloads.split(',')) {
-    const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--workload', name, '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--steps', String(stepsFor(name))], { encoding: 'utf8' });
+    const torchConfigs = convkits.some((c) => c.precision === 'bf16') ? ['default', 'channels_last', 'channels_last_bf16'] : ['default', 'channels_last'];
+    const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--workload', name, '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--steps', String(stepsFor(name)), '--configs', torchConfigs.join(',')], { encoding: 'utf8' });
     let pytorch;
     if (torch.status === 0) {
       pytorch = JSON.parse(torch.stdout.trim().split('\n').pop());
@@ -265,13 +277,16 @@ for (const threads of threadCounts) {
     else console.error(`PyTorch not measured for ${name} (${threads} threads): ${torch.stderr.trim().split('\n').pop()}`);
     for (const mode of ['train', 'infer']) {
       const flopsPerSample = flops[name]?.[mode === 'train' ? 'train' : 'forward'];
-      // PyTorch's best configuration for this workload, mode and thread count: the ratio's denominator.
-      const theirs = Object.entries(pytorch?.configs ?? {}).map(([config, c]) => ({ config, rates: c[mode], c }));
-      const best = theirs.reduce((top, t) => (top === undefined || median(t.rates) > median(top.rates) ? t : top), undefined);
+      // PyTorch's best configuration for this workload, mode and thread count, at the same precision: the ratio's
+      // denominator (float32 rows against PyTorch's float32 configurations, bf16 rows against its bf16 one).
+      const theirs = Object.entries(pytorch?.configs ?? {}).map(([config, c]) => ({ config, rates: c[mode], c, precision: c.precision ?? 'f32' }));
+      const bestAt = (precision) =>
+        theirs.filter((t) => t.precision === precision).reduce((top, t) => (top === undefined || median(t.rates) > median(top.rates) ? t : top), undefined);
       for (const convkit of convkits) {
+        const best = bestAt(convkit.precision ?? 'f32');
         const ours = convkit.workloads[name][mode];
         rows.push(withFlops({
-          workload: name, mode, system: 'convkit', config: `${convkit.native?.used ? 'oneDNN kernels' : 'wasm kernels only'}${convkit.fusedOptimizer === false ? ', unfused optimizer' : ''}`, fusedOptimizer: convkit.fusedOptimizer ?? true, backend: convkit.backend, threads: convkit.threads, batch,
+          workload: name, mode, system: 'convkit', config: `${convkit.native?.used ? 'oneDNN kernels' : 'wasm kernels only'}${convkit.precision === 'bf16' ? ', bf16 convolutions' : ''}${convkit.fusedOptimizer === false ? ', unfused optimizer' : ''}`, precision: convkit.precision ?? 'f32', fusedOptimizer: convkit.fusedOptimizer ?? true, backend: convkit.backend, threads: convkit.threads, batch,
           samplesPerSecond: median(ours), spread: spread(ours), runs: ours.length,
           ratioToPytorch: best === undefined ? null : median(ours) / median(best.rates),
           pytorchConfig: best?.config ?? null,
@@ -279,10 +294,11 @@ for (const threads of threadCounts) {
         }, flopsPerSample));
       }
       for (const t of theirs) {
-        pytorchConfigs[t.config] = `torch ${pytorch.torch} cpu (${pytorch.blas}), memory format ${t.c.memoryFormat}, torch.backends.mkldnn.enabled = ${t.c.mkldnn}`;
+        const autocast = t.precision === 'bf16' ? ', autocast bf16' : '';
+        pytorchConfigs[t.config] = `torch ${pytorch.torch} cpu (${pytorch.blas}), memory format ${t.c.memoryFormat}, torch.backends.mkldnn.enabled = ${t.c.mkldnn}${t.precision === 'bf16' ? ", torch.autocast('cpu', dtype=torch.bfloat16) around the forward and loss" : ''}`;
         rows.push(withFlops({
-          workload: name, mode, system: 'pytorch', config: t.config, backend: `torch ${pytorch.torch} cpu (${pytorch.blas}), ${t.c.memoryFormat}, mkldnn ${t.c.mkldnn ? 'on' : 'off'}`, threads: pytorch.threads, batch,
-          samplesPerSecond: median(t.rates), spread: spread(t.rates), runs: t.rates.length, best: t === best,
+          workload: name, mode, system: 'pytorch', config: t.config, precision: t.precision, backend: `torch ${pytorch.torch} cpu (${pytorch.blas}), ${t.c.memoryFormat}, mkldnn ${t.c.mkldnn ? 'on' : 'off'}${autocast}`, threads: pytorch.threads, batch,
+          samplesPerSecond: median(t.rates), spread: spread(t.rates), runs: t.rates.length, best: t === bestAt(t.precision),
         }, flopsPerSample));
       }
     }

@@ -41,7 +41,7 @@ function idx(path) {
 async function convkitChild() {
   const { createRng, initBackend, tf } = await import('../dist/index.js');
   const report = await initBackend({ threads, log: false });
-  const seed = 42;
+  const seed = Number(option('seed', 42));
   const rng = createRng(seed);
   const trainX = idx(join(data, 'train-images-idx3-ubyte.gz')).subarray(0, trainImages * 784);
   const trainY = idx(join(data, 'train-labels-idx1-ubyte.gz')).subarray(0, trainImages);
@@ -102,7 +102,8 @@ async function convkitChild() {
       }
     }
   }
-  console.log(JSON.stringify({ done: true, backend: report.native?.used ? `${report.name} + ${report.native.detail}` : report.name, threads: report.threads, reached, trajectory }));
+  const low = report.precision === 'bf16' ? ', bf16 convolutions' : '';
+  console.log(JSON.stringify({ done: true, backend: report.native?.used ? `${report.name} + ${report.native.detail}${low}` : report.name, threads: report.threads, reached, trajectory }));
   optimizer.dispose();
   model.dispose();
 }

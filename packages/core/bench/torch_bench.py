@@ -1,21 +1,23 @@
 """PyTorch side of convkit's benchmark: the same workloads as bench/workloads.mjs (same layers, Adam, batch).
 
 Usage: /usr/bin/python3 torch_bench.py --workload w1 --threads 2 --batch 64 --repeats 5 --steps 10 \
-           [--configs default,channels_last]
+           [--configs default,channels_last,channels_last_bf16]
 Prints one JSON object: {"configs": {name: {"train": [samples/s per repeat], "infer": [...], "memoryFormat": ...,
 "mkldnn": ...}}, "threads": ..., "blas": "...", "torch": "..."}.
 
 Configurations (each a fresh model with the same seed, measured one after the other in this process):
 - default: NCHW contiguous tensors, PyTorch's defaults (mkldnn as the build leaves it).
 - channels_last: model and input in `torch.channels_last` (NHWC) memory format, `torch.backends.mkldnn.enabled = True`:
-  oneDNN's NHWC convolutions, PyTorch's best CPU configuration reachable here.
+  oneDNN's NHWC convolutions, PyTorch's best float32 CPU configuration reachable here.
+- channels_last_bf16: channels_last with the forward and the loss under torch.autocast('cpu', dtype=torch.bfloat16)
+  (bf16 convolutions and matrix products, AMX where the CPU has it): the peer of convkit's opt-in bf16 convolutions.
 """
 import argparse
 import json
 import os
 import time
 
-CONFIGS = ('default', 'channels_last')
+CONFIGS = ('default', 'channels_last', 'channels_last_bf16')
 
 
 def parse():
@@ -75,29 +77,38 @@ def measure(config, args):
     model, shape = build(args.workload)
     x = torch.randn(args.batch, *shape)
     y = torch.randint(0, 10, (args.batch,))
-    if config == 'channels_last':
+    if config in ('channels_last', 'channels_last_bf16'):
         torch.backends.mkldnn.enabled = True
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
 
+    low = config == 'channels_last_bf16'
+
+    def forward_loss():
+        if not low:
+            return loss_fn(model(x), y)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            return loss_fn(model(x), y)
+
     def train():
         optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
+        loss = forward_loss()
         loss.backward()
         optimizer.step()
         return loss.item()
 
     def infer():
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=low):
             model(x).sum().item()
 
     model.train()
     return {
         'train': rates(train, args.batch, args.repeats, args.steps),
         'infer': rates(infer, args.batch, args.repeats, args.steps * 2),
-        'memoryFormat': 'channels_last' if config == 'channels_last' else 'contiguous (NCHW)',
+        'memoryFormat': 'channels_last' if config != 'default' else 'contiguous (NCHW)',
+        'precision': 'bf16' if low else 'f32',
         'mkldnn': bool(torch.backends.mkldnn.enabled),
     }
 

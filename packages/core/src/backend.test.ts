@@ -57,7 +57,7 @@ describe('initBackend', () => {
     expect(report.native?.used).toBe(true);
     expect(lines).toEqual([
       `convkit: backend wasm (${report.threads} thread${report.threads === 1 ? '' : 's'}, ${report.native?.detail} kernels); ` +
-        `kernels: oneDNN 7, convkit-wasm 7, convkit-native 2, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), ${webgpuAttempt.text}`,
+        `kernels: oneDNN 11, convkit-wasm 8, convkit-native 2, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), ${webgpuAttempt.text}`,
     ]);
     expect(lines[0]).toBe(`convkit: ${report.summary}`);
   });
@@ -101,6 +101,45 @@ describe('initBackend', () => {
     );
     await expect(initBackend({ threads: 0, log: false, env: {} })).rejects.toThrow('threads must be a positive integer (received 0)');
     await expect(initBackend({ log: false, env: { CONVKIT_THREADS: 'two' } })).rejects.toThrow("CONVKIT_THREADS must be a positive integer (received 'two')");
+  });
+
+  it('runs bf16 convolutions when asked and the CPU has them, says why not otherwise, and rejects other precisions', async () => {
+    const { loadNative } = await import('@convkit/native');
+    const native = loadNative();
+    const bf16Cpu = ['avx512_core_bf16', 'avx512_core_amx'].includes(native.info().cpuIsa);
+    try {
+      const asked = await initBackend({ log: false, env: { CONVKIT_PRECISION: 'bf16' } });
+      expect(asked.name).toBe('wasm');
+      if (bf16Cpu) {
+        expect(asked.precision).toBe('bf16');
+        expect(asked.precisionNote).toBeUndefined();
+        expect(asked.summary).toContain(' kernels, bf16 convolutions)');
+        expect(native.getPrecision?.()).toBe('bf16');
+        // A conv on wasm now rounds its inputs: 1 + 2^-10 is not a bf16 value, so 1·(1 + 2^-10) comes out as 1.
+        const y = tf.tidy(() => tf.conv2d(tf.fill([1, 1, 1, 32], 1 + 2 ** -10) as tf.Tensor4D, tf.fill([1, 1, 32, 32], 1) as tf.Tensor4D, 1, 'same'));
+        expect(Array.from(await y.data()).slice(0, 2)).toEqual([32, 32]);
+        y.dispose();
+      } else {
+        expect(asked.precision).toBe('f32');
+        expect(asked.precisionNote).toContain("precision 'bf16' needs a CPU with bf16 instructions");
+        expect(asked.summary).toContain(', f32 (bf16 asked: ');
+      }
+      const off = await initBackend({ log: false, env: { CONVKIT_PRECISION: 'bf16' }, native: false });
+      expect(off.precision).toBe('f32');
+      expect(off.precisionNote).toBe("bf16 needs @convkit/native's oneDNN kernels (native kernels off)");
+      const cpu = await initBackend({ log: false, backend: 'cpu', precision: 'bf16', env: {} });
+      expect(cpu.precisionNote).toBe("bf16 runs only on wasm with @convkit/native's oneDNN kernels (backend cpu)");
+      expect(cpu.summary).toContain("; f32 (bf16 asked: bf16 runs only on wasm with @convkit/native's oneDNN kernels (backend cpu))");
+    } finally {
+      const back = await initBackend({ log: false, env: {} });
+      expect(back.precision).toBe('f32');
+      expect(native.getPrecision?.()).toBe('f32');
+    }
+    const y = tf.tidy(() => tf.conv2d(tf.fill([1, 1, 1, 32], 1 + 2 ** -10) as tf.Tensor4D, tf.fill([1, 1, 32, 32], 1) as tf.Tensor4D, 1, 'same'));
+    expect((await y.data())[0]).toBeCloseTo(32 * (1 + 2 ** -10), 5);
+    y.dispose();
+    await expect(initBackend({ log: false, env: { CONVKIT_PRECISION: 'fp16' } })).rejects.toThrow("CONVKIT_PRECISION must be 'f32' or 'bf16' (received 'fp16')");
+    await expect(initBackend({ log: false, env: {}, precision: 'half' as 'bf16' })).rejects.toThrow("precision must be 'f32' or 'bf16' (received half)");
   });
 
   it('tells "installed but failed to load" apart from "not installed"', async () => {

@@ -36,6 +36,13 @@ export interface BackendReport {
    * (`'oneDNN 2.6.3 (avx2)'`), or why not. Absent on the other backends.
    */
   native?: { used: boolean; detail: string };
+  /**
+   * The convolutions' precision: `'f32'`, or `'bf16'` when it was asked for (`precision` option or
+   * `CONVKIT_PRECISION=bf16`) and oneDNN runs them on a CPU with bf16 instructions. `precisionNote` says why a
+   * `'bf16'` request was not honoured.
+   */
+  precision: 'f32' | 'bf16';
+  precisionNote?: string;
   /** The WebGPU adapter, when the webgpu rung found one (also when it passed it over). */
   adapter?: WebGpuAdapterInfo;
   summary: string;
@@ -46,9 +53,11 @@ export interface InitBackendOptions {
   /** A backend to force, or `'auto'` for the ladder. Wins over `CONVKIT_BACKEND`. Defaults to `'auto'`. */
   backend?: BackendName | 'auto';
   /**
-   * Threads for the wasm backend; ignored elsewhere. Above 1, convkit starts tfjs's multithreaded wasm build in
-   * Node (see convkit README, "Performance"). Takes effect only before wasm's first initialisation in the process.
-   * Wins over `CONVKIT_THREADS`. Defaults to `CONVKIT_THREADS`, else all logical cores.
+   * Threads for the wasm backend; ignored elsewhere. With oneDNN's kernels (@convkit/native) they are oneDNN's
+   * OpenMP threads and the wasm build runs one thread (`CONVKIT_WASM_THREADS` overrides that); without them, above 1,
+   * convkit starts tfjs's multithreaded wasm build in Node (see convkit README, "Performance"). The wasm count takes
+   * effect only before wasm's first initialisation in the process. Wins over `CONVKIT_THREADS`. Defaults to
+   * `CONVKIT_THREADS`, else all logical cores.
    */
   threads?: number;
   /**
@@ -56,6 +65,14 @@ export interface InitBackendOptions {
    * installed and built. Wins over `CONVKIT_NATIVE` (`0` turns it off). Defaults to `true`.
    */
   native?: boolean;
+  /**
+   * On wasm with oneDNN's kernels, `'bf16'` runs the convolutions (forward and both gradients) with bfloat16 inputs
+   * and weights, float32 sums and outputs (AMX or AVX-512 bf16 instructions): 1.5–5× faster convolutions, with
+   * results that differ from float32 in the third significant digit. An opt-in; see the convkit README
+   * ("Performance") for the accuracy measured on the quick start. Where the CPU or backend cannot, it runs float32
+   * and says why (`report.precisionNote`). Wins over `CONVKIT_PRECISION`. Defaults to `'f32'`.
+   */
+  precision?: 'f32' | 'bf16';
   /** Where the one-line summary goes; `false` silences it. Defaults to `console.log`. */
   log?: ((line: string) => void) | false;
   /** Environment to read `CONVKIT_BACKEND` from. Defaults to `process.env`. */
@@ -64,7 +81,7 @@ export interface InitBackendOptions {
   requireFunction?: RequireFunction;
 }
 
-type NativeUse = { used: boolean; detail: string };
+type NativeUse = { used: boolean; detail: string; precision?: 'f32' | 'bf16'; precisionNote?: string };
 type RungResult =
   | { status: 'ok'; threads: number; native?: NativeUse; adapter?: WebGpuAdapterInfo }
   | { status: 'not-installed' | 'failed' | 'declined'; detail: string; adapter?: WebGpuAdapterInfo };
@@ -94,23 +111,57 @@ async function activate(tfBackend: string): Promise<void> {
   await tf.ready();
 }
 
-/** Registers oneDNN's kernels on wasm when wanted and available; says which ran or why not. */
-async function useNative(wanted: boolean, threads: number): Promise<NativeUse> {
-  if (!wanted) {
+type LoadedNative = Awaited<ReturnType<typeof loadNativeKernels>>;
+
+/**
+ * Registers oneDNN's kernels on wasm when wanted and available (`loaded`), at `precision` where the CPU allows it;
+ * says which ran or why not.
+ */
+function useNative(wanted: boolean, threads: number, loaded: LoadedNative | undefined, precision: 'f32' | 'bf16'): NativeUse {
+  const unavailable = (detail: string): NativeUse => ({
+    used: false,
+    detail,
+    ...(precision === 'bf16' ? { precisionNote: `bf16 needs @convkit/native's oneDNN kernels (${detail})` } : {}),
+  });
+  if (!wanted || loaded === undefined) {
     declineNativeKernels('native kernels off');
-    return { used: false, detail: 'native kernels off' };
+    return unavailable('native kernels off');
   }
-  const loaded = await loadNativeKernels();
   if ('reason' in loaded) {
     declineNativeKernels(loaded.reason);
-    return { used: false, detail: loaded.reason };
+    return unavailable(loaded.reason);
   }
   registerNativeKernels(loaded.kernels, threads);
-  return { used: true, detail: loaded.detail };
+  const { setPrecision } = loaded.kernels;
+  if (setPrecision === undefined) {
+    return { used: true, detail: loaded.detail, ...(precision === 'bf16' ? { precisionNote: 'bf16 needs a rebuild of @convkit/native' } : {}) };
+  }
+  try {
+    setPrecision(precision);
+    return { used: true, detail: loaded.detail, precision };
+  } catch (error) {
+    setPrecision('f32');
+    return { used: true, detail: loaded.detail, precision: 'f32', precisionNote: firstLine(error) };
+  }
+}
+
+/**
+ * The wasm build's own thread count: with oneDNN's kernels, 1, and the cores go to oneDNN's OpenMP threads, which
+ * run the convolutions and matrix products (a second pool of wasm threads on the same cores slowed a W1 training
+ * step by 7–13% and VGG's by 4–10% on 2 cores; `CONVKIT_WASM_THREADS` overrides it); without them, every thread.
+ */
+function wasmThreadCount(threads: number, nativeReady: boolean, env: Readonly<Record<string, string | undefined>>): number {
+  const fromEnv = env['CONVKIT_WASM_THREADS'];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!/^[1-9][0-9]*$/.test(fromEnv)) throw new Error(`CONVKIT_WASM_THREADS must be a positive integer (received '${fromEnv}')`);
+    return Number(fromEnv);
+  }
+  return nativeReady ? 1 : threads;
 }
 
 interface RungContext {
   threads: number | undefined;
+  precision: 'f32' | 'bf16';
   requireFunction: RequireFunction | undefined;
   native: boolean;
   forced: boolean;
@@ -129,11 +180,13 @@ async function tryRung(name: BackendName, context: RungContext): Promise<RungRes
       return { status: 'ok', threads: availableParallelism() };
     }
     if (name === 'wasm') {
+      const count = threads ?? availableParallelism();
+      const loaded = native ? await loadNativeKernels() : undefined;
       let undo: (() => void) | undefined;
       if (!wasmInitialised()) {
-        const count = threads ?? availableParallelism();
-        if (count > 1) undo = enableWasmThreads();
-        setThreadsCount(count);
+        const wasmCount = wasmThreadCount(count, loaded !== undefined && 'kernels' in loaded, context.env);
+        if (wasmCount > 1) undo = enableWasmThreads();
+        setThreadsCount(wasmCount);
       }
       try {
         await activate('wasm');
@@ -143,8 +196,8 @@ async function tryRung(name: BackendName, context: RungContext): Promise<RungRes
       unrefWasmWorkers(tf.findBackend('wasm') ?? undefined);
       registerWasmGradientKernels();
       registerWasmOptimizerKernels();
-      const count = getThreadsCount();
-      return { status: 'ok', threads: count, native: await useNative(native, count) };
+      const used = useNative(native, count, loaded, context.precision);
+      return { status: 'ok', threads: used.used ? count : getThreadsCount(), native: used };
     }
     await activate('cpu');
     return { status: 'ok', threads: 1 };
@@ -171,9 +224,10 @@ function summarise(
   adapter: WebGpuAdapterInfo | undefined,
 ): string {
   const kernels = native === undefined ? '' : native.used ? `, ${native.detail} kernels` : `, convkit wasm kernels: ${native.detail}`;
+  const precision = native?.precision === 'bf16' ? ', bf16 convolutions' : native?.precisionNote !== undefined ? `, f32 (bf16 asked: ${native.precisionNote})` : '';
   const providers = summariseKernels(BACKEND_REQUIREMENTS[name].tfBackend);
   const where = name === 'webgpu' && adapter !== undefined ? `adapter ${describeAdapter(adapter)}` : `${threads} thread${threads === 1 ? '' : 's'}`;
-  const head = `backend ${name} (${where}${kernels})${providers === undefined ? '' : `; kernels: ${providers}`}`;
+  const head = `backend ${name} (${where}${kernels}${precision})${providers === undefined ? '' : `; kernels: ${providers}`}`;
   if (forcedBy !== undefined) return `${head}; forced by ${forcedBy}`;
   const passed = attempts.filter((attempt) => attempt.status === 'not-installed' || attempt.status === 'failed' || attempt.status === 'declined');
   return passed.length === 0 ? head : `${head}; passed over: ${passed.map(describeAttempt).join(', ')}`;
@@ -212,8 +266,10 @@ function missingError(name: BackendName, forcedBy: string, detail: string, statu
  *
  * Options:
  * - `backend`: a {@link BackendName} or `'auto'`. Defaults to `CONVKIT_BACKEND`, else `'auto'`.
- * - `threads`: wasm threads, a positive integer. Defaults to `CONVKIT_THREADS`, else all logical cores (tfjs
- *   alone runs single-threaded in Node); fixed at wasm's first initialisation in the process.
+ * - `threads`: compute threads on wasm, a positive integer. Defaults to `CONVKIT_THREADS`, else all logical cores
+ *   (tfjs alone runs single-threaded in Node). With oneDNN's kernels they are oneDNN's threads and the wasm build
+ *   itself runs one (two pools on the same cores slow each other; `CONVKIT_WASM_THREADS` overrides it); without,
+ *   the wasm build's threads, fixed at its first initialisation in the process.
  * - `native`: on wasm, oneDNN kernels from `@convkit/native` when it is built. Defaults to
  *   `CONVKIT_NATIVE` (`0` or `1`), else `true`.
  * - `log`: receives one line such as `convkit: backend wasm (2 threads, oneDNN 2.6.3 (avx2) kernels); kernels: oneDNN 7,
@@ -247,6 +303,14 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     throw new Error(`native must be a boolean (received ${String(options.native)})`);
   }
   const native = options.native ?? nativeEnv !== '0';
+  const precisionEnv = env['CONVKIT_PRECISION'];
+  if (precisionEnv !== undefined && precisionEnv !== '' && precisionEnv !== 'f32' && precisionEnv !== 'bf16') {
+    throw new Error(`CONVKIT_PRECISION must be 'f32' or 'bf16' (received '${precisionEnv}')`);
+  }
+  if (options.precision !== undefined && options.precision !== 'f32' && options.precision !== 'bf16') {
+    throw new Error(`precision must be 'f32' or 'bf16' (received ${String(options.precision)})`);
+  }
+  const precision = options.precision ?? (precisionEnv === 'bf16' ? 'bf16' : 'f32');
   const fromOption = options.backend === undefined ? 'auto' : parseBackendName(options.backend, 'backend');
   const requested =
     fromOption !== 'auto' ? fromOption : parseBackendName(env['CONVKIT_BACKEND'], 'CONVKIT_BACKEND');
@@ -261,7 +325,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const attempts: BackendAttempt[] = [];
   let chosen: { name: BackendName; threads: number; native?: NativeUse } | undefined;
   let adapter: WebGpuAdapterInfo | undefined;
-  const context = { threads, requireFunction: options.requireFunction, native, forced: forcedBy !== undefined, env };
+  const context = { threads, precision, requireFunction: options.requireFunction, native, forced: forcedBy !== undefined, env };
   for (const name of BACKEND_NAMES) {
     if (chosen !== undefined) {
       attempts.push({ name, status: 'skipped', detail: `not tried: ${chosen.name} was chosen` });
@@ -282,7 +346,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     }
   }
   if (chosen === undefined) throw new Error(`no tfjs backend could be initialised: ${attempts.map(describeAttempt).join(', ')}`);
-  const summary = summarise(chosen.name, chosen.threads, attempts, forcedBy, chosen.native, adapter);
+  const precisionNote = chosen.native?.precisionNote ?? (precision === 'bf16' && chosen.native === undefined ? `bf16 runs only on wasm with @convkit/native's oneDNN kernels (backend ${chosen.name})` : undefined);
+  const summary =
+    summarise(chosen.name, chosen.threads, attempts, forcedBy, chosen.native, adapter) +
+    (chosen.native === undefined && precisionNote !== undefined ? `; f32 (bf16 asked: ${precisionNote})` : '');
   const log = options.log === undefined ? console.log : options.log;
   if (log !== false) log(`convkit: ${summary}`);
   return {
@@ -290,7 +357,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     tfBackend: tf.getBackend(),
     threads: chosen.threads,
     attempts,
-    ...(chosen.native === undefined ? {} : { native: chosen.native }),
+    ...(chosen.native === undefined ? {} : { native: { used: chosen.native.used, detail: chosen.native.detail } }),
+    precision: chosen.native?.precision ?? 'f32',
+    ...(precisionNote === undefined ? {} : { precisionNote }),
     ...(adapter === undefined ? {} : { adapter }),
     summary,
   };

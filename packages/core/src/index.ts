@@ -8,6 +8,7 @@ export type { BackendAttempt, BackendReport, InitBackendOptions } from './backen
 export { BACKEND_NAMES, BACKEND_REQUIREMENTS } from './backend-catalog.js';
 export type { BackendName, BackendRequirement } from './backend-catalog.js';
 export { registerWasmGradientKernels } from './wasm-conv-gradients.js';
+export { RELU_GRAD_KERNEL, installReluGradient } from './relu-gradient.js';
 export { registerWasmOptimizerKernels } from './wasm-optimizer-kernels.js';
 export {
   installKernelProviders,

@@ -6,6 +6,8 @@ import { WASM_MATMUL_PROVIDER } from './wasm-matmul.js';
 import { conv2dBackpropInputByPhases } from './wasm-conv-phases.js';
 import { POOL_GRADIENT_KERNELS } from './wasm-pool-gradients.js';
 import { DEPTHWISE_GRADIENT_KERNELS } from './wasm-depthwise-gradients.js';
+import { ACTIVATION_GRADIENT_KERNELS } from './wasm-activation-gradients.js';
+import { installReluGradient } from './relu-gradient.js';
 
 type TensorInfo = tf.TensorInfo;
 type Backend = tf.KernelBackend;
@@ -117,6 +119,7 @@ export const WASM_GRADIENT_PROVIDER: KernelProvider = {
       { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInput },
       ...POOL_GRADIENT_KERNELS,
       ...DEPTHWISE_GRADIENT_KERNELS,
+      ...ACTIVATION_GRADIENT_KERNELS,
     ].map(({ kernelName, kernelFunc }) => [kernelName, kernelFunc as (args: KernelArgs) => TensorInfo]),
   ),
 };
@@ -140,9 +143,10 @@ export const WASM_GRADIENT_PROVIDER: KernelProvider = {
  * It also registers `DepthwiseConv2dNativeBackpropInput` and `DepthwiseConv2dNativeBackpropFilter` (both missing from
  * the stock backend) as XNNPACK depthwise convolutions, for every stride, padding, depth multiplier and dilation.
  *
- * It also replaces `BatchMatMul` with a fast path for transposed products (every dense layer's gradient uses
- * them; the stock kernel runs them 8–15× slower than plain ones), and `Identity` with a shared buffer instead of a
- * copy (the stock kernel copies every tensor the gradient tape saves).
+ * It also registers `ConvkitReluGrad` (relu's gradient in one pass; `Relu`'s gradient runs it wherever a backend has it,
+ * see `installReluGradient`), and replaces `BatchMatMul` with a fast path for transposed products (every dense layer's gradient uses
+ * them; the stock kernel runs them 8–15× slower than plain ones), and `Identity` and same-dtype `Cast` with a shared
+ * buffer instead of a copy (the stock kernels copy every tensor the gradient tape saves, and relu's mask).
  *
  * {@link initBackend} calls this when it picks wasm. Calling it again is a no-op. Makes no tensors.
  *
@@ -162,5 +166,6 @@ export function registerWasmGradientKernels(): void {
   setKernelProvider(WASM_GRADIENT_PROVIDER);
   setKernelProvider(WASM_MATMUL_PROVIDER);
   setKernelProvider(WASM_IDENTITY_PROVIDER);
+  installReluGradient();
   installKernelProviders('wasm');
 }

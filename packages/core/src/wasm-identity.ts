@@ -6,6 +6,20 @@ import type { KernelArgs } from './wasm-kernel-call.js';
 /** The part of tfjs-backend-wasm's `BackendWasm` that shares a buffer between tensors (as its `Reshape` does). */
 interface RefCountingBackend {
   incRef(dataId: tf.DataId): void;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/**
+ * `Cast` of int32 or float32 to bool as `x ≠ 0` (NaN is true), the cpu backend's rule. tfjs-backend-wasm 4.22 keeps
+ * the low byte instead: int32 −2 became 254, 256 became 0 (false), 0.5 became 0.
+ */
+function castToBool(x: tf.TensorInfo, backend: RefCountingBackend): tf.TensorInfo {
+  const out = backend.makeOutput([...x.shape], 'bool');
+  const values = backend.typedArrayFromHeap(x);
+  const flags = backend.typedArrayFromHeap(out);
+  for (let i = 0; i < values.length; i++) flags[i] = values[i] !== 0 ? 1 : 0;
+  return out;
 }
 
 /**
@@ -22,11 +36,26 @@ function sharedIdentity(args: KernelArgs, next: NextKernel): tf.TensorInfo {
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 }
 
-/** `Identity` without a copy on wasm, as a kernel provider. Declared by `registerWasmGradientKernels`. */
+/**
+ * `Cast` to the dtype a tensor already has (tfjs's relu gradient casts its float32 mask to float32) as a shared
+ * buffer, as the cpu backend does it; the stock wasm kernel copies. A cast to bool follows the cpu rule
+ * ({@link castToBool}). Every other cast goes to the stock kernel.
+ */
+function sharedCast(args: KernelArgs, next: NextKernel): tf.TensorInfo {
+  const x = args.inputs['x'] as tf.TensorInfo;
+  const dtype = (args.attrs as { dtype?: tf.DataType } | undefined)?.dtype;
+  if (dtype === 'bool' && (x.dtype === 'int32' || x.dtype === 'float32')) {
+    return castToBool(x, args.backend as unknown as RefCountingBackend);
+  }
+  if (dtype !== x.dtype || (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool')) return next(args) as tf.TensorInfo;
+  return sharedIdentity(args, next);
+}
+
+/** `Identity` and same-dtype `Cast` without a copy on wasm, as a kernel provider. Declared by `registerWasmGradientKernels`. */
 export const WASM_IDENTITY_PROVIDER: KernelProvider = {
   name: 'wasm-identity',
   label: 'convkit-wasm',
   backend: 'wasm',
   priority: 100,
-  kernels: { Identity: sharedIdentity },
+  kernels: { Identity: sharedIdentity, Cast: sharedCast },
 };

@@ -78,14 +78,19 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     expect(served.get('BatchMatMul')).toEqual(['native', 'wasm-matmul', 'stock']);
     expect(served.get('AvgPoolGrad')).toEqual(['wasm-gradients', 'stock']);
     expect(served.get('DepthwiseConv2dNativeBackpropFilter')).toEqual(['wasm-gradients']);
-    expect(summariseKernels('wasm')).toBe('oneDNN 7, convkit-wasm 7, convkit-native 2, stock rest');
+    expect(served.get('ConvkitReluGrad')).toEqual(['native', 'wasm-gradients']); // not a tfjs kernel
+    expect(served.get('Cast')).toEqual(['wasm-identity', 'stock']);
+    expect(served.get('Add')).toEqual(['native', 'stock']);
+    expect(served.get('Relu')).toEqual(['native', 'stock']);
+    expect(served.get('MaxPool')).toEqual(['native', 'stock']);
+    expect(summariseKernels('wasm')).toBe('oneDNN 11, convkit-wasm 8, convkit-native 2, stock rest');
     expect(listKernelProviders('wasm').map((p) => [p.name, p.status, p.serving])).toEqual([
-      ['native', 'active', 7],
+      ['native', 'active', 11],
       ['native-fused-optimizer', 'active', 2],
       ['wasm-matmul', 'active', 0],
       ['wasm-fused-optimizer', 'active', 3],
       ['wasm-gradients', 'active', 3],
-      ['wasm-identity', 'active', 1],
+      ['wasm-identity', 'active', 2],
     ]);
   });
 
@@ -227,6 +232,76 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
       }),
     );
     expect(relativeError(cpu[0], wasm[0])).toBeLessThan(1e-6);
+  });
+
+  it('max-pool gradient\'s 2×2 path: a window of NaN or -∞ passes nothing, NaN never wins, ties go to the first (as cpu)', async () => {
+    // One 2×2 window of 4 channels (NHWC, position-major): channel 0 all NaN; 1 all -∞; 2 NaN, 3, 3, 0 (NaN first,
+    // then a tie); 3 1, 5, 5, 2 (a tie between top-right and bottom-left).
+    const n = NaN;
+    const i = -Infinity;
+    const x = [n, i, n, 1, n, i, 3, 5, n, i, 3, 5, n, i, 0, 2];
+    const { cpu, wasm } = await onBoth(() =>
+      tf.tidy(() => {
+        const input = tf.tensor4d(x, [1, 2, 2, 4]);
+        const output = tf.tensor4d([0, 0, 0, 0], [1, 1, 1, 4]);
+        const dy = tf.tensor4d([10, 20, 30, 40], [1, 1, 1, 4]);
+        const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input, output }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+        return [dx.dataSync()];
+      }),
+    );
+    expect(Array.from(wasm[0])).toEqual(Array.from(cpu[0]));
+    // Channels 0 and 1 pass nothing; 2 and 3 pass dy to their top-right element (the first strictly greatest).
+    expect(Array.from(wasm[0])).toEqual([0, 0, 0, 0, 0, 0, 30, 40, 0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it.each([
+    { a: [4, 5, 6, 7], b: [7] },
+    { a: [7], b: [4, 5, 6, 7] },
+    { a: [64, 30, 40], b: [1, 1, 40] },
+    { a: [3, 70_000], b: [3, 70_000] },
+    { a: [2, 1, 3], b: [1, 4, 3] },
+    { a: [5, 3], b: [5, 1] },
+  ])('Add of %o and Relu equal the stock wasm kernels bit for bit (NaN, ±0, ±∞; other broadcasts fall back)', async ({ a, b }) => {
+    const specials = [NaN, 0, -0, Infinity, -Infinity, 1e-40, -1.5];
+    const fill = (n: number, offset: number): Float32Array =>
+      Float32Array.from(normals(rng, n), (v, i) => (i % 5 === 0 ? (specials[(i / 5 + offset) % specials.length] as number) : v));
+    const av = fill(size(a), 0);
+    const bv = fill(size(b), 3);
+    const bits = (values: Float32Array): string[] => Array.from(values, (v) => (Object.is(v, -0) ? '-0' : String(v)));
+    const run = async (): Promise<string[][]> => {
+      const [x, y] = [tf.tensor(av, a), tf.tensor(bv, b)];
+      const sum = tf.add(x, y);
+      const relu = tf.relu(x);
+      const result = [bits((await sum.data()) as Float32Array), bits((await relu.data()) as Float32Array), sum.shape.map(String)];
+      tf.dispose([x, y, sum, relu]);
+      return result;
+    };
+    const native = await expectNoLeak(run);
+    const stock = await withKernelProviders({ only: [] }, run);
+    expect(native).toEqual(stock);
+  });
+
+  it('adds int32 tensors through the stock kernel', async () => {
+    await tf.setBackend('wasm');
+    const sum = tf.tidy(() => tf.add(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor1d([10, 20], 'int32')).arraySync());
+    expect(sum).toEqual([[11, 22], [13, 24]]);
+  });
+
+  it('max pooling matches cpu on random shapes, windows, strides and paddings, ties, NaN and -∞ included', async () => {
+    const specials = [NaN, -Infinity, 0, -0, 2];
+    for (let index = 0; index < 24; index++) {
+      const window: [number, number] = [1 + (index % 3), 1 + ((index >> 1) % 3)];
+      const stride: [number, number] = [1 + (index % 2), 1 + ((index >> 2) % 3)];
+      const pad = (['valid', 'same'] as const)[index % 2] as 'valid' | 'same';
+      const shape: Shape4 = [1 + (index % 3), window[0] + 1 + (index % 5), window[1] + 2 + (index % 4), 1 + (index % 6) * 3];
+      const values = Float32Array.from(normals(rng, size(shape)), (v, i) => (i % 7 === 0 ? (specials[i % specials.length] as number) : Math.round(v * 2) / 2));
+      const { cpu, wasm } = await onBoth(() => tf.tidy(() => [tf.maxPool(tf.tensor4d(values, shape), window, stride, pad).dataSync()]));
+      const bits = (a: ArrayLike<number>): string[] => Array.from(a, (v) => (Object.is(v, -0) ? '-0' : String(v)));
+      expect(bits(wasm[0]), JSON.stringify({ shape, window, stride, pad })).toEqual(bits(cpu[0]));
+    }
+    // The stock wasm kernel's answer for a window [NaN, 1, 2, 3] was -∞; convkit's (cpu's) is 3.
+    const pooled = tf.tidy(() => Array.from(tf.maxPool(tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]), 2, 2, 'valid').dataSync()));
+    expect(pooled).toEqual([3]);
   });
 
   it('sums int32 tensors through the stock kernel', async () => {

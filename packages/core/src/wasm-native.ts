@@ -5,6 +5,7 @@ import { getKernelProvider, installKernelProviders, removeKernelProvider, setKer
 import { heapFloats, makeOutput } from './wasm-heap.js';
 import { NATIVE_OPTIMIZER_PROVIDER_NAME, declineNativeOptimizerKernels, registerNativeOptimizerKernels } from './wasm-optimizer-kernels.js';
 import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
+import { RELU_GRAD_KERNEL } from './relu-gradient.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -214,6 +215,77 @@ function maxPoolGrad(args: KernelArgs, next: NextKernel): TensorInfo {
   );
 }
 
+/** {@link RELU_GRAD_KERNEL} on OpenMP threads (float32; anything else goes below). */
+function reluGrad(args: KernelArgs, next: NextKernel): TensorInfo {
+  const { backend } = args;
+  const dy = args.inputs['dy'] as TensorInfo;
+  const x = args.inputs['x'] as TensorInfo;
+  const run = active().reluGrad;
+  if (run === undefined || !allFloat32(dy, x) || isEmpty(dy.shape)) return fallback(next, args);
+  const out = makeOutput(backend, [...dy.shape]);
+  run(heapFloats(backend, dy, RELU_GRAD_KERNEL), heapFloats(backend, x, RELU_GRAD_KERNEL), heapFloats(backend, out, RELU_GRAD_KERNEL));
+  return out;
+}
+
+/**
+ * `Add` of two float32 tensors of one shape, or of a tensor and a bias over its innermost axis (`[…, C] + [C]`, in
+ * either order: a conv or dense layer's bias in training, where tfjs does not fuse it), on OpenMP threads; every other
+ * broadcast and dtype goes below. Each sum is one float32 rounding, as the stock kernel's.
+ */
+function add(args: KernelArgs, next: NextKernel): TensorInfo {
+  const { backend } = args;
+  const a = args.inputs['a'] as TensorInfo;
+  const b = args.inputs['b'] as TensorInfo;
+  const run = active().addRows;
+  if (run === undefined || !allFloat32(a, b) || isEmpty(a.shape, b.shape) || a.shape.length === 0 || b.shape.length === 0) {
+    return fallback(next, args);
+  }
+  const [big, small] = tf.util.sizeFromShape(a.shape) >= tf.util.sizeFromShape(b.shape) ? [a, b] : [b, a];
+  const cols = big.shape[big.shape.length - 1] as number;
+  const rows = tf.util.sizeFromShape(big.shape) / cols;
+  const same = tf.util.arraysEqual(a.shape, b.shape);
+  const bias = small.shape.length <= big.shape.length && small.shape[small.shape.length - 1] === cols && tf.util.sizeFromShape(small.shape) === cols;
+  if (!same && !bias) return fallback(next, args);
+  const out = makeOutput(backend, [...big.shape]);
+  run(heapFloats(backend, big, 'Add'), rows, cols, heapFloats(backend, small, 'Add'), same ? rows : 1, heapFloats(backend, out, 'Add'));
+  return out;
+}
+
+/** `Relu` of a float32 tensor on OpenMP threads (tfjs's rule: NaN kept, relu(−0) = +0); other dtypes go below. */
+function relu(args: KernelArgs, next: NextKernel): TensorInfo {
+  const { backend } = args;
+  const x = args.inputs['x'] as TensorInfo;
+  const run = active().relu;
+  if (run === undefined || !allFloat32(x) || isEmpty(x.shape)) return fallback(next, args);
+  const out = makeOutput(backend, [...x.shape]);
+  run(heapFloats(backend, x, 'Relu'), heapFloats(backend, out, 'Relu'));
+  return out;
+}
+
+/**
+ * `MaxPool` on OpenMP threads with tfjs's cpu rule (NaN never wins; a window of NaN or −∞ gives −∞), the rule
+ * `MaxPoolGrad` follows. The stock wasm kernel (XNNPACK) agrees on every window without NaN; with NaN it differs
+ * (it gave −∞ for the window [NaN, 1, 2, 3]).
+ */
+function maxPool(args: KernelArgs, next: NextKernel): TensorInfo {
+  const attrs = args.attrs as unknown as PoolGradAttrs;
+  const x = args.inputs['x'] as TensorInfo;
+  const run = active().maxPool;
+  if (run === undefined) return fallback(next, args);
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  // A 1×1 window over every position is the identity (NaN kept), as tfjs's kernels take it.
+  if (info.filterHeight === 1 && info.filterWidth === 1 && tf.util.arraysEqual(info.inShape, info.outShape)) return fallback(next, args);
+  return nativePass(
+    'MaxPool',
+    next,
+    args,
+    [x],
+    () => info,
+    (geometry) => geometry.outShape,
+    (info, [input], y) => run(info, input!, y),
+  );
+}
+
 const conv2d: ProviderKernel = (args, next) => convForward('Conv2D', args, next);
 const fusedConv2d: ProviderKernel = (args, next) => convForward('FusedConv2D', args, next);
 
@@ -227,6 +299,17 @@ const KERNELS: Record<string, ProviderKernel> = {
   MaxPoolGrad: maxPoolGrad,
 };
 
+/** The provider's kernels for an addon: {@link KERNELS}, and the elementwise ones its build has. */
+function kernelsFor(native: NativeKernels): Record<string, ProviderKernel> {
+  return {
+    ...KERNELS,
+    ...(native.reluGrad === undefined ? {} : { [RELU_GRAD_KERNEL]: reluGrad }),
+    ...(native.addRows === undefined ? {} : { Add: add }),
+    ...(native.relu === undefined ? {} : { Relu: relu }),
+    ...(native.maxPool === undefined ? {} : { MaxPool: maxPool }),
+  };
+}
+
 /** The provider's name in the kernel registry (for `withKernelProviders({ disable: ['native'] }, …)`). */
 export const NATIVE_PROVIDER_NAME = 'native';
 
@@ -239,7 +322,8 @@ export function nativeKernelsRegistered(): boolean {
 /**
  * Runs the heavy kernels of a CNN training step on the wasm backend through oneDNN (@convkit/native):
  * `Conv2D`, `FusedConv2D` (bias and relu, relu6, leaky relu, elu or sigmoid fused), both convolution gradients,
- * `BatchMatMul` (transposes and single-matrix broadcasts), `Sum` over leading axes and `MaxPoolGrad`; and, as the provider
+ * `BatchMatMul` (transposes and single-matrix broadcasts), `Sum` over leading axes, `MaxPoolGrad`, relu's gradient
+ * (`ConvkitReluGrad`), and `Add` (same shapes, or a bias), `Relu` and `MaxPool` as threaded loops; and, as the provider
  * `'native-fused-optimizer'`, the fused optimizer updates (see `registerWasmOptimizerKernels`) as C++ loops. Tensors stay on the wasm
  * heap: oneDNN reads and writes it in place, with no copy. What oneDNN does not take (NCHW, PReLU, other dtypes,
  * other broadcasts or reductions) goes to the kernel below it in the kernel registry (convkit's wasm kernels, then
@@ -268,7 +352,7 @@ export function registerNativeKernels(native: NativeKernels, threads: number): v
   }
   native.setThreads(threads);
   kernels = native;
-  setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: KERNELS });
+  setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: kernelsFor(native) });
   registerNativeOptimizerKernels(native);
   installKernelProviders('wasm');
 }

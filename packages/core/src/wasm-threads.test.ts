@@ -12,6 +12,9 @@ const viteNode = join(packageDir, '..', '..', 'node_modules', '.bin', 'vite-node
 
 interface FixtureResult {
   threads: number;
+  wasmThreads: number;
+  nativeThreads: number | null;
+  used: boolean | undefined;
   leaked: number;
   gradients: number[][];
 }
@@ -23,8 +26,8 @@ const fixtureTmp = join(scratch, 'tmp');
 const fixtureCache = join(scratch, 'cache');
 
 /** Runs test/threads-fixture.ts in a fresh process with the given wasm thread count. */
-async function runFixture(threads: number): Promise<FixtureResult> {
-  const { stdout } = await promisify(execFile)(viteNode, [join('test', 'threads-fixture.ts'), String(threads)], {
+async function runFixture(threads: number, native = false): Promise<FixtureResult> {
+  const { stdout } = await promisify(execFile)(viteNode, [join('test', 'threads-fixture.ts'), String(threads), ...(native ? ['native'] : [])], {
     cwd: packageDir,
     encoding: 'utf8',
     env: { ...process.env, TMPDIR: fixtureTmp, CONVKIT_CACHE_DIR: fixtureCache },
@@ -42,6 +45,7 @@ describe('initBackend: wasm threads in Node', () => {
     expect(readdirSync(join(fixtureCache, 'wasm'))).toEqual([expect.stringMatching(/^tfjs-backend-wasm-threaded-simd\.worker\.[0-9a-f]{16}\.cjs$/)]);
     expect(single.threads).toBe(1);
     expect(double.threads).toBe(2);
+    expect(double.wasmThreads).toBe(2);
     expect(single.leaked).toBe(0);
     expect(double.leaked).toBe(0);
     expect(double.gradients.length).toBe(4);
@@ -52,6 +56,21 @@ describe('initBackend: wasm threads in Node', () => {
       const worst = Math.max(...values.map((v, j) => Math.abs(v - (reference[j] as number))));
       expect(scale).toBeGreaterThan(0);
       expect(worst / scale, `gradient ${i}`).toBeLessThan(1e-6);
+    });
+  }, 180_000);
+
+  it('with oneDNN, gives the threads to oneDNN and runs the wasm build on one (two pools on the same cores slow each other)', async () => {
+    const [wasmOnly, withNative] = await Promise.all([runFixture(2), runFixture(2, true)]);
+    expect(withNative.used).toBe(true);
+    expect(withNative.threads).toBe(2);
+    expect(withNative.nativeThreads).toBe(2);
+    expect(withNative.wasmThreads).toBe(1);
+    expect(withNative.leaked).toBe(0);
+    withNative.gradients.forEach((values, i) => {
+      const reference = wasmOnly.gradients[i] as number[];
+      const scale = Math.max(...reference.map(Math.abs));
+      const worst = Math.max(...values.map((v, j) => Math.abs(v - (reference[j] as number))));
+      expect(worst / scale, `gradient ${i}`).toBeLessThan(1e-5);
     });
   }, 180_000);
 });

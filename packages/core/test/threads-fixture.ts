@@ -1,12 +1,16 @@
 // Run by src/wasm-threads.test.ts in a fresh process (wasm's thread count is fixed at its first initialisation):
-//   vite-node test/threads-fixture.ts <threads>
-// Prints JSON: the thread count the backend reports, whether tensors leaked, and the gradients of a small CNN.
+//   vite-node test/threads-fixture.ts <threads> [native]
+// Prints JSON: the thread count the backend reports, the wasm build's and oneDNN's own, whether tensors leaked, and
+// the gradients of a small CNN. Without `native` the oneDNN kernels are off (the multithreaded wasm build runs).
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
+import { getThreadsCount } from '../src/wasm-backend.js';
 import { createRng } from '../src/rng.js';
 
 const threads = Number(process.argv[2]);
-const report = await initBackend({ backend: 'wasm', threads, log: false, env: {} });
+const native = process.argv[3] === 'native';
+const report = await initBackend({ backend: 'wasm', threads, native, log: false, env: {} });
+const nativeThreads = native ? (await import('@convkit/native')).loadNative().getThreads() : null;
 const rng = createRng(5);
 const values = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * 0.5);
 const before = tf.memory().numTensors;
@@ -23,4 +27,4 @@ const gradients = tf.tidy(() => {
   return grads.map((g) => Array.from(g.dataSync()));
 });
 const leaked = tf.memory().numTensors - before;
-console.log(JSON.stringify({ threads: report.threads, leaked, gradients }));
+console.log(JSON.stringify({ threads: report.threads, wasmThreads: getThreadsCount(), nativeThreads, used: report.native?.used, leaked, gradients }));

@@ -1,7 +1,7 @@
 // One measurement of bench/streaming.mjs, in its own process: see that file.
 import { initBackend, tf } from '@convkit/core';
-import { batchAffine, batchFlip, batchTransform, compose } from '@convkit/augment';
 import { DataLoader, loadImageFolder, streamImageFolder } from '../dist/index.js';
+import { augmentation } from './e01-augmentation.mjs';
 
 const MB = 2 ** 20;
 const rss = () => process.memoryUsage().rss / MB;
@@ -19,8 +19,11 @@ function e01Model(size) {
   return tf.sequential({ layers });
 }
 
-const augmentation = () =>
-  batchTransform(compose([batchFlip(), batchFlip({ direction: 'vertical' }), batchAffine({ shift: 0.1, zoom: 0.1, degrees: 15 })]));
+/** The loader's transform: in the training thread (`workers: 0`, the configuration before issue 15) or in workers. */
+function transformOptions(workers) {
+  if (workers === 0) return { transform: augmentation() };
+  return { transformModule: { url: new URL('./e01-augmentation.mjs', import.meta.url), export: 'augmentation' }, workers };
+}
 
 async function open(kind, args) {
   const options = { size: [args.size, args.size], channels: 3, classNames: ['no-marker', 'marker'], log: false };
@@ -39,6 +42,11 @@ function trainer(model) {
   };
 }
 
+function quantile(values, q) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
 export async function runChild(mode, args) {
   const backend = await initBackend({ log: false });
   const model = e01Model(args.size);
@@ -55,7 +63,7 @@ export async function runChild(mode, args) {
     }
     const dataset = await open(args.kind, args);
     const openSeconds = (performance.now() - start) / 1000;
-    const loader = new DataLoader(dataset, { batchSize: args.batch, seed: args.seed, transform: augmentation(), prefetch: 2 });
+    const loader = new DataLoader(dataset, { batchSize: args.batch, seed: args.seed, prefetch: 2, ...transformOptions(args.workers) });
     let firstStepSeconds;
     let steps = 0;
     for await (const { x, y } of loader) {
@@ -64,33 +72,67 @@ export async function runChild(mode, args) {
       if (steps === 0) firstStepSeconds = (performance.now() - start) / 1000;
       if (++steps > args.steps) break;
     }
-    const result = { backend: backend.summary, openSeconds, firstStepSeconds, rssAfterStepsMB: rss(), peakRssMB: peak() };
+    const result = { backend: backend.summary, workers: args.workers, openSeconds, firstStepSeconds, rssAfterStepsMB: rss(), peakRssMB: peak() };
+    await loader.close();
     await dataset.close?.();
     return result;
   }
-  // throughput: whole epochs over args.count images; the cached kind builds its cache in epoch 1, reads it in epoch 2.
+  // throughput: whole epochs over args.count images; the cached kind builds its cache in epoch 1, reads it in epoch 2;
+  // epoch 2 of the others is the steady state (workers started, kernels warm).
   const dataset = await open(args.kind, args);
-  const loader = new DataLoader(dataset, { batchSize: args.batch, seed: args.seed, transform: augmentation(), prefetch: 2 });
+  const loader = new DataLoader(dataset, { batchSize: args.batch, seed: args.seed, prefetch: 2, ...transformOptions(args.workers) });
   const rows = [];
-  const epochs = args.kind === 'cached' ? ['epoch 1 (writes the cache)', 'epoch 2 (reads the cache)'] : ['epoch 1'];
+  const epochs = args.kind === 'cached' ? ['epoch 1 (writes the cache)', 'epoch 2 (reads the cache)'] : ['epoch 1', 'epoch 2'];
   for (const epochLabel of epochs) {
     let waiting = 0;
+    let firstWait = 0;
     let images = 0;
+    let training = 0;
+    let batches = 0;
+    let slowWaits = 0;
+    const waits = [];
     const begin = performance.now();
     const iterator = loader[Symbol.asyncIterator]();
     for (;;) {
       const asked = performance.now();
       const next = await iterator.next();
-      waiting += performance.now() - asked;
+      const waited = performance.now() - asked;
+      if (images === 0) firstWait = waited;
+      else if (!next.done) {
+        waits.push(waited);
+        if (waited > 1) slowWaits += 1;
+      }
+      waiting += waited;
       if (next.done) break;
       const { x, y } = next.value;
       images += x.shape[0];
+      batches += 1;
+      const started = performance.now();
       await step(x, y);
+      training += performance.now() - started;
       tf.dispose([x, y]);
     }
     const seconds = (performance.now() - begin) / 1000;
-    rows.push({ kind: args.kind, epochLabel, backend: backend.summary, images, seconds, samplesPerSecond: images / seconds, dataWaitShare: waiting / 1000 / seconds, peakRssMB: peak() });
+    rows.push({
+      kind: args.kind,
+      workers: args.workers,
+      epochLabel,
+      backend: backend.summary,
+      images,
+      seconds,
+      samplesPerSecond: images / seconds,
+      dataWaitShare: waiting / 1000 / seconds,
+      firstBatchWaitSeconds: firstWait / 1000,
+      dataWaitShareAfterFirstBatch: (waiting - firstWait) / (1000 * seconds - firstWait),
+      batchesWaitingOver1ms: slowWaits,
+      waitMsMedian: quantile(waits, 0.5),
+      waitMsP90: quantile(waits, 0.9),
+      batches,
+      stepMs: training / batches,
+      peakRssMB: peak(),
+    });
   }
+  await loader.close();
   await dataset.close?.();
   return rows;
 }

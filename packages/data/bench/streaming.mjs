@@ -14,7 +14,19 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../../..');
-const COUNTS = (process.env.STREAM_BENCH_COUNTS ?? '1000,5000,20000').split(',').map(Number);
+// STREAM_BENCH_COUNTS=0 skips the memory part.
+const COUNTS = (process.env.STREAM_BENCH_COUNTS ?? '1000,5000,20000').split(',').map(Number).filter((n) => n > 0);
+// Configurations `workers:threads` (threads: the trainer's, CONVKIT_THREADS; 'all' = every core, initBackend's default).
+// 0:all is the configuration before issue 15 (everything in the training thread); 1:all adds one worker; 1:<cores − 1>
+// also gives the worker a core of its own.
+const CONFIGS = (process.env.STREAM_BENCH_CONFIGS ?? `0:all,1:all,1:${Math.max(1, cpus().length - 1)}`).split(',').map((entry) => {
+  const [workers, threads] = entry.split(':');
+  return { workers: Number(workers), threads: threads === 'all' ? undefined : Number(threads) };
+});
+const MEMORY_WORKERS = 1;
+// Rounds of the throughput part; each round runs every kind with every worker count, so the configurations compared
+// alternate in time on a shared machine.
+const REPEATS = Number(process.env.STREAM_BENCH_REPEATS ?? 2);
 const SIZE = Number(process.env.STREAM_BENCH_SIZE ?? 128);
 const THROUGHPUT_IMAGES = Number(process.env.STREAM_BENCH_THROUGHPUT_IMAGES ?? 1000);
 const STEPS_AFTER_FIRST = Number(process.env.STREAM_BENCH_STEPS ?? 20);
@@ -56,12 +68,12 @@ async function generate(count) {
   return dir;
 }
 
-function runInChild(mode, args) {
+function runInChild(mode, args, threads) {
   const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), mode, JSON.stringify(args)], {
     encoding: 'utf8',
     maxBuffer: 1 << 26,
     // wasm unless told otherwise: the CPU backend a user of this machine kind gets, and comparable between runs.
-    env: { CONVKIT_BACKEND: 'wasm', ...process.env },
+    env: { CONVKIT_BACKEND: 'wasm', ...process.env, ...(threads === undefined ? {} : { CONVKIT_THREADS: String(threads) }) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
@@ -84,25 +96,32 @@ for (const count of COUNTS) {
     const cache = join(work, `cache-n${count}-${SIZE}.ckcache`);
     rmSync(cache, { force: true });
     console.log(`memory: ${kind}, ${count} images at ${SIZE}×${SIZE} ...`);
-    const row = runInChild('memory', { kind, dir, count, size: SIZE, cache, batch: BATCH, steps: STEPS_AFTER_FIRST, seed: SEED });
+    const row = runInChild('memory', { kind, dir, count, size: SIZE, cache, batch: BATCH, steps: STEPS_AFTER_FIRST, seed: SEED, workers: MEMORY_WORKERS });
     console.log(`  first step ${row.firstStepSeconds.toFixed(2)} s, resident ${row.rssAfterStepsMB.toFixed(0)} MB (peak ${row.peakRssMB.toFixed(0)} MB)`);
     memory.push({ kind, count, ...row });
     rmSync(cache, { force: true });
   }
 }
 
-const throughputDir = await generate(Math.max(THROUGHPUT_IMAGES, COUNTS[0]));
+const throughputDir = await generate(Math.max(THROUGHPUT_IMAGES, COUNTS[0] ?? 0));
 const throughput = [];
-for (const kind of ['in-memory', 'streaming', 'cached']) {
-  const cache = join(work, `cache-throughput.ckcache`);
-  rmSync(cache, { force: true });
-  console.log(`E0.1 pipeline: ${kind} ...`);
-  const rows = runInChild('throughput', { kind, dir: throughputDir, count: THROUGHPUT_IMAGES, size: 64, cache, batch: BATCH, seed: SEED });
-  for (const row of rows) {
-    console.log(`  ${row.kind} ${row.epochLabel}: ${row.samplesPerSecond.toFixed(0)} samples/s, waiting on data ${(100 * row.dataWaitShare).toFixed(0)}% of each step`);
-    throughput.push(row);
+for (let repeat = 1; repeat <= REPEATS; repeat++) for (const kind of ['in-memory', 'streaming', 'cached']) {
+  for (const { workers, threads } of CONFIGS) {
+    const cache = join(work, `cache-throughput.ckcache`);
+    rmSync(cache, { force: true });
+    const trainer = threads === undefined ? 'all cores' : `${threads} thread${threads === 1 ? '' : 's'}`;
+    console.log(`E0.1 pipeline (round ${repeat}): ${kind}, ${workers} worker${workers === 1 ? '' : 's'}, trainer on ${trainer} ...`);
+    const rows = runInChild('throughput', { kind, dir: throughputDir, count: THROUGHPUT_IMAGES, size: 64, cache, batch: BATCH, seed: SEED, workers }, threads);
+    for (const row of rows) {
+      console.log(
+        `  ${row.kind} ${row.epochLabel}, workers ${workers}, ${trainer}: ${row.samplesPerSecond.toFixed(0)} samples/s, waiting on data ` +
+          `${(100 * row.dataWaitShare).toFixed(1)}% of the epoch (${(100 * row.dataWaitShareAfterFirstBatch).toFixed(1)}% after the first batch, which waited ${row.firstBatchWaitSeconds.toFixed(2)} s; ` +
+          `${row.batchesWaitingOver1ms}/${row.batches} batches waited > 1 ms; step ${row.stepMs.toFixed(1)} ms)`,
+      );
+      throughput.push({ round: repeat, loadAverage: loadavg(), trainerThreads: threads ?? 'all', ...row });
+    }
+    rmSync(cache, { force: true });
   }
-  rmSync(cache, { force: true });
 }
 
 const result = {
@@ -120,7 +139,7 @@ const result = {
     decodedSize: [SIZE, SIZE, 3],
     batch: BATCH,
     stepsAfterFirst: STEPS_AFTER_FIRST,
-    model: `E0.1's smallConvNet (5 conv 8-64 filters + dense 64, ${SIZE}×${SIZE}×3 input), Adam, batch ${BATCH}, DataLoader prefetch 2 with flips + affine`,
+    model: `E0.1's smallConvNet (5 conv 8-64 filters + dense 64, ${SIZE}×${SIZE}×3 input), Adam, batch ${BATCH}, DataLoader prefetch 2 with flips + affine, ${MEMORY_WORKERS} worker thread${MEMORY_WORKERS === 1 ? '' : 's'}`,
     definitions: {
       firstStepSeconds: 'from opening the folder (listing it; decoding it all for in-memory) to the end of the first training step',
       rssAfterStepsMB: `resident set size after the first step and ${STEPS_AFTER_FIRST} more`,
@@ -132,9 +151,18 @@ const result = {
   throughput: {
     pipeline: 'E0.1: decode 500×500 JPEG -> resize to 64×64 -> flips + affine (batchTransform) -> 5 conv + 2 dense CNN, Adam 1e-3, batch 16',
     images: THROUGHPUT_IMAGES,
+    rounds: REPEATS,
     definitions: {
+      workers: "the DataLoader's worker threads: 0 runs decode orchestration, normalisation and flips + affine in the training thread (the configuration before issue 15); 1 runs normalisation and flips + affine (transformModule) in a worker on its own one-thread wasm backend; decoding stays on sharp's threads either way",
+      trainerThreads: "CONVKIT_THREADS of the training process (oneDNN's threads): 'all' is initBackend's default, every core",
       samplesPerSecond: 'images trained per second over the epoch',
+      round: 'which round of STREAM_BENCH_REPEATS the row comes from (the rounds interleave the configurations)',
+      loadAverage: 'the 1, 5 and 15 minute load averages when the row was measured',
       dataWaitShare: 'time spent awaiting the next batch / whole time of the epoch loop',
+      firstBatchWaitSeconds: "the wait for the epoch's first batch (with workers, epoch 1 includes starting them)",
+      dataWaitShareAfterFirstBatch: 'dataWaitShare without the first batch: the steady state',
+      batchesWaitingOver1ms: 'how many batches after the first were awaited for more than 1 ms',
+      stepMs: 'mean time of one training step (forward, backward, Adam, loss read back)',
     },
     rows: throughput,
   },

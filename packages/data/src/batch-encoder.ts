@@ -99,16 +99,18 @@ export function createBatchEncoder(dataset: ImageDataset, options: BatchEncoding
  */
 export type RowEncoder = (images: Uint8Array, rows: ArrayLike<number>, labelRows: ArrayLike<number>) => ImageBatch;
 
-/** Validates the encoding options for `dataset` and returns a {@link RowEncoder}. */
-export function createRowEncoder(dataset: Dataset, options: BatchEncodingOptions = {}): RowEncoder {
-  const { labels = 'oneHot', scale = 1 / 255, mean, std } = options;
-  if (labels !== 'oneHot' && labels !== 'index') {
-    throw new Error(`labels must be 'oneHot' or 'index' (received ${JSON.stringify(labels)})`);
-  }
+/**
+ * Writes rows of a byte buffer as normalised floats: row `rows[i]` of `images` becomes image `i` of the result, each byte
+ * `v` of channel `c` becoming `table[c × 256 + v]`. No tensors: the loader's workers run it too.
+ */
+export type PixelEncoder = (images: Uint8Array, rows: ArrayLike<number>) => Float32Array;
+
+/** The 256-entry-per-channel table of `(byte × scale − mean[c]) / std[c]` a {@link PixelEncoder} looks values up in. */
+export function pixelTable(channels: number, options: BatchEncodingOptions = {}): Float32Array {
+  const { scale = 1 / 255, mean, std } = options;
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
     throw new Error(`scale must be a finite number (received ${scale})`);
   }
-  const [height, width, channels] = dataset.shape;
   checkChannels('mean', mean, channels, false);
   checkChannels('std', std, channels, true);
   const table = new Float32Array(256 * channels);
@@ -117,15 +119,17 @@ export function createRowEncoder(dataset: Dataset, options: BatchEncodingOptions
     const s = std?.[c] ?? 1;
     for (let v = 0; v < 256; v++) table[c * 256 + v] = (v * scale - m) / s;
   }
+  return table;
+}
+
+/** A {@link PixelEncoder} for images of `shape` through `table` (from {@link pixelTable}). */
+export function createPixelEncoder(shape: readonly [number, number, number], table: Float32Array): PixelEncoder {
+  const [height, width, channels] = shape;
   const pixels = height * width * channels;
   const positions = height * width;
-  const { numClasses } = dataset;
-
-  return (images, rows, labelRows) => {
-    const size = rows.length;
-    const x = new Float32Array(size * pixels);
-    const y = labels === 'oneHot' ? new Float32Array(size * numClasses) : new Int32Array(size);
-    for (let i = 0; i < size; i++) {
+  return (images, rows) => {
+    const x = new Float32Array(rows.length * pixels);
+    for (let i = 0; i < rows.length; i++) {
       let source = (rows[i] as number) * pixels;
       let target = i * pixels;
       if (channels === 1) {
@@ -135,15 +139,38 @@ export function createRowEncoder(dataset: Dataset, options: BatchEncodingOptions
           for (let c = 0; c < channels; c++) x[target++] = table[c * 256 + (images[source++] as number)] as number;
         }
       }
-      const label = dataset.labels[labelRows[i] as number] as number;
-      if (labels === 'oneHot') y[i * numClasses + label] = 1;
-      else y[i] = label;
     }
-    return {
-      x: tf.tensor4d(x, [size, height, width, channels], 'float32'),
-      y: labels === 'oneHot' ? tf.tensor2d(y, [size, numClasses], 'float32') : tf.tensor1d(y, 'int32'),
-    };
+    return x;
   };
+}
+
+/** Encodes the labels of dataset rows `labelRows` as a tensor: one-hot float32 `[B, numClasses]` or int32 `[B]`. */
+export type LabelEncoder = (labelRows: ArrayLike<number>) => tf.Tensor;
+
+/** Validates `labels` and returns a {@link LabelEncoder} for `dataset`. */
+export function createLabelEncoder(dataset: Dataset, labels: LabelEncoding = 'oneHot'): LabelEncoder {
+  if (labels !== 'oneHot' && labels !== 'index') {
+    throw new Error(`labels must be 'oneHot' or 'index' (received ${JSON.stringify(labels)})`);
+  }
+  const { numClasses } = dataset;
+  return (labelRows) => {
+    const size = labelRows.length;
+    if (labels === 'index') return tf.tensor1d(Int32Array.from({ length: size }, (_, i) => dataset.labels[labelRows[i] as number] as number), 'int32');
+    const y = new Float32Array(size * numClasses);
+    for (let i = 0; i < size; i++) y[i * numClasses + (dataset.labels[labelRows[i] as number] as number)] = 1;
+    return tf.tensor2d(y, [size, numClasses], 'float32');
+  };
+}
+
+/** Validates the encoding options for `dataset` and returns a {@link RowEncoder}. */
+export function createRowEncoder(dataset: Dataset, options: BatchEncodingOptions = {}): RowEncoder {
+  const encodeLabels = createLabelEncoder(dataset, options.labels);
+  const encodePixels = createPixelEncoder(dataset.shape, pixelTable(dataset.shape[2], options));
+  const [height, width, channels] = dataset.shape;
+  return (images, rows, labelRows) => ({
+    x: tf.tensor4d(encodePixels(images, rows), [rows.length, height, width, channels], 'float32'),
+    y: encodeLabels(labelRows),
+  });
 }
 
 /**

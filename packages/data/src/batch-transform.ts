@@ -22,6 +22,24 @@ function batchSeed(seed: number, batchIndex: number): number {
 }
 
 /**
+ * Runs `transform` on the images `x` of batch `batchIndex` of an epoch whose transforms draw from `transformSeed`, with
+ * the batch's own generator (so the result depends on nothing else: not the thread, not the timing). Returns the
+ * transform's tensor (possibly `x` itself); does not dispose `x`. Throws, disposing its output, when the transform
+ * returns anything but a 4-D tensor of the same batch size.
+ */
+export function transformImages(x: tf.Tensor4D, transform: BatchTransform, transformSeed: number, batchIndex: number): tf.Tensor4D {
+  const size = x.shape[0];
+  const rng = createRng(batchSeed(transformSeed, batchIndex));
+  const out = tf.tidy(() => transform(x, rng));
+  if (!(out instanceof tf.Tensor) || out.rank !== 4 || out.shape[0] !== size) {
+    const got = out instanceof tf.Tensor ? `shape [${out.shape.join(', ')}]` : String(out);
+    if (out instanceof tf.Tensor && out !== x) out.dispose();
+    throw new Error(`transform must return a 4-D tensor of batch size ${size} (received ${got})`);
+  }
+  return out;
+}
+
+/**
  * Applies `transform` to batch `batchIndex` of an epoch whose transforms draw from
  * `transformSeed`. Takes ownership of `batch`: returns it with the new `x` (disposing the old
  * one), or disposes it and rethrows when the transform fails or returns a wrong shape.
@@ -32,17 +50,10 @@ export function applyBatchTransform(
   transformSeed: number,
   batchIndex: number,
 ): ImageBatch {
-  const size = batch.x.shape[0];
-  let x: tf.Tensor4D | undefined;
+  let x: tf.Tensor4D;
   try {
-    const rng = createRng(batchSeed(transformSeed, batchIndex));
-    x = tf.tidy(() => transform(batch.x, rng));
-    if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[0] !== size) {
-      const got = x instanceof tf.Tensor ? `shape [${x.shape.join(', ')}]` : String(x);
-      throw new Error(`transform must return a 4-D tensor of batch size ${size} (received ${got})`);
-    }
+    x = transformImages(batch.x, transform, transformSeed, batchIndex);
   } catch (error) {
-    if (x instanceof tf.Tensor && x !== batch.x) x.dispose();
     tf.dispose([batch.x, batch.y]);
     throw error;
   }

@@ -1,15 +1,19 @@
 import { createRng } from '@convkit/core';
+import * as tf from '@tensorflow/tfjs';
 import type { Rng, RngState } from '@convkit/core';
 import { applyBatchTransform } from './batch-transform.js';
 import type { BatchTransform } from './batch-transform.js';
-import { createRowEncoder, markTransformedAhead } from './batch-encoder.js';
-import type { BatchEncodingOptions, ImageBatch, RowEncoder } from './batch-encoder.js';
+import { createLabelEncoder, createRowEncoder, markTransformedAhead, pixelTable } from './batch-encoder.js';
+import type { BatchEncodingOptions, ImageBatch, LabelEncoder, RowEncoder } from './batch-encoder.js';
 import { isInMemory } from './dataset.js';
 import type { Dataset } from './dataset.js';
 import { EpochIterator } from './epoch-iterator.js';
 import type { EpochHost } from './epoch-iterator.js';
 import { epochBatches, flatLength, samplerLength } from './index-sampler.js';
 import type { IndexSampler } from './index-sampler.js';
+import { loadTransformModule, transformModuleUrl } from './transform-module.js';
+import type { TransformModule } from './transform-module.js';
+import { BatchWorkerPool, describeBatch } from './worker-pool.js';
 
 /** Options of {@link DataLoader}. */
 export interface DataLoaderOptions extends BatchEncodingOptions {
@@ -45,6 +49,23 @@ export interface DataLoaderOptions extends BatchEncodingOptions {
    * with an error rather than let a scheduled strength land up to `prefetch + 1` steps late.
    */
   deferTransform?: boolean;
+  /**
+   * The transform as a module that each worker imports (a function cannot be sent to a thread): see
+   * {@link TransformModule}. Takes the place of `transform`; with `workers: 0` the loader imports it itself and runs it
+   * in the training thread, with the same values. Not with `deferTransform` (the plugins that schedule a strength
+   * cannot reach a transform built inside a worker). Defaults to none.
+   */
+  transformModule?: TransformModule;
+  /**
+   * How many worker threads build the batches: each turns a batch's bytes into normalised floats and runs the
+   * `transformModule` on its own tfjs backend (wasm on one thread, or cpu when the training thread runs on cpu), so the
+   * training thread only reads the rows (decoding happens on sharp's threads) and wraps the result in a tensor. The
+   * batches are the same whatever the number of workers and the timing: each depends only on its rows and its own
+   * generator. Idle workers do not keep the process alive; an epoch that ends early (a `break`, an error, a stopped
+   * fit) stops them, and {@link DataLoader.close} does. Defaults to `1` with a `transformModule` (one worker beside the
+   * trainer), else `0`: everything in the training thread, as before.
+   */
+  workers?: number;
 }
 
 /**
@@ -88,7 +109,11 @@ function checkInteger(name: string, value: unknown, minimum: number, what: strin
  * {@link DataLoader.getState} also saves the sampler's state at the start of the epoch;
  * `deferTransform` (default `false`): the transform waits for the plugin that runs it at the batch's
  * own step (see {@link DataLoaderOptions.deferTransform}); give it `true` whenever a plugin schedules the
- * transform's strength per step (`augmentStrength`, which refuses batches transformed ahead).
+ * transform's strength per step (`augmentStrength`, which refuses batches transformed ahead);
+ * `transformModule` (default none) and `workers` (defaults to `1` with a `transformModule`, else `0`): the
+ * normalisation and the transform run in worker threads, so the training step does not wait for them (with `prefetch`,
+ * a batch is handed to a worker as soon as a slot frees, and built during the step); the batches are bit-identical
+ * to those built in the training thread.
  *
  * Memory: the consumer owns every batch it receives and disposes `x` and `y`. Batches built
  * ahead but never handed out are disposed by the loader when the epoch ends early (`break`,
@@ -116,8 +141,13 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
   private readonly dropLast: boolean;
   private readonly shuffle: boolean;
   private readonly prefetch: number;
-  private readonly transform: BatchTransform | undefined;
+  private transform: BatchTransform | undefined;
   private readonly encode: RowEncoder;
+  private readonly encodeLabels: LabelEncoder;
+  private readonly transformModule: TransformModule | undefined;
+  private readonly workers: number;
+  private readonly pool: BatchWorkerPool;
+  private loadingTransform: Promise<BatchTransform> | undefined;
   private readonly deferTransform: boolean;
   /** The last batch handed out with a deferred transform, until the transform runs. */
   private unapplied: { batch: ImageBatch; index: number } | undefined;
@@ -151,6 +181,19 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     if (transform !== undefined && typeof transform !== 'function') {
       throw new Error(`transform must be a function (x, rng) => x (received ${typeof transform})`);
     }
+    const { transformModule } = options;
+    if (transformModule !== undefined) {
+      transformModuleUrl(transformModule);
+      if (transform !== undefined) throw new Error('transform and transformModule must not both be given (pass one of them)');
+      if (deferTransform) {
+        throw new Error(
+          'deferTransform must be false with a transformModule: the plugins that schedule its strength cannot reach a ' +
+            'transform built inside the workers (pass transform instead)',
+        );
+      }
+    }
+    const workers = options.workers ?? (transformModule === undefined ? 0 : 1);
+    checkInteger('workers', workers, 0, 'a non-negative integer');
     if (dataset.length === 0) {
       throw new Error(`dataset must not be empty (received a dataset of 0 images from ${dataset.source})`);
     }
@@ -164,6 +207,16 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     if (options.mean !== undefined) this.encoding.mean = options.mean;
     if (options.std !== undefined) this.encoding.std = options.std;
     this.encode = createRowEncoder(dataset, this.encoding);
+    this.encodeLabels = createLabelEncoder(dataset, this.encoding.labels);
+    this.transformModule = transformModule;
+    this.workers = workers;
+    // No thread starts here: the first batch built in a worker starts them.
+    this.pool = new BatchWorkerPool(workers, () => ({
+      backend: tf.getBackend() === 'cpu' ? 'cpu' : 'wasm',
+      shape: dataset.shape,
+      table: pixelTable(dataset.shape[2], this.encoding),
+      ...(transformModule === undefined ? {} : { transformModule: { ...transformModule, url: transformModuleUrl(transformModule) } }),
+    }));
     this.deferTransform = deferTransform && transform !== undefined;
     this.dataset = dataset;
     this.batchSize = batchSize;
@@ -180,6 +233,22 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
   /** The epoch in progress, or the next one to run (counting from 0). */
   get epoch(): number {
     return this.epochIndex;
+  }
+
+  /** How many worker threads are alive now: up to `workers` while epochs run, `0` after an early end or {@link close}. */
+  get activeWorkers(): number {
+    return this.pool.alive;
+  }
+
+  /**
+   * Ends the open epoch (disposing the batches built ahead) and stops the worker threads. The loader stays usable: a
+   * later epoch starts new workers. Idle workers never keep the process alive, so calling it is optional; it frees
+   * their memory (each holds its own tfjs backend).
+   */
+  async close(): Promise<void> {
+    const active = this.active;
+    await active?.close();
+    await this.pool.stop();
   }
 
   /**
@@ -199,6 +268,7 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     this.unapplied = undefined;
     const host: EpochHost = {
       beforeNext: (iterator) => {
+        this.pool.collect();
         if (iterator !== this.active || this.unapplied === undefined) return;
         if (this.unapplied.batch.applyTransform === undefined) {
           this.unapplied = undefined;
@@ -218,9 +288,11 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
       },
       onClosed: (iterator) => {
         if (iterator === this.active) this.finishEpoch();
+        // An epoch left early (a break, an error, a stopped fit): no worker outlives it.
+        void this.pool.stop();
       },
     };
-    const iterator = new EpochIterator(host, this.length, this.position, this.prefetch, make);
+    const iterator = new EpochIterator(host, this.length, this.position, this.prefetch, make, this.workers > 0);
     this.active = iterator;
     return iterator;
   }
@@ -326,7 +398,22 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     this.active = undefined;
   }
 
+  /** Builds batch `batchIndex` in a worker: the rows' bytes go there, normalised (and transformed) floats come back. */
+  private async makeBatchInWorker(indices: Int32Array, transformSeed: number, batchIndex: number): Promise<ImageBatch> {
+    const { dataset, pool } = this;
+    const generation = pool.generation;
+    const what = describeBatch((dataset as { files?: readonly string[] }).files, indices, batchIndex, this.epochIndex + 1);
+    const built = await pool.run(await dataset.readRows(indices), transformSeed, batchIndex, what, generation);
+    const batch = { x: tf.tensor4d(built.x, built.shape, 'float32'), y: this.encodeLabels(indices) };
+    return this.transformModule === undefined ? this.finishBatch(batch, transformSeed, batchIndex) : markTransformedAhead(batch, this.prefetch);
+  }
+
   private async makeBatch(indices: Int32Array, transformSeed: number, batchIndex: number): Promise<ImageBatch> {
+    if (this.workers > 0) return this.makeBatchInWorker(indices, transformSeed, batchIndex);
+    if (this.transformModule !== undefined && this.transform === undefined) {
+      this.loadingTransform ??= loadTransformModule(this.transformModule);
+      this.transform = await this.loadingTransform;
+    }
     const { dataset } = this;
     let batch: ImageBatch;
     if (isInMemory(dataset)) {
@@ -335,6 +422,11 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
       const bytes = await dataset.readRows(indices);
       batch = this.encode(bytes, Int32Array.from({ length: indices.length }, (_, i) => i), indices);
     }
+    return this.finishBatch(batch, transformSeed, batchIndex);
+  }
+
+  /** Applies the in-thread `transform` to a batch: now, or when the plugin calls `applyTransform` (`deferTransform`). */
+  private finishBatch(batch: ImageBatch, transformSeed: number, batchIndex: number): ImageBatch {
     const transform = this.transform;
     if (transform === undefined) return batch;
     if (!this.deferTransform) {

@@ -38,6 +38,7 @@ export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
     start: number,
     private readonly prefetch: number,
     private readonly make: (batchIndex: number) => Promise<ImageBatch>,
+    private readonly eager = false,
   ) {
     this.scheduled = start;
     this.delivered = start;
@@ -101,8 +102,10 @@ export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
       if (this.closed) return Promise.reject(new Error('the epoch was closed before this batch was built'));
       return this.make(batchIndex);
     };
-    // With prefetch, the build starts after the current turn, while the consumer awaits (e.g. a loss sync).
-    const pending = this.prefetch === 0 ? build() : new Promise<void>((resolve) => setImmediate(resolve)).then(build);
+    // With prefetch, an in-thread build starts after the current turn, while the consumer awaits (e.g. a loss sync); an
+    // eager one (built in a worker) is handed over at once, so the worker has it during the step, not after.
+    const pending =
+      this.prefetch === 0 || this.eager ? build() : new Promise<void>((resolve) => setImmediate(resolve)).then(build);
     // The rejection is reported when the batch is awaited; do not flag it as unhandled before.
     pending.catch(() => undefined);
     return pending;

@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, relative, resolve } from 'node:path';
@@ -142,6 +143,8 @@ export class ImageCache {
   private readonly written: Uint8Array;
   private missing: number;
   private finishing: Promise<void> | undefined;
+  /** Whether {@link finish} is under way (the handle may be swapped). */
+  private renaming = false;
   private finished = false;
   private broken = false;
 
@@ -208,9 +211,20 @@ export class ImageCache {
    */
   async read(row: number, target: Uint8Array, offset: number): Promise<boolean> {
     await this.finishing;
+    return this.readNow(row, target, offset) === true;
+  }
+
+  /**
+   * {@link read} without waiting: `undefined` when the row cannot be read now (not written yet, or the finished file is
+   * being renamed into place), else whether it passed its checksum. A synchronous pread: from the page cache it takes
+   * microseconds and needs no turn of the event loop, which a training step on the same thread does not give (tfjs
+   * kernels are synchronous), so a batch read ahead of the step is ready when the step ends.
+   */
+  readNow(row: number, target: Uint8Array, offset: number): boolean | undefined {
+    if (!this.has(row) || this.renaming) return undefined;
     const { stride } = this.header;
     const view = target.subarray(offset, offset + stride);
-    const { bytesRead } = await this.handle.read(view, 0, stride, this.dataOffset + row * stride);
+    const bytesRead = readSync(this.handle.fd, view, 0, stride, this.dataOffset + row * stride);
     if (bytesRead === stride && crc32(view) === this.crcs[row]) return true;
     this.log(`image cache ${this.path}: row ${row} (${this.header.files[row]?.[0]}) failed its checksum; decoding the source`);
     return false;
@@ -225,13 +239,20 @@ export class ImageCache {
     this.written[row] = 1;
     this.missing -= 1;
     if (this.missing === 0) {
-      this.finishing = this.finish().catch(async (error: unknown) => {
-        this.broken = true;
-        this.written.fill(0);
-        await this.handle.close().catch(() => undefined);
-        await this.building?.fileSystem.remove(this.building.temporary).catch(() => undefined);
-        this.log(`image cache ${this.path} could not be finished (${(error as Error).message}); reading from the sources`);
-      });
+      this.renaming = true;
+      this.finishing = this.finish().then(
+        () => {
+          this.renaming = false;
+        },
+        async (error: unknown) => {
+          this.broken = true;
+          this.written.fill(0);
+          this.renaming = false;
+          await this.handle.close().catch(() => undefined);
+          await this.building?.fileSystem.remove(this.building.temporary).catch(() => undefined);
+          this.log(`image cache ${this.path} could not be finished (${(error as Error).message}); reading from the sources`);
+        },
+      );
       await this.finishing;
     }
   }

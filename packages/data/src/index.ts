@@ -25,6 +25,7 @@ export type { BatchEncoder, BatchEncodingOptions, ImageBatch, LabelEncoding } fr
 export { DataLoader } from './data-loader.js';
 export type { DataLoaderOptions, DataLoaderState } from './data-loader.js';
 export type { BatchTransform } from './batch-transform.js';
+export type { TransformModule } from './transform-module.js';
 export type { IndexSampler } from './index-sampler.js';
 export { loadMnist, MNIST_CLASS_NAMES, MNIST_BASE_URL, MNIST_FILES, MNIST_CHECKSUMS } from './mnist.js';
 export type { LoadMnistOptions } from './mnist.js';

@@ -225,6 +225,19 @@ describe('streamImageFolder cache', () => {
     await cut.close();
   });
 
+  it('reads cached rows without a turn of the event loop, which a synchronous training step does not give', async () => {
+    const { dir, cache, bytes } = await built('no-turn');
+    const dataset = await streamImageFolder(dir, { size: SIZE, cache, ...quiet });
+    let turned = false;
+    setImmediate(() => (turned = true));
+    let read: Uint8Array | undefined;
+    void all(dataset).then((rows) => (read = rows));
+    for (let hop = 0; hop < 100 && read === undefined; hop++) await Promise.resolve(); // microtasks only
+    expect(turned).toBe(false);
+    expect(Array.from(read ?? [])).toEqual(bytes);
+    await dataset.close();
+  });
+
   it('never hands out a damaged row: the checksum fails and the source is decoded', async () => {
     const { dir, cache, bytes } = await built('damaged');
     const content = await readFile(cache);

@@ -132,14 +132,14 @@ export async function streamImageFolder(dir: string, options: StreamImageFolderO
     return undefined;
   };
 
-  const readRow = async (row: number, out: Uint8Array, offset: number): Promise<void> => {
+  const readRow = async (row: number, out: Uint8Array, offset: number, fromCache = true): Promise<void> => {
     for (;;) {
       const current = standIn(row);
       if (current === undefined) {
         const name = JSON.stringify(classNames[labels[row] as number]);
         throw new Error(`class ${name} has no readable file left (every one failed: ${skipped.join(', ')})`);
       }
-      if (cache?.has(row) === true && (await cache.read(row, out, offset))) return;
+      if (fromCache && cache?.has(row) === true && (await cache.read(row, out, offset))) return;
       try {
         const bytes = await decodeRow(current);
         out.set(bytes, offset);
@@ -175,7 +175,21 @@ export async function streamImageFolder(dir: string, options: StreamImageFolderO
           throw new Error(`rows[${i}] must be an integer in [0, ${files.length}) (received ${row})`);
         }
       }
-      await pool(rows.length, concurrency, (i) => readRow(rows[i] as number, out, i * pixels));
+      // Rows in the cache are read at once, without a turn of the event loop (see ImageCache.readNow); the others,
+      // and rows that fail their checksum (`false`, logged), are decoded.
+      const left: number[] = [];
+      const failed = new Set<number>();
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i] as number;
+        const read = standIn(row) === undefined ? undefined : cache?.readNow(row, out, i * pixels);
+        if (read === false) failed.add(i);
+        if (read !== true) left.push(i);
+      }
+      if (left.length === 0) return out;
+      await pool(left.length, concurrency, (k) => {
+        const i = left[k] as number;
+        return readRow(rows[i] as number, out, i * pixels, !failed.has(i));
+      });
       return out;
     },
     async close() {

@@ -161,23 +161,25 @@ struct Conv {
   size_t src_size() const { return n * h * w * c; }
   size_t dst_size() const { return n * oh * ow * oc; }
   size_t weights_size() const { return kh * kw * c * oc; }
-  memory::desc src_md() const { return memory::desc({n, c, h, w}, dt::f32, tag::nhwc); }
-  memory::desc dst_md() const { return memory::desc({n, oc, oh, ow}, dt::f32, tag::nhwc); }
-  memory::desc weights_md(tag t) const { return memory::desc({oc, c, kh, kw}, dt::f32, t); }
+  memory::desc src_md(dt type = dt::f32) const { return memory::desc({n, c, h, w}, type, tag::nhwc); }
+  memory::desc dst_md(dt type = dt::f32) const { return memory::desc({n, oc, oh, ow}, type, tag::nhwc); }
+  memory::desc weights_md(tag t, dt type = dt::f32) const { return memory::desc({oc, c, kh, kw}, type, t); }
   memory::desc bias_md() const { return memory::desc({oc}, dt::f32, tag::x); }
   memory::dims strides() const { return {stride_h, stride_w}; }
   memory::dims dilates() const { return {dilation_h - 1, dilation_w - 1}; }  // oneDNN counts the gaps
   memory::dims pad_l() const { return {pad_top, pad_left}; }
   memory::dims pad_r() const { return {pad_bottom, pad_right}; }
 
-  dnnl::convolution_forward::desc forward_desc(bool with_bias) const {
+  // `low`: bf16 source and weights (products in bf16, sums in f32), f32 destination.
+  dnnl::convolution_forward::desc forward_desc(bool with_bias, bool low = false) const {
+    const dt in = low ? dt::bf16 : dt::f32;
     if (with_bias) {
       return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                             src_md(), weights_md(tag::any), bias_md(), dst_md(), strides(), dilates(),
-                                             pad_l(), pad_r());
+                                             src_md(in), weights_md(tag::any, in), bias_md(), dst_md(), strides(),
+                                             dilates(), pad_l(), pad_r());
     }
     return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                           src_md(), weights_md(tag::any), dst_md(), strides(), dilates(), pad_l(),
+                                           src_md(in), weights_md(tag::any, in), dst_md(), strides(), dilates(), pad_l(),
                                            pad_r());
   }
 };
@@ -199,7 +201,31 @@ struct Cached {
   dnnl::reorder weights_reorder;
   memory weights_scratch;   // the primitive's copy of the weights when reorder is true
   std::string impl;
+  // bf16 primitives: the f32 -> bf16 conversions of the activation inputs (src or diff_dst; a second for
+  // backward weights), into scratch memory the primitive reads.
+  std::vector<dnnl::reorder> to_low;
+  std::vector<memory> low;
 };
+
+// The precision of the convolutions: f32 (the default), or bf16 products with f32 sums where the CPU has bf16
+// instructions (avx512_core_bf16, avx512_core_amx). Set by setPrecision.
+bool& use_bf16() {
+  static bool value = false;
+  return value;
+}
+
+// Adds to `entry` the conversion of a caller's f32 array of descriptor `user` into a bf16 scratch of `low_md`.
+void add_low_input(Cached& entry, const memory::desc& user, const memory::desc& low_md) {
+  entry.low.emplace_back(low_md, engine());
+  entry.to_low.emplace_back(memory(user, engine(), nullptr), entry.low.back());
+}
+
+// Converts the caller's f32 `data` to the entry's bf16 scratch number `index` and returns the scratch.
+memory& low_input(Cached& entry, size_t index, const memory::desc& user, float* data) {
+  memory source(user, engine(), data);
+  entry.to_low[index].execute(stream(), source, entry.low[index]);
+  return entry.low[index];
+}
 
 std::unordered_map<std::string, std::unique_ptr<Cached>>& cache() {
   static std::unordered_map<std::string, std::unique_ptr<Cached>> c;
@@ -262,36 +288,62 @@ Cached& cached(const std::string& key, Make make) {
   return *cache().emplace(key, make()).first->second;
 }
 
-Cached& forward_primitive(const Conv& conv, bool with_bias, int activation, float alpha) {
-  const std::string key = conv.key("fwd", with_bias * 100 + activation) + ":" + std::to_string(alpha);
+// A bf16 primitive is used only when oneDNN gives a JIT implementation for it (never its reference loops); a
+// convolution it would run as a reference falls back to f32. 
+bool jit(const std::string& impl) { return impl.find("ref") == std::string::npos; }
+
+Cached& forward_primitive(const Conv& conv, bool with_bias, int activation, float alpha, bool low) {
+  const std::string key = conv.key(low ? "fwd_bf16" : "fwd", with_bias * 100 + activation) + ":" + std::to_string(alpha);
   return cached(key, [&] {
-    auto pd = dnnl::convolution_forward::primitive_desc(conv.forward_desc(with_bias),
+    auto pd = dnnl::convolution_forward::primitive_desc(conv.forward_desc(with_bias, low),
                                                         activation_attr(activation, alpha), engine());
-    return with_weights(dnnl::convolution_forward(pd), pd.weights_desc(), pd.impl_info_str(), conv, false);
+    auto entry = with_weights(dnnl::convolution_forward(pd), pd.weights_desc(), pd.impl_info_str(), conv, false);
+    if (low) add_low_input(*entry, conv.src_md(), conv.src_md(dt::bf16));
+    return entry;
   });
 }
 
-Cached& backward_data_primitive(const Conv& conv) {
-  return cached(conv.key("bwd_data"), [&] {
-    auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false), engine());
+Cached& backward_data_primitive(const Conv& conv, bool low) {
+  return cached(conv.key(low ? "bwd_data_bf16" : "bwd_data"), [&] {
+    const dt in = low ? dt::bf16 : dt::f32;
+    auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false, low), engine());
     auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, conv.src_md(),
-                                                      conv.weights_md(tag::any), conv.dst_md(), conv.strides(),
+                                                      conv.weights_md(tag::any, in), conv.dst_md(in), conv.strides(),
                                                       conv.dilates(), conv.pad_l(), conv.pad_r());
     auto pd = dnnl::convolution_backward_data::primitive_desc(desc, engine(), hint);
-    return with_weights(dnnl::convolution_backward_data(pd), pd.weights_desc(), pd.impl_info_str(), conv, false);
+    auto entry = with_weights(dnnl::convolution_backward_data(pd), pd.weights_desc(), pd.impl_info_str(), conv, false);
+    if (low) add_low_input(*entry, conv.dst_md(), conv.dst_md(dt::bf16));
+    return entry;
   });
 }
 
-Cached& backward_weights_primitive(const Conv& conv) {
-  return cached(conv.key("bwd_weights"), [&] {
-    auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false), engine());
-    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, conv.src_md(),
-                                                         conv.weights_md(tag::any), conv.dst_md(), conv.strides(),
+Cached& backward_weights_primitive(const Conv& conv, bool low) {
+  return cached(conv.key(low ? "bwd_weights_bf16" : "bwd_weights"), [&] {
+    const dt in = low ? dt::bf16 : dt::f32;
+    auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false, low), engine());
+    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, conv.src_md(in),
+                                                         conv.weights_md(tag::any), conv.dst_md(in), conv.strides(),
                                                          conv.dilates(), conv.pad_l(), conv.pad_r());
     auto pd = dnnl::convolution_backward_weights::primitive_desc(desc, engine(), hint);
-    return with_weights(dnnl::convolution_backward_weights(pd), pd.diff_weights_desc(), pd.impl_info_str(), conv,
-                        true);
+    auto entry = with_weights(dnnl::convolution_backward_weights(pd), pd.diff_weights_desc(), pd.impl_info_str(), conv,
+                              true);
+    if (low) {
+      add_low_input(*entry, conv.src_md(), conv.src_md(dt::bf16));
+      add_low_input(*entry, conv.dst_md(), conv.dst_md(dt::bf16));
+    }
+    return entry;
   });
+}
+
+// Whether this convolution runs in bf16: asked for, and oneDNN has a JIT bf16 implementation of the pass.
+template <typename Make>
+bool low_for(Make make) {
+  if (!use_bf16()) return false;
+  try {
+    return jit(make().impl);
+  } catch (const dnnl::error&) {
+    return false;  // no bf16 implementation of this shape on this CPU
+  }
 }
 
 // conv2d(geometry, x, filter, bias | null, y, activation, alpha): y = activation(conv(x, filter) + bias).
@@ -306,13 +358,14 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     FloatView y = float_array(env, a[4], "y", conv.dst_size());
     const int activation = static_cast<int>(int_arg(env, a[5], "activation"));
     const float alpha = static_cast<float>(number_arg(env, a[6], "alpha"));
-    Cached& entry = forward_primitive(conv, with_bias, activation, alpha);
+    const bool low = low_for([&]() -> Cached& { return forward_primitive(conv, with_bias, activation, alpha, true); });
+    Cached& entry = forward_primitive(conv, with_bias, activation, alpha, low);
     memory user_weights(conv.weights_md(tag::hwio), engine(), filter.data);
     if (entry.reorder) {
       entry.weights_reorder.execute(stream(), user_weights, entry.weights_scratch);
     }
     std::unordered_map<int, memory> io{
-        {DNNL_ARG_SRC, memory(conv.src_md(), engine(), x.data)},
+        {DNNL_ARG_SRC, low ? low_input(entry, 0, conv.src_md(), x.data) : memory(conv.src_md(), engine(), x.data)},
         {DNNL_ARG_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights},
         {DNNL_ARG_DST, memory(conv.dst_md(), engine(), y.data)},
     };
@@ -331,10 +384,12 @@ napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
     FloatView dy = float_array(env, a[1], "dy", conv.dst_size());
     FloatView filter = float_array(env, a[2], "filter", conv.weights_size());
     FloatView dx = float_array(env, a[3], "dx", conv.src_size());
-    Cached& entry = backward_data_primitive(conv);
+    const bool low = low_for([&]() -> Cached& { return backward_data_primitive(conv, true); });
+    Cached& entry = backward_data_primitive(conv, low);
     memory user_weights(conv.weights_md(tag::hwio), engine(), filter.data);
     if (entry.reorder) entry.weights_reorder.execute(stream(), user_weights, entry.weights_scratch);
-    entry.primitive.execute(stream(), {{DNNL_ARG_DIFF_DST, memory(conv.dst_md(), engine(), dy.data)},
+    entry.primitive.execute(stream(), {{DNNL_ARG_DIFF_DST, low ? low_input(entry, 0, conv.dst_md(), dy.data)
+                                                               : memory(conv.dst_md(), engine(), dy.data)},
                                        {DNNL_ARG_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights},
                                        {DNNL_ARG_DIFF_SRC, memory(conv.src_md(), engine(), dx.data)}});
     stream().wait();
@@ -350,10 +405,13 @@ napi_value Conv2dBackwardFilter(napi_env env, napi_callback_info info) {
     FloatView x = float_array(env, a[1], "x", conv.src_size());
     FloatView dy = float_array(env, a[2], "dy", conv.dst_size());
     FloatView dfilter = float_array(env, a[3], "dfilter", conv.weights_size());
-    Cached& entry = backward_weights_primitive(conv);
+    const bool low = low_for([&]() -> Cached& { return backward_weights_primitive(conv, true); });
+    Cached& entry = backward_weights_primitive(conv, low);
     memory user_weights(conv.weights_md(tag::hwio), engine(), dfilter.data);
-    entry.primitive.execute(stream(), {{DNNL_ARG_SRC, memory(conv.src_md(), engine(), x.data)},
-                                       {DNNL_ARG_DIFF_DST, memory(conv.dst_md(), engine(), dy.data)},
+    entry.primitive.execute(stream(), {{DNNL_ARG_SRC, low ? low_input(entry, 0, conv.src_md(), x.data)
+                                                          : memory(conv.src_md(), engine(), x.data)},
+                                       {DNNL_ARG_DIFF_DST, low ? low_input(entry, 1, conv.dst_md(), dy.data)
+                                                               : memory(conv.dst_md(), engine(), dy.data)},
                                        {DNNL_ARG_DIFF_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights}});
     if (entry.reorder) entry.weights_reorder.execute(stream(), entry.weights_scratch, user_weights);
     stream().wait();
@@ -400,7 +458,8 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
     if (rows <= 0 || cols <= 0) throw JsError{"sumRows: rows and cols must be positive"};
     FloatView x = float_array(env, a[0], "x", static_cast<size_t>(rows * cols));
     FloatView out = float_array(env, a[3], "out", static_cast<size_t>(cols));
-    const int threads = omp_get_max_threads();
+    // Small sums (a dense layer's bias gradient) stay on this thread: waking the pool costs more than they do.
+    const int threads = rows * cols > 65536 ? omp_get_max_threads() : 1;
     std::vector<double> partial(static_cast<size_t>(threads * cols), 0.0);
 #pragma omp parallel num_threads(threads)
     {
@@ -421,9 +480,43 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   });
 }
 
+// A pool's window at one output position: batch b, output row oh and column ow, and the input rows and columns
+// it covers, [row_min, row_max) and [col_min, col_max) stepped by the dilation, clipped to the input.
+struct PoolWindow {
+  int64_t b, oh, ow, row_min, row_max, col_min, col_max;
+  // Whether it is a whole 2x2 window without dilation (the usual maxPooling2d({ poolSize: 2 })).
+  bool two_by_two(const Conv& g) const {
+    return row_max - row_min == 2 && col_max - col_min == 2 && g.dilation_h == 1 && g.dilation_w == 1;
+  }
+};
+
+// Calls start(b) once per batch, then visit(window) for each of its output positions in row-major order; batches
+// run on OpenMP threads. The geometry is a convolution's with outChannels = inChannels and the window as the filter.
+template <typename Start, typename Visit>
+void for_each_window(const Conv& g, Start start, Visit visit) {
+  const int64_t extent_h = (g.kh - 1) * g.dilation_h + 1;
+  const int64_t extent_w = (g.kw - 1) * g.dilation_w + 1;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < g.n; ++b) {
+    start(b);
+    for (int64_t oh = 0; oh < g.oh; ++oh) {
+      const int64_t row_corner = oh * g.stride_h - g.pad_top;
+      int64_t row_min = row_corner;
+      while (row_min < 0) row_min += g.dilation_h;
+      const int64_t row_max = std::min(g.h, row_corner + extent_h);
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const int64_t col_corner = ow * g.stride_w - g.pad_left;
+        int64_t col_min = col_corner;
+        while (col_min < 0) col_min += g.dilation_w;
+        visit(PoolWindow{b, oh, ow, row_min, row_max, col_min, std::min(g.w, col_corner + extent_w)});
+      }
+    }
+  }
+}
+
 // maxPoolGrad(geometry, x, dy, dx): dx[argmax of each window] += dy, where the argmax is the first strictly greatest
-// element in row-major window order (tfjs's cpu rule; a window of only NaN or -inf passes nothing). The geometry is
-// a convolution's with outChannels = inChannels and the pool window as the filter. Batches run on OpenMP threads.
+// element in row-major window order (tfjs's cpu rule; a window of only NaN or -inf passes nothing). A whole 2x2
+// window takes a four-compare path written as selects, which the compiler turns into conditional moves.
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto a = args(env, info, 4);
@@ -434,40 +527,168 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
     FloatView dx = float_array(env, a[3], "dx", g.src_size());
     const int64_t channels = g.c;
     const int64_t row_stride = g.w * channels;
-    const int64_t extent_h = (g.kh - 1) * g.dilation_h + 1;
-    const int64_t extent_w = (g.kw - 1) * g.dilation_w + 1;
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < g.n; ++b) {
-      const float* xb = x.data + b * g.h * row_stride;
-      float* dxb = dx.data + b * g.h * row_stride;
-      std::fill(dxb, dxb + g.h * row_stride, 0.f);
-      for (int64_t oh = 0; oh < g.oh; ++oh) {
-        const int64_t row_corner = oh * g.stride_h - g.pad_top;
-        int64_t row_min = row_corner;
-        while (row_min < 0) row_min += g.dilation_h;
-        const int64_t row_max = std::min(g.h, row_corner + extent_h);
-        for (int64_t ow = 0; ow < g.ow; ++ow) {
-          const int64_t col_corner = ow * g.stride_w - g.pad_left;
-          int64_t col_min = col_corner;
-          while (col_min < 0) col_min += g.dilation_w;
-          const int64_t col_max = std::min(g.w, col_corner + extent_w);
-          const float* grad = dy.data + ((b * g.oh + oh) * g.ow + ow) * channels;
+    const int64_t image = g.h * row_stride;
+    const float lowest = -std::numeric_limits<float>::infinity();
+    for_each_window(
+        g, [&](int64_t b) { std::fill(dx.data + b * image, dx.data + (b + 1) * image, 0.f); },
+        [&](const PoolWindow& w) {
+          const float* xb = x.data + w.b * image;
+          float* dxb = dx.data + w.b * image;
+          const float* grad = dy.data + ((w.b * g.oh + w.oh) * g.ow + w.ow) * channels;
+          if (w.two_by_two(g)) {
+            const int64_t corner = (w.row_min * g.w + w.col_min) * channels;
+            const float* p0 = xb + corner;
+            const float* p1 = p0 + channels;
+            const float* p2 = p0 + row_stride;
+            const float* p3 = p2 + channels;
+            for (int64_t c = 0; c < channels; ++c) {
+              float top = lowest;
+              int64_t where = -1;
+              const float v0 = p0[c], v1 = p1[c], v2 = p2[c], v3 = p3[c];
+              where = v0 > top ? corner : where;
+              top = v0 > top ? v0 : top;
+              where = v1 > top ? corner + channels : where;
+              top = v1 > top ? v1 : top;
+              where = v2 > top ? corner + row_stride : where;
+              top = v2 > top ? v2 : top;
+              where = v3 > top ? corner + row_stride + channels : where;
+              if (where >= 0) dxb[where + c] += grad[c];
+            }
+            return;
+          }
           for (int64_t c = 0; c < channels; ++c) {
-            float best = -std::numeric_limits<float>::infinity();
+            float top = lowest;
             int64_t where = -1;
-            for (int64_t row = row_min; row < row_max; row += g.dilation_h) {
-              for (int64_t col = col_min; col < col_max; col += g.dilation_w) {
+            for (int64_t row = w.row_min; row < w.row_max; row += g.dilation_h) {
+              for (int64_t col = w.col_min; col < w.col_max; col += g.dilation_w) {
                 const int64_t at = (row * g.w + col) * channels + c;
-                if (xb[at] > best) {
-                  best = xb[at];
+                if (xb[at] > top) {
+                  top = xb[at];
                   where = at;
                 }
               }
             }
             if (where >= 0) dxb[where] += grad[c];
           }
-        }
+        });
+    return undefined(env);
+  });
+}
+
+// addRows(a, rows, cols, b, bRows, out): out[i·cols + j] = a[i·cols + j] + b[(i mod bRows)·cols + j]: a same-shape sum
+// (bRows = rows), or a bias over the innermost axis (bRows = 1), each float rounded once as tfjs's Add does, on
+// OpenMP threads for large arrays.
+napi_value AddRows(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 6);
+    const int64_t rows = int_arg(env, a[1], "rows");
+    const int64_t cols = int_arg(env, a[2], "cols");
+    const int64_t b_rows = int_arg(env, a[4], "bRows");
+    if (rows <= 0 || cols <= 0) throw JsError{"addRows: rows and cols must be positive"};
+    if (b_rows != 1 && b_rows != rows) throw JsError{"bRows: expected 1 or rows (" + std::to_string(rows) + "), received " + std::to_string(b_rows)};
+    const FloatView x = float_array(env, a[0], "a", static_cast<size_t>(rows * cols));
+    const FloatView y = float_array(env, a[3], "b", static_cast<size_t>(b_rows * cols));
+    const FloatView out = float_array(env, a[5], "out", static_cast<size_t>(rows * cols));
+    const float* __restrict left = x.data;
+    const float* __restrict right = y.data;
+    float* __restrict sum = out.data;
+    if (b_rows == rows) {
+      const int64_t count = rows * cols;
+#pragma omp parallel for schedule(static) if (count > 65536)
+      for (int64_t i = 0; i < count; ++i) sum[i] = left[i] + right[i];
+    } else {
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* row = left + i * cols;
+        float* target = sum + i * cols;
+        for (int64_t j = 0; j < cols; ++j) target[j] = row[j] + right[j];
       }
+    }
+    return undefined(env);
+  });
+}
+
+// relu(x, out): out = x > 0 ? x : 0, NaN kept (tfjs's rule on wasm and cpu: relu(-0) is +0), on OpenMP threads.
+napi_value Relu(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 2);
+    const FloatView x = float_array(env, a[0], "x", 0);
+    const FloatView y = float_array(env, a[1], "out", x.length);
+    const float* __restrict in = x.data;
+    float* __restrict out = y.data;
+    const int64_t count = static_cast<int64_t>(x.length);
+#pragma omp parallel for schedule(static) if (count > 65536)
+    for (int64_t i = 0; i < count; ++i) {
+      const float value = in[i];
+      out[i] = value > 0.f ? value : (value != value ? value : 0.f);
+    }
+    return undefined(env);
+  });
+}
+
+// maxPool(geometry, x, y): y = the first strictly greatest element of each window, -inf when none is (a window of
+// only NaN or -inf): tfjs's cpu rule, which the gradient above follows. A whole 2x2 window takes a four-compare path.
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 3);
+    const Conv g = Conv::from(env, a[0]);
+    if (g.oc != g.c) throw JsError{"geometry: a pool's outChannels must equal its inChannels"};
+    FloatView x = float_array(env, a[1], "x", g.src_size());
+    FloatView y = float_array(env, a[2], "y", g.dst_size());
+    const int64_t channels = g.c;
+    const int64_t row_stride = g.w * channels;
+    const float lowest = -std::numeric_limits<float>::infinity();
+    for_each_window(
+        g, [](int64_t) {},
+        [&](const PoolWindow& w) {
+          const float* xb = x.data + w.b * g.h * row_stride;
+          float* out = y.data + ((w.b * g.oh + w.oh) * g.ow + w.ow) * channels;
+          if (w.two_by_two(g)) {
+            const float* p0 = xb + (w.row_min * g.w + w.col_min) * channels;
+            const float* p1 = p0 + channels;
+            const float* p2 = p0 + row_stride;
+            const float* p3 = p2 + channels;
+            for (int64_t c = 0; c < channels; ++c) {
+              float top = lowest;
+              top = p0[c] > top ? p0[c] : top;
+              top = p1[c] > top ? p1[c] : top;
+              top = p2[c] > top ? p2[c] : top;
+              top = p3[c] > top ? p3[c] : top;
+              out[c] = top;
+            }
+            return;
+          }
+          for (int64_t c = 0; c < channels; ++c) out[c] = lowest;
+          for (int64_t row = w.row_min; row < w.row_max; row += g.dilation_h) {
+            for (int64_t col = w.col_min; col < w.col_max; col += g.dilation_w) {
+              const float* px = xb + (row * g.w + col) * channels;
+              for (int64_t c = 0; c < channels; ++c) out[c] = px[c] > out[c] ? px[c] : out[c];
+            }
+          }
+        });
+    return undefined(env);
+  });
+}
+
+// reluGrad(dy, x, dx): the gradient of relu, dx = dy where x > 0 and dy·0 elsewhere (a signed zero, or NaN where
+// dy is NaN or infinite), NaN where x is NaN: what tfjs's mul(dy, cast(step(x), 'float32')) gives on wasm, in one
+// pass instead of three, on OpenMP threads.
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 3);
+    const FloatView dy = float_array(env, a[0], "dy", 0);
+    const size_t n = dy.length;
+    const FloatView x = float_array(env, a[1], "x", n);
+    const FloatView dx = float_array(env, a[2], "dx", n);
+    const float* __restrict g = dy.data;
+    const float* __restrict v = x.data;
+    float* __restrict out = dx.data;
+    const int64_t count = static_cast<int64_t>(n);
+#pragma omp parallel for schedule(static) if (count > 65536)
+    for (int64_t i = 0; i < count; ++i) {
+      const float value = v[i];
+      const float mask = value > 0.f ? 1.f : (value != value ? value : 0.f);
+      out[i] = g[i] * mask;
     }
     return undefined(env);
   });
@@ -571,6 +792,38 @@ napi_value SgdUpdate(napi_env env, napi_callback_info info) {
   });
 }
 
+// setPrecision("f32" | "bf16"): the convolutions' precision (bf16: bf16 products, f32 sums and outputs; only on a
+// CPU with bf16 instructions, else an error). getPrecision(): the current one.
+napi_value SetPrecision(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1);
+    char value[16] = {0};
+    size_t length = 0;
+    if (napi_get_value_string_utf8(env, a[0], value, sizeof value, &length) != napi_ok) {
+      throw JsError{"precision: expected 'f32' or 'bf16'"};
+    }
+    if (std::strcmp(value, "f32") == 0) {
+      use_bf16() = false;
+    } else if (std::strcmp(value, "bf16") == 0) {
+      const auto isa = dnnl::get_effective_cpu_isa();
+      if (isa != dnnl::cpu_isa::avx512_core_bf16 && isa != dnnl::cpu_isa::avx512_core_amx) {
+        throw JsError{"precision 'bf16' needs a CPU with bf16 instructions (avx512_core_bf16 or avx512_core_amx)"};
+      }
+      use_bf16() = true;
+    } else {
+      throw JsError{std::string("precision: expected 'f32' or 'bf16', received '") + value + "'"};
+    }
+    return undefined(env);
+  });
+}
+
+napi_value GetPrecision(napi_env env, napi_callback_info) {
+  napi_value value;
+  const char* text = use_bf16() ? "bf16" : "f32";
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
+  return value;
+}
+
 // setThreads(n): the number of OpenMP threads oneDNN uses. getThreads(): the current number.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -624,9 +877,14 @@ napi_value Implementation(napi_env env, napi_callback_info info) {
     check(env, napi_get_value_string_utf8(env, a[0], kind, sizeof kind, &length), "kind");
     const Conv conv = Conv::from(env, a[1]);
     std::string impl;
-    if (std::strcmp(kind, "fwd") == 0) impl = forward_primitive(conv, false, kLinear, 0.f).impl;
-    else if (std::strcmp(kind, "bwd_data") == 0) impl = backward_data_primitive(conv).impl;
-    else if (std::strcmp(kind, "bwd_weights") == 0) impl = backward_weights_primitive(conv).impl;
+    const bool low = use_bf16();
+    auto pick = [&](auto make) -> std::string {
+      if (low && low_for([&]() -> Cached& { return make(true); })) return make(true).impl + " bf16";
+      return make(false).impl;
+    };
+    if (std::strcmp(kind, "fwd") == 0) impl = pick([&](bool l) -> Cached& { return forward_primitive(conv, false, kLinear, 0.f, l); });
+    else if (std::strcmp(kind, "bwd_data") == 0) impl = pick([&](bool l) -> Cached& { return backward_data_primitive(conv, l); });
+    else if (std::strcmp(kind, "bwd_weights") == 0) impl = pick([&](bool l) -> Cached& { return backward_weights_primitive(conv, l); });
     else throw JsError{std::string("kind: expected 'fwd', 'bwd_data' or 'bwd_weights', received '") + kind + "'"};
     napi_value value;
     check(env, napi_create_string_utf8(env, impl.c_str(), impl.size(), &value), "string");
@@ -642,10 +900,16 @@ napi_value Init(napi_env env, napi_value exports) {
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addRows", nullptr, AddRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"getPrecision", nullptr, GetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"implementation", nullptr, Implementation, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

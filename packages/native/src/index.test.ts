@@ -324,6 +324,75 @@ describe('adamUpdate and sgdUpdate', () => {
   });
 });
 
+/** A float32 value rounded to bfloat16 (round to nearest, ties to even), as oneDNN's f32 → bf16 conversion does. */
+function toBf16(values: Float32Array): Float32Array {
+  const out = Float32Array.from(values);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    const v = bits[i] as number;
+    bits[i] = ((v + 0x7fff + ((v >>> 16) & 1)) & 0xffff0000) >>> 0;
+  }
+  return out;
+}
+
+describe('setPrecision: bf16 convolutions', () => {
+  const bf16Cpu = ['avx512_core_bf16', 'avx512_core_amx'].includes(native.info().cpuIsa);
+
+  it('defaults to f32, and refuses an unknown precision naming the value', () => {
+    expect(native.getPrecision?.()).toBe('f32');
+    expect(() => native.setPrecision?.('fp16' as 'bf16')).toThrow("precision must be 'f32' or 'bf16' (received fp16)");
+  });
+
+  it(`runs the three passes on bf16-rounded inputs with float32 sums where the CPU has bf16 (this CPU: ${native.info().cpuIsa}), and refuses where it has not`, () => {
+    if (!bf16Cpu) {
+      expect(() => native.setPrecision?.('bf16')).toThrow("precision 'bf16' needs a CPU with bf16 instructions");
+      expect(native.getPrecision?.()).toBe('f32');
+      return;
+    }
+    // 32 → 64 channels: a shape oneDNN has bf16 kernels for (a convolution without one stays f32).
+    const g = geometry(2, 9, 8, 32, 64, [3, 3], [1, 1], [1, 1], true);
+    const random = makeRandom(99);
+    const n = sizes(g);
+    const [x, filter, dy] = [filled(n.x, random), filled(n.filter, random), filled(n.y, random)];
+    const [xb, fb, dyb] = [toBf16(x), toBf16(filter), toBf16(dy)];
+    const y = new Float64Array(n.y);
+    const dx = new Float64Array(n.x);
+    const df = new Float64Array(n.filter);
+    eachTap(g, (xi, fi, yi) => {
+      y[yi] = (y[yi] as number) + (xb[xi] as number) * (fb[fi] as number);
+      dx[xi] = (dx[xi] as number) + (dyb[yi] as number) * (fb[fi] as number);
+      df[fi] = (df[fi] as number) + (dyb[yi] as number) * (xb[xi] as number);
+    });
+    const run = (): Float32Array[] => {
+      const out = [new Float32Array(n.y), new Float32Array(n.x), new Float32Array(n.filter)] as const;
+      native.conv2d(g, x, filter, null, out[0]);
+      native.conv2dBackwardData(g, dy, filter, out[1]);
+      native.conv2dBackwardFilter(g, x, dy, out[2]);
+      return [...out];
+    };
+    const f32 = run();
+    native.setPrecision!('bf16');
+    try {
+      expect(native.getPrecision!()).toBe('bf16');
+      const low = run();
+      (['fwd', 'bwd_data', 'bwd_weights'] as const).forEach((pass) => expect(native.implementation(pass, g), pass).toMatch(/bf16/));
+      // Products of the bf16-rounded values, summed in float32: equal to the float64 sums to float32 rounding.
+      expect(maxRelativeError(low[0]!, y)).toBeLessThan(1e-5);
+      expect(maxRelativeError(low[1]!, dx)).toBeLessThan(1e-5);
+      expect(maxRelativeError(low[2]!, df)).toBeLessThan(1e-5);
+      // …and not the float32 results (which round nothing): the rounding is what bf16 costs, ~3 significant digits.
+      [0, 1, 2].forEach((i) => {
+        const error = maxRelativeError(low[i]!, f32[i]!);
+        expect(error).toBeGreaterThan(1e-4);
+        expect(error).toBeLessThan(2e-2);
+      });
+    } finally {
+      native.setPrecision!('f32');
+    }
+    expect(maxRelativeError(run()[0]!, f32[0]!)).toBe(0);
+  });
+});
+
 describe('status and errors', () => {
   it('reports oneDNN, its instruction set and its threads', () => {
     const status = nativeStatus();

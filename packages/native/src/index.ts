@@ -93,6 +93,36 @@ export interface NativeKernels {
   /** `out[j] = Σ_i x[i · cols + j]`: the sum over every axis but the innermost, accumulated in float64. */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /**
+   * Relu's gradient in one pass on OpenMP threads: `dx[i] = dy[i] · (x[i] > 0 ? 1 : x[i] is NaN ? NaN : 0)`, bit for
+   * bit tfjs's `mul(dy, cast(step(x), 'float32'))`. `x` and `dx` hold at least `dy.length` floats. Absent when the
+   * addon was built from older sources (rebuild it).
+   */
+  reluGrad?(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  /**
+   * `out[i·cols + j] = a[i·cols + j] + b[(i mod bRows)·cols + j]` on OpenMP threads: a same-shape sum (`bRows` =
+   * `rows`) or a bias over the innermost axis (`bRows` = 1), each sum rounded once to float32 as tfjs's `Add`.
+   * Absent when the addon was built from older sources.
+   */
+  addRows?(a: Float32Array, rows: number, cols: number, b: Float32Array, bRows: number, out: Float32Array): void;
+  /** `out = x > 0 ? x : 0` with NaN kept (tfjs's relu: relu(−0) is +0), on OpenMP threads. Absent in older builds. */
+  relu?(x: Float32Array, out: Float32Array): void;
+  /**
+   * Max pooling: `y` = the first strictly greatest element of each window, −∞ when there is none (a window of NaN or
+   * −∞): tfjs's cpu rule, which {@link NativeKernels.maxPoolGrad} follows. `geometry` as for `maxPoolGrad`. Absent in
+   * older builds.
+   */
+  maxPool?(geometry: ConvGeometry, x: Float32Array, y: Float32Array): void;
+  /**
+   * The convolutions' precision: `'f32'` (the default), or `'bf16'`: inputs and weights rounded to bfloat16 for the
+   * products, sums and outputs in float32 (oneDNN's bf16 kernels; AMX where the CPU has it). Only on a CPU with bf16
+   * instructions (`info().cpuIsa` `avx512_core_bf16` or `avx512_core_amx`), else it throws; a convolution oneDNN
+   * has no fast bf16 kernel for stays in f32. Changes results (about 3 significant digits per product): an opt-in.
+   * Absent in older builds.
+   */
+  setPrecision?(precision: 'f32' | 'bf16'): void;
+  /** The current precision of the convolutions (see `setPrecision`). Absent in older builds. */
+  getPrecision?(): 'f32' | 'bf16';
+  /**
    * One Adam/AdamW step of one variable, in one pass (@convkit/optim's rule, float32 with no fused multiply-add):
    * reads `w`, `g`, `m`, `v` (and `vMax`) and writes `wOut`, `mOut`, `vOut` (and `vMaxOut`). `scalars` are the
    * float32 `[weightScale, weightDecay, beta1, 1 − beta1, beta2, 1 − beta2, −stepSize, √biasCorrection2, epsilon]`;
@@ -142,6 +172,12 @@ interface RawAddon {
   matMul: NativeKernels['matMul'];
   maxPoolGrad(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   sumRows: NativeKernels['sumRows'];
+  reluGrad?: NonNullable<NativeKernels['reluGrad']>;
+  addRows?: NonNullable<NativeKernels['addRows']>;
+  relu?: NonNullable<NativeKernels['relu']>;
+  maxPool?(geometry: Int32Array, x: Float32Array, y: Float32Array): void;
+  setPrecision?(precision: string): void;
+  getPrecision?(): 'f32' | 'bf16';
   adamUpdate?: NonNullable<NativeKernels['adamUpdate']>;
   sgdUpdate?: NonNullable<NativeKernels['sgdUpdate']>;
   setThreads(threads: number): void;
@@ -223,6 +259,19 @@ function wrap(raw: RawAddon): NativeKernels {
     matMul: (...args) => raw.matMul(...args),
     maxPoolGrad: (geometry, x, dy, dx) => raw.maxPoolGrad(packGeometry(geometry), x, dy, dx),
     sumRows: (x, rows, cols, out) => raw.sumRows(x, rows, cols, out),
+    ...(raw.reluGrad === undefined ? {} : { reluGrad: raw.reluGrad }),
+    ...(raw.addRows === undefined ? {} : { addRows: raw.addRows }),
+    ...(raw.relu === undefined ? {} : { relu: raw.relu }),
+    ...(raw.setPrecision === undefined || raw.getPrecision === undefined
+      ? {}
+      : {
+          setPrecision(precision: 'f32' | 'bf16') {
+            if (precision !== 'f32' && precision !== 'bf16') throw new Error(`precision must be 'f32' or 'bf16' (received ${String(precision)})`);
+            raw.setPrecision!(precision);
+          },
+          getPrecision: () => raw.getPrecision!(),
+        }),
+    ...(raw.maxPool === undefined ? {} : { maxPool: (geometry: ConvGeometry, x: Float32Array, y: Float32Array) => raw.maxPool!(packGeometry(geometry), x, y) }),
     ...(raw.adamUpdate === undefined ? {} : { adamUpdate: raw.adamUpdate }),
     ...(raw.sgdUpdate === undefined ? {} : { sgdUpdate: raw.sgdUpdate }),
     setThreads(threads) {

@@ -1,0 +1,49 @@
+// The entry of a DataLoader's worker thread (see worker-pool.ts): encodes batches and runs the transform off the
+// training thread, on its own tfjs backend.
+import { workerData } from 'node:worker_threads';
+import { initBackend, tf } from '@convkit/core';
+import { createPixelEncoder } from './batch-encoder.js';
+import type { BatchTransform } from './batch-transform.js';
+import { transformImages } from './batch-transform.js';
+import { loadTransformModule } from './transform-module.js';
+import type { BatchJob, BatchWorkerData, WorkerReply } from './worker-pool.js';
+
+const init = workerData as BatchWorkerData;
+const port = init.port;
+
+async function start(): Promise<BatchTransform | undefined> {
+  if (init.backend === 'cpu') await initBackend({ backend: 'cpu', log: false, env: {} });
+  else await initBackend({ backend: 'wasm', threads: 1, native: false, log: false, env: {} });
+  return init.transformModule === undefined ? undefined : loadTransformModule(init.transformModule);
+}
+
+async function build(job: BatchJob, transform: BatchTransform | undefined): Promise<Extract<WorkerReply, { x: Float32Array }>> {
+  const [height, width, channels] = init.shape;
+  const count = job.bytes.length / (height * width * channels);
+  const encoded = encode(job.bytes, Int32Array.from({ length: count }, (_, i) => i));
+  if (transform === undefined) return { id: job.id, x: encoded, shape: [count, height, width, channels] };
+  const x = tf.tensor4d(encoded, [count, height, width, channels], 'float32');
+  let out: tf.Tensor4D | undefined;
+  try {
+    out = transformImages(x, transform, job.transformSeed, job.batchIndex);
+    const values = (await out.data()) as Float32Array;
+    // wasm hands out a fresh copy; another backend may hand out its own storage, which must not be transferred.
+    return { id: job.id, x: tf.getBackend() === 'wasm' ? values : values.slice(), shape: out.shape };
+  } finally {
+    if (out !== undefined && out !== x) out.dispose();
+    x.dispose();
+  }
+}
+
+const encode = createPixelEncoder(init.shape, init.table);
+// A failed start (the backend, the transform module) answers every job with its error.
+const ready = start();
+ready.catch(() => undefined);
+port.on('message', (job: BatchJob) => {
+  ready
+    .then((transform) => build(job, transform))
+    .then(
+      (reply) => port.postMessage(reply satisfies WorkerReply, [reply.x.buffer as ArrayBuffer]),
+      (error: unknown) => port.postMessage({ id: job.id, error: (error as Error).message ?? String(error) } satisfies WorkerReply),
+    );
+});
