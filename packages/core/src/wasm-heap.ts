@@ -7,9 +7,14 @@ interface WasmHeapBackend {
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
-/** Allocates an output tensor on the wasm heap; the kernel's caller owns it. */
-export function makeOutput(backend: tf.KernelBackend, shape: number[]): tf.TensorInfo {
-  return (backend as unknown as WasmHeapBackend).makeOutput(shape, 'float32');
+/** Allocates an output tensor (float32 unless `dtype` says otherwise) on the wasm heap; the kernel's caller owns it. */
+export function makeOutput(backend: tf.KernelBackend, shape: number[], dtype: tf.DataType = 'float32'): tf.TensorInfo {
+  return (backend as unknown as WasmHeapBackend).makeOutput(shape, dtype);
+}
+
+/** A view of any numeric tensor's memory on the wasm heap, typed by its dtype (bool: Uint8Array). Same staleness rule as {@link heapFloats}. */
+export function heapValues(backend: tf.KernelBackend, info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array {
+  return (backend as unknown as WasmHeapBackend).typedArrayFromHeap(info);
 }
 
 /**

@@ -1,23 +1,22 @@
-// `Identity` on the wasm backend without a copy.
+// `Identity` and `Cast` on the wasm backend: no copy for the same dtype, the cpu rule for bool.
 import type * as tf from '@tensorflow/tfjs';
 import type { KernelProvider, NextKernel } from './kernel-registry.js';
 import type { KernelArgs } from './wasm-kernel-call.js';
+import { heapValues, makeOutput } from './wasm-heap.js';
 
 /** The part of tfjs-backend-wasm's `BackendWasm` that shares a buffer between tensors (as its `Reshape` does). */
 interface RefCountingBackend {
   incRef(dataId: tf.DataId): void;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
 /**
  * `Cast` of int32 or float32 to bool as `x ≠ 0` (NaN is true), the cpu backend's rule. tfjs-backend-wasm 4.22 keeps
  * the low byte instead: int32 −2 became 254, 256 became 0 (false), 0.5 became 0.
  */
-function castToBool(x: tf.TensorInfo, backend: RefCountingBackend): tf.TensorInfo {
-  const out = backend.makeOutput([...x.shape], 'bool');
-  const values = backend.typedArrayFromHeap(x);
-  const flags = backend.typedArrayFromHeap(out);
+function castToBool(x: tf.TensorInfo, backend: tf.KernelBackend): tf.TensorInfo {
+  const out = makeOutput(backend, [...x.shape], 'bool');
+  const values = heapValues(backend, x);
+  const flags = heapValues(backend, out);
   for (let i = 0; i < values.length; i++) flags[i] = values[i] !== 0 ? 1 : 0;
   return out;
 }
@@ -45,13 +44,16 @@ function sharedCast(args: KernelArgs, next: NextKernel): tf.TensorInfo {
   const x = args.inputs['x'] as tf.TensorInfo;
   const dtype = (args.attrs as { dtype?: tf.DataType } | undefined)?.dtype;
   if (dtype === 'bool' && (x.dtype === 'int32' || x.dtype === 'float32')) {
-    return castToBool(x, args.backend as unknown as RefCountingBackend);
+    return castToBool(x, args.backend);
   }
   if (dtype !== x.dtype || (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool')) return next(args) as tf.TensorInfo;
   return sharedIdentity(args, next);
 }
 
-/** `Identity` and same-dtype `Cast` without a copy on wasm, as a kernel provider. Declared by `registerWasmGradientKernels`. */
+/**
+ * `Identity` and same-dtype `Cast` without a copy on wasm (and a cast to bool by the cpu rule), as a kernel provider.
+ * Declared by `registerWasmGradientKernels`.
+ */
 export const WASM_IDENTITY_PROVIDER: KernelProvider = {
   name: 'wasm-identity',
   label: 'convkit-wasm',

@@ -33,6 +33,14 @@ async function onBoth<T extends ArrayLike<number>[]>(fn: () => T | Promise<T>): 
   return { cpu, wasm };
 }
 
+/** The values of tensors `make` builds (inside a tidy), read with `await data()`, the tensors then disposed. */
+async function read(make: () => tf.Tensor[]): Promise<Float32Array[]> {
+  const tensors = tf.tidy(make);
+  const values = await Promise.all(tensors.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose(tensors);
+  return values;
+}
+
 function outShape(c: ConvCase): Shape4 {
   return tf.backend_util.computeConv2DInfo(c.xShape, c.filterShape, c.strides, c.dilations, c.pad, undefined, false, 'channelsLast')
     .outShape as Shape4;
@@ -241,12 +249,11 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     const i = -Infinity;
     const x = [n, i, n, 1, n, i, 3, 5, n, i, 3, 5, n, i, 0, 2];
     const { cpu, wasm } = await onBoth(() =>
-      tf.tidy(() => {
+      read(() => {
         const input = tf.tensor4d(x, [1, 2, 2, 4]);
         const output = tf.tensor4d([0, 0, 0, 0], [1, 1, 1, 4]);
         const dy = tf.tensor4d([10, 20, 30, 40], [1, 1, 1, 4]);
-        const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input, output }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
-        return [dx.dataSync()];
+        return [tf.engine().runKernel('MaxPoolGrad', { dy, input, output }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor];
       }),
     );
     expect(Array.from(wasm[0])).toEqual(Array.from(cpu[0]));
@@ -255,13 +262,13 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
   });
 
   it.each([
-    { a: [4, 5, 6, 7], b: [7] },
-    { a: [7], b: [4, 5, 6, 7] },
-    { a: [64, 30, 40], b: [1, 1, 40] },
-    { a: [3, 70_000], b: [3, 70_000] },
-    { a: [2, 1, 3], b: [1, 4, 3] },
-    { a: [5, 3], b: [5, 1] },
-  ])('Add of %o and Relu equal the stock wasm kernels bit for bit (NaN, ±0, ±∞; other broadcasts fall back)', async ({ a, b }) => {
+    { a: [4, 5, 6, 7], b: [7], native: true },
+    { a: [7], b: [4, 5, 6, 7], native: true },
+    { a: [64, 30, 40], b: [1, 1, 40], native: true },
+    { a: [3, 70_000], b: [3, 70_000], native: true },
+    { a: [2, 1, 3], b: [1, 4, 3], native: false },
+    { a: [5, 3], b: [5, 1], native: false },
+  ])('Add of %o and Relu equal the stock wasm kernels bit for bit (NaN, ±0, ±∞; other broadcasts fall back)', async ({ a, b, native: served }) => {
     const specials = [NaN, 0, -0, Infinity, -Infinity, 1e-40, -1.5];
     const fill = (n: number, offset: number): Float32Array =>
       Float32Array.from(normals(rng, n), (v, i) => (i % 5 === 0 ? (specials[(i / 5 + offset) % specials.length] as number) : v));
@@ -276,15 +283,25 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
       tf.dispose([x, y, sum, relu]);
       return result;
     };
-    const native = await expectNoLeak(run);
+    // The addon's addRows, counted, so that a kernel that always fell back would fail here.
+    const addon = loadNative();
+    let calls = 0;
+    registerNativeKernels({ ...addon, addRows: (...args) => { calls++; addon.addRows!(...args); } }, 2);
+    let native: string[][];
+    try {
+      native = await expectNoLeak(run);
+    } finally {
+      registerNativeKernels(addon, 2);
+    }
+    expect(calls).toBe(served ? 1 : 0);
     const stock = await withKernelProviders({ only: [] }, run);
     expect(native).toEqual(stock);
   });
 
   it('adds int32 tensors through the stock kernel', async () => {
     await tf.setBackend('wasm');
-    const sum = tf.tidy(() => tf.add(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor1d([10, 20], 'int32')).arraySync());
-    expect(sum).toEqual([[11, 22], [13, 24]]);
+    const [sum] = await read(() => [tf.add(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor1d([10, 20], 'int32'))]);
+    expect(Array.from(sum!)).toEqual([11, 22, 13, 24]);
   });
 
   it('max pooling matches cpu on random shapes, windows, strides and paddings, ties, NaN and -∞ included', async () => {
@@ -295,13 +312,13 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
       const pad = (['valid', 'same'] as const)[index % 2] as 'valid' | 'same';
       const shape: Shape4 = [1 + (index % 3), window[0] + 1 + (index % 5), window[1] + 2 + (index % 4), 1 + (index % 6) * 3];
       const values = Float32Array.from(normals(rng, size(shape)), (v, i) => (i % 7 === 0 ? (specials[i % specials.length] as number) : Math.round(v * 2) / 2));
-      const { cpu, wasm } = await onBoth(() => tf.tidy(() => [tf.maxPool(tf.tensor4d(values, shape), window, stride, pad).dataSync()]));
+      const { cpu, wasm } = await onBoth(() => read(() => [tf.maxPool(tf.tensor4d(values, shape), window, stride, pad)]));
       const bits = (a: ArrayLike<number>): string[] => Array.from(a, (v) => (Object.is(v, -0) ? '-0' : String(v)));
       expect(bits(wasm[0]), JSON.stringify({ shape, window, stride, pad })).toEqual(bits(cpu[0]));
     }
     // The stock wasm kernel's answer for a window [NaN, 1, 2, 3] was -∞; convkit's (cpu's) is 3.
-    const pooled = tf.tidy(() => Array.from(tf.maxPool(tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]), 2, 2, 'valid').dataSync()));
-    expect(pooled).toEqual([3]);
+    const [pooled] = await read(() => [tf.maxPool(tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]), 2, 2, 'valid')]);
+    expect(Array.from(pooled!)).toEqual([3]);
   });
 
   it('sums int32 tensors through the stock kernel', async () => {

@@ -182,8 +182,9 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
       throw new Error(`transform must be a function (x, rng) => x (received ${typeof transform})`);
     }
     const { transformModule } = options;
+    // Resolved (and checked) once, here; the workers import this URL.
+    const moduleUrl = transformModule === undefined ? undefined : transformModuleUrl(transformModule);
     if (transformModule !== undefined) {
-      transformModuleUrl(transformModule);
       if (transform !== undefined) throw new Error('transform and transformModule must not both be given (pass one of them)');
       if (deferTransform) {
         throw new Error(
@@ -215,7 +216,7 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
       backend: tf.getBackend() === 'cpu' ? 'cpu' : 'wasm',
       shape: dataset.shape,
       table: pixelTable(dataset.shape[2], this.encoding),
-      ...(transformModule === undefined ? {} : { transformModule: { ...transformModule, url: transformModuleUrl(transformModule) } }),
+      ...(transformModule === undefined || moduleUrl === undefined ? {} : { transformModule: { ...transformModule, url: moduleUrl } }),
     }));
     this.deferTransform = deferTransform && transform !== undefined;
     this.dataset = dataset;
