@@ -8,9 +8,10 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRng, initBackend, tf } from '@convkit/core';
+import { createRng, initBackend } from '@convkit/core';
 import { DataLoader, loadFashionMnist, subset } from '@convkit/data';
 import { Learner, progressBar } from '@convkit/learner';
+import { adam } from '@convkit/optim';
 import { learningCurves } from '@convkit/plot';
 import { QUICKSTART_RECIPE as QUICKSTART, quickstartModel } from '@convkit/models';
 
@@ -54,7 +55,8 @@ const cosineAnnealing = {
 const learner = new Learner({
   model,
   loss: 'softmaxCrossEntropy',
-  optimizer: tf.train.adam(peakLearningRate),
+  // PyTorch's Adam rule; on wasm one fused kernel updates every weight (tf.train.adam works too, slower).
+  optimizer: adam({ learningRate: peakLearningRate }),
   train,
   valid: test,
   plugins: [cosineAnnealing, progressBar()],

@@ -10,7 +10,9 @@
 // per step (tf.profile) and the time per step outside kernels (unprofiled wall − profiled kernel time).
 // Options: --batch 64, --repeats 5, --steps N (timed steps per window; default W1 10, VGG 4), --workloads w1,vgg,
 // --peak-size 2048, --peak-repeats 5, --optimizer convkit|tfjs (training's Adam: @convkit/optim's, the default, or
-// tf.train.adam), --fused-ab (also without the fused optimizer update), --out FILE (default results/bench/core.json at the repository root).
+// tf.train.adam), --rounds N (2: convkit and PyTorch alternate which runs first, medians over all rounds' windows),
+// --layers convkit|tfjs (convkit's conv layers: conv2dLayer, the default, or tf.layers.conv2d), --fused-ab
+// (also without the fused optimizer update), --out FILE (default results/bench/core.json at the repository root).
 // `--backend webgpu` measures convkit on WebGPU alone (CONVKIT_BACKEND=webgpu, reads with `await data()`) and writes
 // results/bench/gpu-webgpu.json on a GPU, or results/bench/webgpu-software.json on a software adapter (lavapipe), with
 // the adapter (vendor, architecture, device, driver, buffer limits) in the JSON.
@@ -29,6 +31,9 @@ const option = (name, fallback) => {
 const batch = Number(option('batch', process.env.CONVKIT_BATCH ?? 64));
 // Training's optimizer: @convkit/optim's adam (fused on wasm), or tfjs's tf.train.adam with --optimizer tfjs.
 const trainOptimizer = option('optimizer', 'convkit');
+// convkit's conv layers: @convkit/core's conv2dLayer (conv + bias + relu as one kernel in training), or tf.layers.conv2d
+// with --layers tfjs.
+const convLayers = option('layers', 'convkit');
 const repeats = Number(option('repeats', process.env.CONVKIT_BENCH_REPEATS ?? 5));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
@@ -49,7 +54,7 @@ if (option('backend', 'auto') === 'webgpu') {
   };
   const rows = [];
   for (const name of option('workloads', 'w1,vgg').split(',')) {
-    const run = await setUp(name, batch, { optimizer: trainOptimizer });
+    const run = await setUp(name, batch, { optimizer: trainOptimizer, layers: convLayers });
     const steps = Number(option('steps', 3));
     for (const [mode, fn] of [['train', run.trainAsync], ['infer', run.inferAsync]]) {
       const windows = await rates(fn, mode === 'train' ? steps : steps * 2);
@@ -111,7 +116,7 @@ if (args.includes('--child')) {
   const out = { backend: `${report.name}${kernels}${low}${fused ? '' : ', unfused optimizer'}`, native: report.native ?? null, precision: report.precision, precisionNote: report.precisionNote ?? null, fusedOptimizer: fused, threads: report.threads, workloads: {} };
   const within = (fn) => (fused ? fn() : withKernelProviders({ disable: ['native-fused-optimizer', 'wasm-fused-optimizer'] }, fn));
   await within(async () => { for (const name of option('workloads', 'w1,vgg').split(',')) {
-    const run = await setUp(name, batch, { optimizer: trainOptimizer });
+    const run = await setUp(name, batch, { optimizer: trainOptimizer, layers: convLayers });
     const steps = stepsFor(name);
     const rates = (fn, count) => {
       for (let i = 0; i < 3; i++) fn();
@@ -159,7 +164,7 @@ async function anatomy(tf, run, steps) {
       entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
       byKernel.set(k.name, entry);
     }
-    profiled.push({ wall, kernels: kernels.length, kernelMs: [...byKernel.values()].reduce((sum, e) => sum + e.ms, 0), byKernel });
+    profiled.push({ wall, kernels: kernels.length, kernelMs: [...byKernel.values()].reduce((sum, e) => sum + e.ms, 0), byKernel, peakBytes: info.peakBytes });
   }
   const wallMs = median(walls);
   const kernelMs = median(profiled.map((p) => p.kernelMs));
@@ -179,6 +184,8 @@ async function anatomy(tf, run, steps) {
     jsMsPerStep: wallMs - kernelMs,
     jsShare: (wallMs - kernelMs) / wallMs,
     profiledWallMsPerStep: median(profiled.map((p) => p.wall)),
+    // tf.profile's peakBytes: the most tensor memory the engine held during the step (weights, optimizer slots, data included).
+    peakTensorMBPerStep: median(profiled.map((p) => p.peakBytes)) / 2 ** 20,
     scopesNotCounted: scopes,
     method:
       'kernelsPerStep: registered kernels run through tf.engine per training step (tf.profile; kernels a kernel calls inside the ' +
@@ -243,12 +250,13 @@ const withFlops = (row, flopsPerSample) => {
   const limit = limitAt(row.threads);
   return { ...row, flopsPerSample: flopsPerSample ?? null, gflops, fractionOfLimit: gflops === null || limit === null ? null : gflops / limit };
 };
-for (const threads of threadCounts) {
+/** convkit's configurations at one thread count, each in a child process: oneDNN (f32, bf16), wasm alone. */
+function runConvkit(threads) {
   const convkits = [];
   const modes = nativeModes.flatMap((mode) => fusedModes.map((f) => [mode, f, 'f32']));
   if (bf16 && nativeModes.includes('1')) modes.splice(1, 0, ['1', '1', 'bf16']);
   for (const [native, fused, precision] of modes) {
-    const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, '--optimizer', trainOptimizer, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
+    const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, '--optimizer', trainOptimizer, '--layers', convLayers, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
       CONVKIT_THREADS: String(threads),
       CONVKIT_NATIVE: native,
       CONVKIT_BENCH_FUSED: fused,
@@ -261,20 +269,70 @@ for (const threads of threadCounts) {
       continue;
     }
     convkits.push(result);
+  }
+  return convkits;
+}
+
+/** PyTorch's configurations for each workload at one thread count (bench/torch_bench.py), or an error per workload. */
+function runPytorch(threads, withBf16) {
+  const out = {};
+  for (const name of workloads.split(',')) {
+    const torchConfigs = withBf16 ? ['default', 'channels_last', 'channels_last_bf16'] : ['default', 'channels_last'];
+    const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--workload', name, '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--steps', String(stepsFor(name)), '--configs', torchConfigs.join(',')], { encoding: 'utf8' });
+    if (torch.status === 0) out[name] = JSON.parse(torch.stdout.trim().split('\n').pop());
+    else console.error(`PyTorch not measured for ${name} (${threads} threads): ${torch.stderr.trim().split('\n').pop()}`);
+  }
+  return out;
+}
+
+/** The timed windows of every round in one list per configuration (the rounds' results have one shape). */
+function mergeRounds(rounds, windowsOf) {
+  const [first, ...rest] = rounds;
+  for (const later of rest) {
+    for (const [target, source] of windowsOf(first, later)) if (Array.isArray(target) && Array.isArray(source)) target.push(...source);
+  }
+  return first;
+}
+
+// --rounds N (default 2): each thread count runs convkit and PyTorch N times, alternating which goes first
+// (convkit, PyTorch, then PyTorch, convkit, …), and every row's median and spread are over the timed windows of all
+// rounds: a drift in the machine's load between the two systems then falls on both.
+const rounds = Number(option('rounds', 2));
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer (received ${option('rounds')})`);
+for (const threads of threadCounts) {
+  const convkitRounds = [];
+  const pytorchRounds = [];
+  for (let round = 0; round < rounds; round++) {
+    const runBoth = () => {
+      const ours = runConvkit(threads);
+      const theirs = runPytorch(threads, ours.some((c) => c.precision === 'bf16'));
+      return [ours, theirs];
+    };
+    if (round % 2 === 0) {
+      const [ours, theirs] = runBoth();
+      convkitRounds.push(ours);
+      pytorchRounds.push(theirs);
+    } else {
+      const theirs = runPytorch(threads, bf16 && convkitRounds[0].some((c) => c.precision === 'bf16'));
+      pytorchRounds.push(theirs);
+      convkitRounds.push(runConvkit(threads));
+    }
+  }
+  const convkits = mergeRounds(convkitRounds, (first, later) =>
+    first.flatMap((result, i) => Object.keys(result.workloads).flatMap((name) => ['train', 'infer'].map((mode) => [result.workloads[name][mode], later[i].workloads[name][mode]]))),
+  );
+  const pytorchByName = mergeRounds(pytorchRounds, (first, later) =>
+    Object.keys(first).flatMap((name) => Object.keys(first[name].configs).flatMap((config) => ['train', 'infer'].map((mode) => [first[name].configs[config][mode], later[name]?.configs[config]?.[mode] ?? []]))),
+  );
+  for (const result of convkits) {
     for (const [name, w] of Object.entries(result.workloads)) {
       flops[name] ??= w.flops;
       if (w.anatomy !== undefined) anatomies.push({ workload: name, mode: 'train', backend: result.backend, threads: result.threads, batch, ...w.anatomy });
     }
   }
   for (const name of workloads.split(',')) {
-    const torchConfigs = convkits.some((c) => c.precision === 'bf16') ? ['default', 'channels_last', 'channels_last_bf16'] : ['default', 'channels_last'];
-    const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--workload', name, '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--steps', String(stepsFor(name)), '--configs', torchConfigs.join(',')], { encoding: 'utf8' });
-    let pytorch;
-    if (torch.status === 0) {
-      pytorch = JSON.parse(torch.stdout.trim().split('\n').pop());
-      pytorchEnv = pytorch.env;
-    }
-    else console.error(`PyTorch not measured for ${name} (${threads} threads): ${torch.stderr.trim().split('\n').pop()}`);
+    const pytorch = pytorchByName[name];
+    if (pytorch !== undefined) pytorchEnv = pytorch.env;
     for (const mode of ['train', 'infer']) {
       const flopsPerSample = flops[name]?.[mode === 'train' ? 'train' : 'forward'];
       // PyTorch's best configuration for this workload, mode and thread count, at the same precision: the ratio's
@@ -323,7 +381,7 @@ const table = [
 console.log(`FP32 limit (oneDNN sgemm): ${limitThreads.map((t) => `${t} thread(s) ${limitAt(t)?.toFixed(1) ?? 'not measured'} GFLOP/s`).join(', ')}`);
 console.log(table);
 for (const a of anatomies) {
-  console.log(`${a.workload} train step, ${a.backend}, ${a.threads} thread(s): ${a.wallMsPerStep.toFixed(1)} ms, ${a.kernelsPerStep} kernels, ${a.kernelMsPerStep.toFixed(1)} ms in kernels, ${a.jsMsPerStep.toFixed(1)} ms outside (${percent(a.jsShare)})`);
+  console.log(`${a.workload} train step, ${a.backend}, ${a.threads} thread(s): ${a.wallMsPerStep.toFixed(1)} ms, ${a.kernelsPerStep} kernels, ${a.kernelMsPerStep.toFixed(1)} ms in kernels, ${a.jsMsPerStep.toFixed(1)} ms outside (${percent(a.jsShare)}), peak tensor memory ${a.peakTensorMBPerStep?.toFixed(1)} MB`);
 }
 const root = join(here, '..', '..', '..');
 const file = option('out', process.env.CONVKIT_BENCH_OUT ?? join(root, 'results', 'bench', 'core.json'));
@@ -336,6 +394,6 @@ const fp32Limit = {
 const loadAverage = { start: loadStart, end: loadavg(), note: 'os.loadavg() (1, 5, 15 min) when the run started and ended' };
 writeFileSync(
   file,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, optimizer: trainOptimizer, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, warnings, rows }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, rounds, optimizer: trainOptimizer, layers: convLayers, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, warnings, rows }, null, 2)}\n`,
 );
 console.log(`wrote ${file}`);

@@ -1,7 +1,7 @@
 // Time-to-accuracy: the quick start's recipe (examples/quickstart.mjs) trained until it reaches a Fashion-MNIST test
 // accuracy (91% by default), with convkit on the backend initBackend() picks and with PyTorch (bench/tta_torch.py,
 // same model, initialisation, data, optimizer, schedule, batch, epochs and threads). Opt-in, because it trains for
-// minutes: `npm run bench:tta -w @convkit/core [-- --threads 2 --epochs 5 --target 0.91 --concurrent]`.
+// minutes: `npm run bench:tta -w @convkit/core [-- --threads 2 --epochs 5 --target 0.91 --seeds 42,7,8 --concurrent]`.
 // Writes results/bench/time-to-accuracy.json at the repository root (rewritten after every evaluation, so a run cut
 // short still leaves its trajectory). The clock counts training steps only: test accuracy is measured every quarter
 // epoch with the clock stopped, on both systems alike.
@@ -52,7 +52,11 @@ async function convkitChild() {
   const { QUICKSTART_RECIPE: QUICKSTART, quickstartModel } = await import('@convkit/models');
   const model = quickstartModel(rng);
   const peak = QUICKSTART.peakLearningRate;
-  const optimizer = tf.train.adam(peak);
+  // @convkit/optim's Adam: the rule of the peer's torch.optim.Adam (epsilon 1e-8 inside the square root's sum), and the
+  // quick start's optimizer; on wasm it updates every weight in one fused kernel per step.
+  const { adam } = await import('@convkit/optim');
+  const optimizer = adam({ learningRate: peak });
+  const variables = model.trainableWeights.map((weight) => weight.read());
   const batch = QUICKSTART.batchSize;
   const count = trainY.length;
   const stepsPerEpoch = Math.ceil(count / batch);
@@ -82,13 +86,14 @@ async function convkitChild() {
     const order = rng.permutation(count);
     for (let start = 0; start < count; start += batch) {
       const began = performance.now();
-      optimizer.learningRate = 0.5 * peak * (1 + Math.cos((Math.PI * step) / totalSteps));
+      optimizer.setHyper('learningRate', 0.5 * peak * (1 + Math.cos((Math.PI * step) / totalSteps)));
       const indices = Array.from(order.subarray(start, start + batch));
       const x = tf.tensor4d(pixels(trainX, indices), [indices.length, 28, 28, 1]);
       const y = tf.tidy(() => tf.oneHot(tf.tensor1d(indices.map((i) => trainY[i]), 'int32'), 10).toFloat());
-      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x)), true);
+      const { value: loss, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x)), variables);
+      optimizer.applyGradients(variables.map((variable) => ({ variable, gradient: grads[variable.name] })));
       loss.dataSync();
-      tf.dispose([x, y, loss]);
+      tf.dispose([x, y, loss, grads]);
       trained += (performance.now() - began) / 1000;
       step++;
       if (step % evalEvery === 0 || step === totalSteps) {
@@ -118,17 +123,47 @@ const file = join(root, 'results', 'bench', 'time-to-accuracy.json');
 mkdirSync(dirname(file), { recursive: true });
 const started = new Date().toISOString();
 const load = [loadavg()];
+// One seed's time to the target is a threshold crossing of a noisy curve (a seed can cross a quarter epoch early or a
+// whole epoch late), so both systems run the same seeds, one after the other per seed, and the ratio is of medians.
+const seeds = String(option('seeds', option('seed', '42,7,8'))).split(',').map((text) => {
+  const seed = Number(text);
+  if (!Number.isInteger(seed)) throw new Error(`--seeds must be integers separated by commas (received '${text}')`);
+  return seed;
+});
 const systems = {
-  convkit: { command: process.execPath, argv: [fileURLToPath(import.meta.url), '--child', ...common], env: { CONVKIT_THREADS: String(threads) } },
-  pytorch: { command: process.env.CONVKIT_BENCH_PYTHON ?? '/usr/bin/python3', argv: [join(here, 'tta_torch.py'), '--data', data, ...common], env: {} },
+  convkit: (seed) => ({ command: process.execPath, argv: [fileURLToPath(import.meta.url), '--child', ...common, '--seed', String(seed)], env: { CONVKIT_THREADS: String(threads) } }),
+  pytorch: (seed) => ({ command: process.env.CONVKIT_BENCH_PYTHON ?? '/usr/bin/python3', argv: [join(here, 'tta_torch.py'), '--data', data, ...common, '--seed', String(seed)], env: {} }),
 };
-const state = { convkit: { trajectory: [] }, pytorch: { trajectory: [] } };
+const runs = seeds.flatMap((seed) => Object.keys(systems).map((system) => ({ system, seed, trajectory: [] })));
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length === 0 ? null : sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+function summary(system) {
+  const mine = runs.filter((r) => r.system === system && r.done === true);
+  const reached = mine.filter((r) => r.reached);
+  const last = (r) => r.trajectory.at(-1);
+  return {
+    system,
+    seeds: mine.map((r) => r.seed),
+    reachedTarget: `${reached.length} of ${mine.length}`,
+    // A seed that never reaches the target counts as slower than every seed that does.
+    medianSecondsToTarget: reached.length === mine.length ? median(mine.map((r) => r.reached.seconds)) : null,
+    secondsToTarget: mine.map((r) => r.reached?.seconds ?? null),
+    epochsToTarget: mine.map((r) => r.reached?.epoch ?? null),
+    medianSecondsPerEpoch: median(mine.filter((r) => last(r)).map((r) => last(r).seconds / last(r).epoch)),
+  };
+}
 
 function write() {
-  const rows = Object.entries(state).map(([system, s]) => ({
+  const rows = runs.map((s) => ({
     workload: 'quickstart-fashion-mnist',
-    system,
-    backend: system === 'convkit' ? s.backend ?? null : s.torch === undefined ? null : `torch ${s.torch} cpu (${s.blas})`,
+    system: s.system,
+    seed: s.seed,
+    backend: s.system === 'convkit' ? s.backend ?? null : s.torch === undefined ? null : `torch ${s.torch} cpu (${s.blas})`,
     threads: s.threads ?? threads,
     target,
     secondsToTarget: s.reached?.seconds ?? null,
@@ -137,15 +172,23 @@ function write() {
     finished: s.done === true,
     trajectory: s.trajectory,
   }));
-  const ours = rows[0].secondsToTarget;
-  const theirs = rows[1].secondsToTarget;
-  if (ours !== null && theirs !== null) rows[0].ratioToPytorch = theirs / ours;
-  const recipe = { epochs, batch: 64, optimizer: 'adam', peakLearningRate: 2e-3, schedule: 'cosine to 0 per batch', trainImages, testImages: 10_000, evalsPerEpoch };
-  writeFileSync(file, `${JSON.stringify({ date: started, node: process.version, cores: availableParallelism(), concurrent: args.includes('--concurrent'), loadAverage: load, recipe, rows }, null, 2)}\n`);
+  const ours = summary('convkit');
+  const theirs = summary('pytorch');
+  const ratio = (a, b) => (a === null || b === null ? null : a / b);
+  const comparison = {
+    seeds,
+    convkit: ours,
+    pytorch: theirs,
+    // convkit's time over PyTorch's: below 1 is faster. The issue's target is ≤ 0.6 for the time to target.
+    timeToTargetRatio: ratio(ours.medianSecondsToTarget, theirs.medianSecondsToTarget),
+    secondsPerEpochRatio: ratio(ours.medianSecondsPerEpoch, theirs.medianSecondsPerEpoch),
+  };
+  const recipe = { epochs, batch: 64, optimizer: 'adam (torch.optim.Adam\'s rule: @convkit/optim)', peakLearningRate: 2e-3, schedule: 'cosine to 0 per batch', trainImages, testImages: 10_000, evalsPerEpoch };
+  writeFileSync(file, `${JSON.stringify({ date: started, node: process.version, cores: availableParallelism(), concurrent: args.includes('--concurrent'), loadAverage: load, recipe, comparison, rows }, null, 2)}\n`);
 }
 
-function run(system) {
-  const { command, argv, env } = systems[system];
+function run(entry) {
+  const { command, argv, env } = systems[entry.system](entry.seed);
   return new Promise((resolve, reject) => {
     const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let pending = '';
@@ -158,27 +201,33 @@ function run(system) {
         if (!line.startsWith('{')) continue;
         const message = JSON.parse(line);
         if (message.progress) {
-          state[system].trajectory.push(message.progress);
+          entry.trajectory.push(message.progress);
           const p = message.progress;
-          console.log(`${system}: epoch ${p.epoch.toFixed(2)}, ${p.seconds.toFixed(0)} s training, test accuracy ${(100 * p.accuracy).toFixed(2)}%`);
-        } else if (message.done) Object.assign(state[system], message);
+          console.log(`${entry.system} (seed ${entry.seed}): epoch ${p.epoch.toFixed(2)}, ${p.seconds.toFixed(0)} s training, test accuracy ${(100 * p.accuracy).toFixed(2)}%`);
+        } else if (message.done) Object.assign(entry, message, { system: entry.system, seed: entry.seed, trajectory: entry.trajectory });
         load.push(loadavg());
         write();
       }
     });
     child.stderr.on('data', (chunk) => { errors += chunk; });
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${system} failed (exit ${code}):\n${errors.slice(-2000)}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${entry.system} (seed ${entry.seed}) failed (exit ${code}):\n${errors.slice(-2000)}`))));
   });
 }
 
-if (args.includes('--concurrent')) await Promise.all([run('convkit'), run('pytorch')]);
-else {
-  await run('convkit');
-  await run('pytorch');
+for (const seed of seeds) {
+  const pair = runs.filter((r) => r.seed === seed);
+  if (args.includes('--concurrent')) await Promise.all(pair.map(run));
+  else for (const entry of pair) await run(entry);
 }
 write();
-for (const [system, s] of Object.entries(state)) {
-  const to = s.reached ? `${s.reached.seconds.toFixed(0)} s (epoch ${s.reached.epoch.toFixed(2)})` : `not reached (final ${(100 * (s.trajectory.at(-1)?.accuracy ?? 0)).toFixed(2)}%)`;
-  console.log(`${system}: ${(100 * target).toFixed(0)}% test accuracy after ${to}`);
+for (const entry of runs) {
+  const to = entry.reached ? `${entry.reached.seconds.toFixed(1)} s (epoch ${entry.reached.epoch.toFixed(2)})` : `not reached (final ${(100 * (entry.trajectory.at(-1)?.accuracy ?? 0)).toFixed(2)}%)`;
+  console.log(`${entry.system} (seed ${entry.seed}): ${(100 * target).toFixed(0)}% test accuracy after ${to}`);
 }
+const { comparison } = JSON.parse(readFileSync(file, 'utf8'));
+const show = (v, digits) => (v === null ? 'n/a' : v.toFixed(digits));
+console.log(
+  `median time to ${(100 * target).toFixed(0)}%: convkit ${show(comparison.convkit.medianSecondsToTarget, 1)} s, PyTorch ${show(comparison.pytorch.medianSecondsToTarget, 1)} s ` +
+    `(ratio ${show(comparison.timeToTargetRatio, 2)}); seconds per epoch ratio ${show(comparison.secondsPerEpochRatio, 2)}`,
+);
 console.log(`wrote ${file}`);

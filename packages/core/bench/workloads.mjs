@@ -1,18 +1,19 @@
 // Benchmark workloads shared by bench/run.mjs and bench/profile.mjs. The same models are defined for PyTorch in
 // bench/torch_bench.py; keep the two in step.
 import * as tf from '@tensorflow/tfjs';
+import { conv2dLayer } from '../dist/index.js';
 
 /** W1 (the issue's workload, 25 MFLOP per training sample) and a VGG-style CIFAR-sized network. */
 export const WORKLOADS = {
   w1: {
     description: 'conv32 3x3 same relu, maxpool 2, conv64 3x3 same relu, maxpool 2, dense128 relu, dense10; 28x28x1',
     input: [28, 28, 1],
-    build: () =>
+    build: (conv2d) =>
       tf.sequential({
         layers: [
-          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
           tf.layers.flatten(),
           tf.layers.dense({ units: 128, activation: 'relu' }),
@@ -23,16 +24,16 @@ export const WORKLOADS = {
   vgg: {
     description: '2x conv32, maxpool, 2x conv64, maxpool, conv128 stride 2, dense256 relu, dense10 (3x3 same relu); 32x32x3',
     input: [32, 32, 3],
-    build: () =>
+    build: (conv2d) =>
       tf.sequential({
         layers: [
-          tf.layers.conv2d({ inputShape: [32, 32, 3], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
-          tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          conv2d({ inputShape: [32, 32, 3], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
-          tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.conv2d({ filters: 128, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+          conv2d({ filters: 128, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
           tf.layers.flatten(),
           tf.layers.dense({ units: 256, activation: 'relu' }),
           tf.layers.dense({ units: 10 }),
@@ -78,11 +79,12 @@ export function flopsPerSample(model) {
  * start and the Learner use; on wasm it updates every weight in one fused kernel per step), or tfjs's
  * `tf.train.adam` with `optimizer: 'tfjs'`.
  */
-export async function setUp(name, batch, { optimizer: kind = 'convkit' } = {}) {
+export async function setUp(name, batch, { optimizer: kind = 'convkit', layers = 'convkit' } = {}) {
   const workload = WORKLOADS[name];
   if (workload === undefined) throw new Error(`workload must be one of ${Object.keys(WORKLOADS).join(', ')} (received ${name})`);
   if (kind !== 'convkit' && kind !== 'tfjs') throw new Error(`optimizer must be 'convkit' or 'tfjs' (received ${kind})`);
-  const model = workload.build();
+  if (layers !== 'convkit' && layers !== 'tfjs') throw new Error(`layers must be 'convkit' or 'tfjs' (received ${layers})`);
+  const model = workload.build(layers === 'tfjs' ? tf.layers.conv2d : conv2dLayer);
   const optimizer = kind === 'tfjs' ? tf.train.adam(1e-3) : (await import('@convkit/optim')).adam({ learningRate: 1e-3 });
   const x = tf.randomNormal([batch, ...workload.input], 0, 1, 'float32', 1);
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 2), 10).toFloat();

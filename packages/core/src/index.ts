@@ -8,10 +8,13 @@ export type { BackendAttempt, BackendReport, InitBackendOptions } from './backen
 export { BACKEND_NAMES, BACKEND_REQUIREMENTS } from './backend-catalog.js';
 export type { BackendName, BackendRequirement } from './backend-catalog.js';
 export { registerWasmGradientKernels } from './wasm-conv-gradients.js';
-export { RELU_GRAD_KERNEL, installReluGradient } from './relu-gradient.js';
+export { RELU_BIAS_GRAD_KERNEL, RELU_GRAD_KERNEL, installReluGradient } from './relu-gradient.js';
+export { conv2dLayer, fusedConv2d, installFusedConvGradient } from './fused-conv.js';
+export type { Conv2DLayerArgs, FusedConv2dArgs } from './fused-conv.js';
 export { registerWasmOptimizerKernels } from './wasm-optimizer-kernels.js';
 export {
   installKernelProviders,
+  kernelServedBy,
   listKernelAssignments,
   listKernelProviders,
   removeKernelProvider,

@@ -235,6 +235,16 @@ export function withKernelProviders<T>(choice: KernelProviderSelection, fn: () =
   return result;
 }
 
+/**
+ * Who serves `kernel` on `backend` now: a provider's name, `'stock'`, or `'none'` (one lookup, for hot paths; see
+ * {@link listKernelAssignments} for the whole table).
+ */
+export function kernelServedBy(backend: string, kernel: string): string {
+  const top = installed.has(backend) ? chains.get(key(backend, kernel))?.[0] : undefined;
+  if (top !== undefined) return top.name;
+  return tf.getKernel(kernel, backend) === undefined ? 'none' : 'stock';
+}
+
 /** Every kernel a provider serves on an installed `backend`, sorted by name, with who serves it and the stack below. */
 export function listKernelAssignments(backend: string): KernelAssignment[] {
   if (!installed.has(backend)) return [];

@@ -9,6 +9,15 @@ import * as tf from '@tensorflow/tfjs';
  */
 export const RELU_GRAD_KERNEL = 'ConvkitReluGrad';
 
+/**
+ * The fused backward kernel of `relu(conv(x, filter) + bias)`: inputs `{ dy, y }` (float32, one shape, channels
+ * innermost; `y` the layer's output), outputs `[dz, dbias]`: `dz = dy · step(y)` (bit for bit {@link RELU_GRAD_KERNEL}
+ * of `y`, which equals that of the pre-activation: y > 0 exactly where it is > 0, NaN where it is NaN) and `dbias` its
+ * sum over every axis but the channels: one pass instead of two. Served on wasm by the provider `'native'` (oneDNN's
+ * threads); `fusedConv2d`'s gradient runs the two steps apart elsewhere.
+ */
+export const RELU_BIAS_GRAD_KERNEL = 'ConvkitReluBiasGrad';
+
 /** The gradient config tfjs registered for `Relu`, kept as the fallback. */
 let stock: tf.GradConfig | undefined;
 
@@ -17,7 +26,7 @@ function fusedAvailable(dy: tf.Tensor, x: tf.Tensor): boolean {
 }
 
 /** dx = dy · step(x), through the fused kernel when the backend has one, else tfjs's three ops. */
-function reluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+export function reluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
   if (fusedAvailable(dy, x)) return tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x }, {}) as tf.Tensor;
   return tf.mul(dy, tf.cast(tf.step(x), 'float32'));
 }

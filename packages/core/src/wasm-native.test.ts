@@ -87,13 +87,14 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     expect(served.get('AvgPoolGrad')).toEqual(['wasm-gradients', 'stock']);
     expect(served.get('DepthwiseConv2dNativeBackpropFilter')).toEqual(['wasm-gradients']);
     expect(served.get('ConvkitReluGrad')).toEqual(['native', 'wasm-gradients']); // not a tfjs kernel
+    expect(served.get('ConvkitReluBiasGrad')).toEqual(['native']); // nor this one
     expect(served.get('Cast')).toEqual(['wasm-identity', 'stock']);
     expect(served.get('Add')).toEqual(['native', 'stock']);
     expect(served.get('Relu')).toEqual(['native', 'stock']);
     expect(served.get('MaxPool')).toEqual(['native', 'stock']);
-    expect(summariseKernels('wasm')).toBe('oneDNN 11, convkit-wasm 8, convkit-native 2, stock rest');
+    expect(summariseKernels('wasm')).toBe('oneDNN 12, convkit-wasm 8, convkit-native 2, stock rest');
     expect(listKernelProviders('wasm').map((p) => [p.name, p.status, p.serving])).toEqual([
-      ['native', 'active', 11],
+      ['native', 'active', 12],
       ['native-fused-optimizer', 'active', 2],
       ['wasm-matmul', 'active', 0],
       ['wasm-fused-optimizer', 'active', 3],
@@ -227,6 +228,7 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     { shape: [2, 7, 9, 4], size: 3, stride: 2, pad: 'same' as const },
     { shape: [1, 6, 6, 2], size: 3, stride: 1, pad: 'same' as const },
     { shape: [3, 5, 5, 1], size: 2, stride: 1, pad: 'valid' as const },
+    { shape: [2, 7, 9, 20], size: 2, stride: 2, pad: 'valid' as const },
   ])('max-pool gradient of %o matches cpu, ties included (first maximum wins)', async ({ shape, size: window, stride, pad }) => {
     // Values on a coarse grid so that windows hold equal maxima.
     const values = Float32Array.from(normals(rng, size(shape)), (v) => Math.round(v * 2) / 2);
@@ -315,6 +317,14 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
       const { cpu, wasm } = await onBoth(() => read(() => [tf.maxPool(tf.tensor4d(values, shape), window, stride, pad)]));
       const bits = (a: ArrayLike<number>): string[] => Array.from(a, (v) => (Object.is(v, -0) ? '-0' : String(v)));
       expect(bits(wasm[0]), JSON.stringify({ shape, window, stride, pad })).toEqual(bits(cpu[0]));
+    }
+    // The 2×2 stride-2 tiling (its own fast path): even and odd sizes (a last row and column in no window), channel
+    // counts below and above a SIMD block.
+    for (const shape of [[2, 8, 8, 3], [1, 7, 5, 20], [3, 4, 6, 17]] as Shape4[]) {
+      const values = Float32Array.from(normals(rng, size(shape)), (v, i) => (i % 5 === 0 ? (specials[i % specials.length] as number) : Math.round(v * 2) / 2));
+      const { cpu, wasm } = await onBoth(() => read(() => [tf.maxPool(tf.tensor4d(values, shape), 2, 2, 'valid')]));
+      const bits = (a: ArrayLike<number>): string[] => Array.from(a, (v) => (Object.is(v, -0) ? '-0' : String(v)));
+      expect(bits(wasm[0]), JSON.stringify(shape)).toEqual(bits(cpu[0]));
     }
     // The stock wasm kernel's answer for a window [NaN, 1, 2, 3] was -∞; convkit's (cpu's) is 3.
     const [pooled] = await read(() => [tf.maxPool(tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]), 2, 2, 'valid')]);

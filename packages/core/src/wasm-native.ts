@@ -5,7 +5,7 @@ import { getKernelProvider, installKernelProviders, removeKernelProvider, setKer
 import { heapFloats, makeOutput } from './wasm-heap.js';
 import { NATIVE_OPTIMIZER_PROVIDER_NAME, declineNativeOptimizerKernels, registerNativeOptimizerKernels } from './wasm-optimizer-kernels.js';
 import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
-import { RELU_GRAD_KERNEL } from './relu-gradient.js';
+import { RELU_BIAS_GRAD_KERNEL, RELU_GRAD_KERNEL } from './relu-gradient.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -228,6 +228,27 @@ function reluGrad(args: KernelArgs, next: NextKernel): TensorInfo {
 }
 
 /**
+ * {@link RELU_BIAS_GRAD_KERNEL} on OpenMP threads: `[dz, dbias]` from `dy` and relu's output `y` (float32, one shape,
+ * channels innermost). It has no stock kernel below it: `fusedConv2d` calls it for float32 only.
+ */
+function reluBiasGrad(args: KernelArgs): TensorInfo[] {
+  const { backend } = args;
+  const dy = args.inputs['dy'] as TensorInfo;
+  const y = args.inputs['y'] as TensorInfo;
+  if (!allFloat32(dy, y) || !tf.util.arraysEqual(dy.shape, y.shape) || dy.shape.length === 0 || isEmpty(dy.shape)) {
+    throw new Error(
+      `${RELU_BIAS_GRAD_KERNEL}: dy and y must be non-empty float32 tensors of one shape (received ${dy.dtype} [${dy.shape}] and ${y.dtype} [${y.shape}])`,
+    );
+  }
+  const channels = dy.shape[dy.shape.length - 1] as number;
+  const dz = makeOutput(backend, [...dy.shape]);
+  const dbias = makeOutput(backend, [channels]);
+  const name = RELU_BIAS_GRAD_KERNEL;
+  active().reluBiasGrad!(heapFloats(backend, dy, name), heapFloats(backend, y, name), channels, heapFloats(backend, dz, name), heapFloats(backend, dbias, name));
+  return [dz, dbias];
+}
+
+/**
  * `Add` of two float32 tensors of one shape, or of a tensor and a bias over its innermost axis (`[…, C] + [C]`, in
  * either order: a conv or dense layer's bias in training, where tfjs does not fuse it), on OpenMP threads; every other
  * broadcast and dtype goes below. Each sum is one float32 rounding, as the stock kernel's.
@@ -304,6 +325,7 @@ function kernelsFor(native: NativeKernels): Record<string, ProviderKernel> {
   return {
     ...KERNELS,
     ...(native.reluGrad === undefined ? {} : { [RELU_GRAD_KERNEL]: reluGrad }),
+    ...(native.reluBiasGrad === undefined ? {} : { [RELU_BIAS_GRAD_KERNEL]: reluBiasGrad }),
     ...(native.addRows === undefined ? {} : { Add: add }),
     ...(native.relu === undefined ? {} : { Relu: relu }),
     ...(native.maxPool === undefined ? {} : { MaxPool: maxPool }),
@@ -323,7 +345,7 @@ export function nativeKernelsRegistered(): boolean {
  * Runs the heavy kernels of a CNN training step on the wasm backend through oneDNN (@convkit/native):
  * `Conv2D`, `FusedConv2D` (bias and relu, relu6, leaky relu, elu or sigmoid fused), both convolution gradients,
  * `BatchMatMul` (transposes and single-matrix broadcasts), `Sum` over leading axes, `MaxPoolGrad`, relu's gradient
- * (`ConvkitReluGrad`), and `Add` (same shapes, or a bias), `Relu` and `MaxPool` as threaded loops; and, as the provider
+ * (`ConvkitReluGrad`), relu's and the bias's gradients of a fused conv layer in one pass (`ConvkitReluBiasGrad`), and `Add` (same shapes, or a bias), `Relu` and `MaxPool` as threaded loops; and, as the provider
  * `'native-fused-optimizer'`, the fused optimizer updates (see `registerWasmOptimizerKernels`) as C++ loops. Tensors stay on the wasm
  * heap: oneDNN reads and writes it in place, with no copy. What oneDNN does not take (NCHW, PReLU, other dtypes,
  * other broadcasts or reductions) goes to the kernel below it in the kernel registry (convkit's wasm kernels, then

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { createRng, heNormal, Rng, toLayersInitializer } from '@convkit/core';
+import { conv2dLayer, createRng, heNormal, Rng, toLayersInitializer } from '@convkit/core';
 import { show } from './validate.js';
 
 /** The quick start's training recipe (see {@link QUICKSTART_RECIPE}). */
@@ -52,9 +52,9 @@ export function quickstartModel(rng: Rng | number = 0): tf.Sequential {
   const init = (): ReturnType<typeof toLayersInitializer> => toLayersInitializer(heNormal(), stream);
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
+      conv2dLayer({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
+      conv2dLayer({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: init() }),

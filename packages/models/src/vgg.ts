@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { conv2dLayer } from '@convkit/core';
 import type { Initializer } from '@convkit/core';
 import { checkOutputActivation } from './activation.js';
 import type { OutputActivation } from './activation.js';
@@ -137,7 +138,7 @@ function buildVgg(
   }
   blocks.forEach((block, b) => {
     block.forEach((filters, i) => {
-      model.add(tf.layers.conv2d({
+      model.add(conv2dLayer({
         ...(model.layers.length === 0 ? { inputShape } : {}),
         filters: Math.max(1, Math.round(filters / widthDivisor)), kernelSize: 3, padding: 'same', activation: 'relu',
         kernelInitializer: init(), name: `block${b + 1}_conv${i + 1}`,

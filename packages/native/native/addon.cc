@@ -282,7 +282,10 @@ std::unique_ptr<Cached> with_weights(dnnl::primitive primitive, const memory::de
 
 // The cached entry under `key`, made by `make` on first use.
 template <typename Make>
-Cached& cached(const std::string& key, Make make) {
+Cached& cached(const std::string& shape_key, Make make) {
+  // oneDNN splits a primitive's work for the thread count current when it is created: a primitive made at 1 thread
+  // keeps running on 1 after setThreads(2) (measured: no speed-up at all), so the count is part of the key.
+  const std::string key = shape_key + "@t" + std::to_string(omp_get_max_threads());
   auto found = cache().find(key);
   if (found != cache().end()) return *found->second;
   return *cache().emplace(key, make()).first->second;
@@ -346,6 +349,42 @@ bool low_for(Make make) {
   }
 }
 
+// The largest |v| over n floats, or +inf when one of them is NaN or ±inf (v · 0 is NaN exactly for those).
+float max_abs_or_inf(const float* v, size_t n) {
+  float largest = 0.f;
+  float poison = 0.f;
+  const int64_t count = static_cast<int64_t>(n);
+#pragma omp parallel for simd reduction(max : largest) reduction(+ : poison) if (count > 65536)
+  for (int64_t i = 0; i < count; ++i) {
+    const float a = std::fabs(v[i]);
+    largest = a > largest ? a : largest;
+    poison += v[i] * 0.f;
+  }
+  return poison == 0.f ? largest : std::numeric_limits<float>::infinity();
+}
+
+// Whether conv(x, filter) + bias can hold a NaN: a NaN or ±inf operand, or sums that could overflow (|x|·|w| over the
+// fan-in plus |bias|, with room for rounding). oneDNN's relu and clip post-ops are max/min instructions that turn NaN
+// into 0; tfjs's relu keeps NaN (a diverged layer must not look healthy), so such calls take the activation apart.
+bool may_hold_nan(const Conv& conv, const FloatView& x, const FloatView& filter, const FloatView* bias) {
+  const double fan_in = static_cast<double>(conv.kh) * conv.kw * conv.c;
+  const double bound = static_cast<double>(max_abs_or_inf(x.data, conv.src_size())) *
+                           max_abs_or_inf(filter.data, conv.weights_size()) * fan_in +
+                       (bias == nullptr ? 0.0 : max_abs_or_inf(bias->data, static_cast<size_t>(conv.oc)));
+  return !(bound < 1e37);
+}
+
+// tfjs's relu (code 1) and relu6 (code 2) in place, NaN kept: the activation for calls may_hold_nan flags.
+void activate_keeping_nan(float* y, size_t n, int activation) {
+  const int64_t count = static_cast<int64_t>(n);
+#pragma omp parallel for schedule(static) if (count > 65536)
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = y[i];
+    if (v != v) continue;
+    y[i] = v > 0.f ? (activation == 2 && v > 6.f ? 6.f : v) : 0.f;
+  }
+}
+
 // conv2d(geometry, x, filter, bias | null, y, activation, alpha): y = activation(conv(x, filter) + bias).
 napi_value Conv2d(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -356,8 +395,11 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     const bool with_bias = !is_null_or_undefined(env, a[3]);
     FloatView bias = with_bias ? float_array(env, a[3], "bias", conv.oc) : FloatView{};
     FloatView y = float_array(env, a[4], "y", conv.dst_size());
-    const int activation = static_cast<int>(int_arg(env, a[5], "activation"));
+    const int requested = static_cast<int>(int_arg(env, a[5], "activation"));
     const float alpha = static_cast<float>(number_arg(env, a[6], "alpha"));
+    // relu and relu6 are fused unless the sums could hold a NaN (see may_hold_nan): then linear, and the activation after.
+    const bool apart = (requested == 1 || requested == 2) && may_hold_nan(conv, x, filter, with_bias ? &bias : nullptr);
+    const int activation = apart ? 0 : requested;
     const bool low = low_for([&]() -> Cached& { return forward_primitive(conv, with_bias, activation, alpha, true); });
     Cached& entry = forward_primitive(conv, with_bias, activation, alpha, low);
     memory user_weights(conv.weights_md(tag::hwio), engine(), filter.data);
@@ -372,6 +414,7 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     if (with_bias) io.emplace(DNNL_ARG_BIAS, memory(conv.bias_md(), engine(), bias.data));
     entry.primitive.execute(stream(), io);
     stream().wait();
+    if (apart) activate_keeping_nan(y.data, conv.dst_size(), requested);
     return undefined(env);
   });
 }
@@ -449,6 +492,56 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   });
 }
 
+// One row of SumRows: acc[j] += row[j] in float64, in blocks of 16 columns then the rest. Measured: the same loop over
+// a runtime width compiled to code whose time did not drop with a second thread (0.37 ms at 1 and 2 threads for a
+// 64×28×28×32 sum); in fixed blocks it halves (0.17 ms).
+void sum_row(const float* __restrict row, double* __restrict acc, int64_t cols) {
+  int64_t j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    for (int k = 0; k < 16; ++k) acc[j + k] += row[j + k];
+  }
+  for (; j < cols; ++j) acc[j] += row[j];
+}
+
+// One row of ReluBiasGrad: out = dy · step(y) (ReluGrad's mask), acc[j] += out[j] in float64; blocks as in sum_row.
+void relu_bias_row(const float* __restrict dy, const float* __restrict y, float* __restrict out, double* __restrict acc,
+                   int64_t cols) {
+  const auto one = [dy, y, out, acc](int64_t j) {
+    const float value = y[j];
+    const float mask = value > 0.f ? 1.f : (value != value ? value : 0.f);
+    const float d = dy[j] * mask;
+    out[j] = d;
+    acc[j] += d;
+  };
+  int64_t j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    for (int k = 0; k < 16; ++k) one(j + k);
+  }
+  for (; j < cols; ++j) one(j);
+}
+
+// Column sums in float64 over rows split statically across OpenMP threads: row(i, acc) adds row i into the calling
+// thread's accumulators (its own allocation, so that threads never share a cache line), which are then added in thread
+// order and rounded once into out[cols]. Small sums (a dense layer's bias gradient) stay on this thread: waking the pool
+// costs more than they do. SumRows and ReluBiasGrad share it, so their sums agree bit for bit.
+template <typename Row>
+void column_sums(int64_t rows, int64_t cols, float* out, Row row) {
+  const int threads = rows * cols > 65536 ? omp_get_max_threads() : 1;
+  std::vector<std::vector<double>> partial(static_cast<size_t>(threads));
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<double> acc(static_cast<size_t>(cols), 0.0);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < rows; ++i) row(i, acc.data());
+    partial[static_cast<size_t>(omp_get_thread_num())] = std::move(acc);
+  }
+  for (int64_t j = 0; j < cols; ++j) {
+    double total = 0;
+    for (const auto& acc : partial) total += acc.empty() ? 0.0 : acc[static_cast<size_t>(j)];
+    out[j] = static_cast<float>(total);
+  }
+}
+
 // sumRows(x, rows, cols, out): out[j] = Σ_i x[i·cols + j], the reduction of every axis but the innermost.
 napi_value SumRows(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -458,24 +551,8 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
     if (rows <= 0 || cols <= 0) throw JsError{"sumRows: rows and cols must be positive"};
     FloatView x = float_array(env, a[0], "x", static_cast<size_t>(rows * cols));
     FloatView out = float_array(env, a[3], "out", static_cast<size_t>(cols));
-    // Small sums (a dense layer's bias gradient) stay on this thread: waking the pool costs more than they do.
-    const int threads = rows * cols > 65536 ? omp_get_max_threads() : 1;
-    std::vector<double> partial(static_cast<size_t>(threads * cols), 0.0);
-#pragma omp parallel num_threads(threads)
-    {
-      const int t = omp_get_thread_num();
-      double* acc = partial.data() + t * cols;
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < rows; ++i) {
-        const float* row = x.data + i * cols;
-        for (int64_t j = 0; j < cols; ++j) acc[j] += row[j];
-      }
-    }
-    for (int64_t j = 0; j < cols; ++j) {
-      double total = 0;
-      for (int t = 0; t < threads; ++t) total += partial[t * cols + j];
-      out.data[j] = static_cast<float>(total);
-    }
+    const float* values = x.data;
+    column_sums(rows, cols, out.data, [values, cols](int64_t i, double* acc) { sum_row(values + i * cols, acc, cols); });
     return undefined(env);
   });
 }
@@ -514,6 +591,101 @@ void for_each_window(const Conv& g, Start start, Visit visit) {
   }
 }
 
+// Whether a pool is 2x2 windows with stride 2 and no dilation or leading pad, each window whole: the windows tile the
+// input without overlap (a last odd row or column, if any, lies in none).
+bool tiles_two_by_two(const Conv& g) {
+  return g.kh == 2 && g.kw == 2 && g.stride_h == 2 && g.stride_w == 2 && g.dilation_h == 1 && g.dilation_w == 1 &&
+         g.pad_top == 0 && g.pad_left == 0 && 2 * g.oh <= g.h && 2 * g.ow <= g.w;
+}
+
+// One 2x2 window's gradient over `count` channels: each of the four inputs gets 0 + dy where it is the window's first
+// strictly greatest element and 0 elsewhere (the fill-then-add of the general path, written once and without a
+// scatter). a, b: the window's top row; c, d: its bottom row.
+void pool_window_grad(const float* __restrict a, const float* __restrict b, const float* __restrict c,
+                      const float* __restrict d, const float* __restrict grad, float* __restrict da,
+                      float* __restrict db, float* __restrict dc, float* __restrict dd, int64_t count) {
+  const float lowest = -std::numeric_limits<float>::infinity();
+  // All in float selects (the winner's index too), which the compiler vectorizes.
+  for (int64_t k = 0; k < count; ++k) {
+    const float va = a[k], vb = b[k], vc = c[k], vd = d[k];
+    float top = lowest;
+    float which = -1.f;
+    which = va > top ? 0.f : which;
+    top = va > top ? va : top;
+    which = vb > top ? 1.f : which;
+    top = vb > top ? vb : top;
+    which = vc > top ? 2.f : which;
+    top = vc > top ? vc : top;
+    which = vd > top ? 3.f : which;
+    const float g = 0.f + grad[k];
+    da[k] = which == 0.f ? g : 0.f;
+    db[k] = which == 1.f ? g : 0.f;
+    dc[k] = which == 2.f ? g : 0.f;
+    dd[k] = which == 3.f ? g : 0.f;
+  }
+}
+
+// One 2x2 window's max over `count` channels, tfjs's cpu rule (NaN never wins, a window without a winner gives -inf).
+void pool_window_max(const float* __restrict a, const float* __restrict b, const float* __restrict c,
+                     const float* __restrict d, float* __restrict out, int64_t count) {
+  const float lowest = -std::numeric_limits<float>::infinity();
+  for (int64_t k = 0; k < count; ++k) {
+    float top = lowest;
+    top = a[k] > top ? a[k] : top;
+    top = b[k] > top ? b[k] : top;
+    top = c[k] > top ? c[k] : top;
+    top = d[k] > top ? d[k] : top;
+    out[k] = top;
+  }
+}
+
+// MaxPool for tiles_two_by_two pools: rows of windows on OpenMP threads.
+void max_pool_tiled(const Conv& g, const float* x, float* y) {
+  const int64_t channels = g.c;
+  const int64_t row_stride = g.w * channels;
+  const int64_t image = g.h * row_stride;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < g.n * g.oh; ++row) {
+    const int64_t b = row / g.oh;
+    const int64_t oh = row % g.oh;
+    const float* top = x + b * image + 2 * oh * row_stride;
+    const float* bottom = top + row_stride;
+    float* out = y + row * g.ow * channels;
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      const int64_t at = 2 * ow * channels;
+      pool_window_max(top + at, top + at + channels, bottom + at, bottom + at + channels, out + ow * channels, channels);
+    }
+  }
+}
+
+// MaxPoolGrad for tiles_two_by_two pools: one write per input element, rows of windows on OpenMP threads.
+void max_pool_grad_tiled(const Conv& g, const float* x, const float* dy, float* dx) {
+  const int64_t channels = g.c;
+  const int64_t row_stride = g.w * channels;
+  const int64_t image = g.h * row_stride;
+  const int64_t covered_w = 2 * g.ow * channels;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < g.n * g.oh; ++row) {
+    const int64_t b = row / g.oh;
+    const int64_t oh = row % g.oh;
+    const float* top = x + b * image + 2 * oh * row_stride;
+    const float* bottom = top + row_stride;
+    float* dtop = dx + b * image + 2 * oh * row_stride;
+    float* dbottom = dtop + row_stride;
+    const float* grad = dy + row * g.ow * channels;
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      const int64_t at = 2 * ow * channels;
+      pool_window_grad(top + at, top + at + channels, bottom + at, bottom + at + channels, grad + ow * channels,
+                       dtop + at, dtop + at + channels, dbottom + at, dbottom + at + channels, channels);
+    }
+    std::fill(dtop + covered_w, dtop + row_stride, 0.f);  // a last odd column lies in no window
+    std::fill(dbottom + covered_w, dbottom + row_stride, 0.f);
+  }
+  if (2 * g.oh < g.h) {
+    for (int64_t b = 0; b < g.n; ++b) std::fill(dx + b * image + 2 * g.oh * row_stride, dx + (b + 1) * image, 0.f);
+  }
+}
+
 // maxPoolGrad(geometry, x, dy, dx): dx[argmax of each window] += dy, where the argmax is the first strictly greatest
 // element in row-major window order (tfjs's cpu rule; a window of only NaN or -inf passes nothing). A whole 2x2
 // window takes a four-compare path written as selects, which the compiler turns into conditional moves.
@@ -529,6 +701,10 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
     const int64_t row_stride = g.w * channels;
     const int64_t image = g.h * row_stride;
     const float lowest = -std::numeric_limits<float>::infinity();
+    if (tiles_two_by_two(g)) {
+      max_pool_grad_tiled(g, x.data, dy.data, dx.data);
+      return undefined(env);
+    }
     for_each_window(
         g, [&](int64_t b) { std::fill(dx.data + b * image, dx.data + (b + 1) * image, 0.f); },
         [&](const PoolWindow& w) {
@@ -635,6 +811,10 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
     if (g.oc != g.c) throw JsError{"geometry: a pool's outChannels must equal its inChannels"};
     FloatView x = float_array(env, a[1], "x", g.src_size());
     FloatView y = float_array(env, a[2], "y", g.dst_size());
+    if (tiles_two_by_two(g)) {
+      max_pool_tiled(g, x.data, y.data);
+      return undefined(env);
+    }
     const int64_t channels = g.c;
     const int64_t row_stride = g.w * channels;
     const float lowest = -std::numeric_limits<float>::infinity();
@@ -694,10 +874,61 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// reluBiasGrad(dy, y, cols, dx, dbias): the backward pass of relu(conv + bias) in one sweep over dy, from the layer's
+// output y = relu(z) (y > 0 exactly where z > 0, NaN where z is NaN): dx[i] = dy[i] · (y[i] > 0 ? 1 : y[i] is NaN ? NaN
+// : 0), bit for bit ReluGrad; dbias[j] = Σ_r dx[r·cols + j] accumulated in float64 per thread over the same static row
+// split as SumRows, so it equals SumRows(dx) bit for bit.
+napi_value ReluBiasGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 5);
+    const FloatView dy = float_array(env, a[0], "dy", 0);
+    const size_t n = dy.length;
+    const FloatView y = float_array(env, a[1], "y", n);
+    const int64_t cols = int_arg(env, a[2], "cols");
+    if (cols <= 0 || n % static_cast<size_t>(cols) != 0) {
+      throw JsError{"reluBiasGrad: cols must be positive and divide dy's length"};
+    }
+    const FloatView dx = float_array(env, a[3], "dx", n);
+    FloatView dbias = float_array(env, a[4], "dbias", static_cast<size_t>(cols));
+    const int64_t rows = static_cast<int64_t>(n) / cols;
+    const float* __restrict g = dy.data;
+    const float* __restrict v = y.data;
+    float* __restrict out = dx.data;
+    column_sums(rows, cols, dbias.data, [g, v, out, cols](int64_t i, double* acc) {
+      relu_bias_row(g + i * cols, v + i * cols, out + i * cols, acc, cols);
+    });
+    return undefined(env);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Fused optimizer updates: one pass over a variable's weights, gradient and slots, in float32 with every product,
 // sum, quotient and square root rounded on its own (built with -ffp-contract=off: no fused multiply-add), in the
 // order of @convkit/optim's tensor ops, so that the results are bit-identical to the unfused path on wasm.
+
+// Runs body(begin, end) over [0, n) in one contiguous slice per OpenMP thread (slices start on 16-float boundaries),
+// or on this thread alone for small n, where waking the pool costs more than the loop. For elementwise loops: each
+// element is computed as it would be on one thread, so the result is the same bit for bit.
+template <typename Body>
+void split_elementwise(size_t n, Body body) {
+  if (n <= 65536) {
+    body(size_t{0}, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const size_t threads = static_cast<size_t>(omp_get_num_threads());
+    const size_t t = static_cast<size_t>(omp_get_thread_num());
+    const size_t slice = ((n + threads - 1) / threads + 15) / 16 * 16;
+    const size_t begin = std::min(n, t * slice);
+    const size_t end = std::min(n, begin + slice);
+    if (begin < end) body(begin, end);
+  }
+}
+
+// A slice of an optional array (null stays null).
+inline const float* offset(const float* p, size_t at) { return p == nullptr ? nullptr : p + at; }
+inline float* offset(float* p, size_t at) { return p == nullptr ? nullptr : p + at; }
 
 template <bool kAmsgrad, bool kDecoupled, bool kL2>
 void adam_loop(size_t n, const float* __restrict w, const float* __restrict g, const float* __restrict m,
@@ -746,8 +977,11 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
     const FloatView v_max = amsgrad ? float_array(env, a[4], "vMax", n) : FloatView{};
     const FloatView v_max_out = amsgrad ? float_array(env, a[8], "vMaxOut", n) : FloatView{};
     const FloatView scalars = float_array(env, a[9], "scalars", 9);
-    kAdamLoops[flags](n, w.data, g.data, m.data, v.data, v_max.data, w_out.data, m_out.data, v_out.data, v_max_out.data,
-                      scalars.data);
+    const auto loop = kAdamLoops[flags];
+    split_elementwise(n, [&](size_t begin, size_t end) {
+      loop(end - begin, w.data + begin, g.data + begin, m.data + begin, v.data + begin, offset(v_max.data, begin),
+           w_out.data + begin, m_out.data + begin, v_out.data + begin, offset(v_max_out.data, begin), scalars.data);
+    });
     return undefined(env);
   });
 }
@@ -787,7 +1021,11 @@ napi_value SgdUpdate(napi_env env, napi_callback_info info) {
     const FloatView b = momentum ? float_array(env, a[2], "b", n) : FloatView{};
     const FloatView b_out = momentum ? float_array(env, a[4], "bOut", n) : FloatView{};
     const FloatView scalars = float_array(env, a[5], "scalars", 4);
-    kSgdLoops[flags](n, w.data, g.data, b.data, w_out.data, b_out.data, scalars.data);
+    const auto loop = kSgdLoops[flags];
+    split_elementwise(n, [&](size_t begin, size_t end) {
+      loop(end - begin, w.data + begin, g.data + begin, offset(b.data, begin), w_out.data + begin,
+           offset(b_out.data, begin), scalars.data);
+    });
     return undefined(env);
   });
 }
@@ -901,6 +1139,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluBiasGrad", nullptr, ReluBiasGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addRows", nullptr, AddRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -111,6 +111,24 @@ describe('conv2d', () => {
     const expected = linear.map((v, i) => v - (bias[i % g.outChannels] as number));
     expect(maxRelativeError(noBias, expected)).toBeLessThan(1e-5);
   });
+
+  it('keeps NaN through relu and relu6 as tfjs does (oneDNN\'s max-based post-ops would give 0), and maps -∞ to 0', () => {
+    // A 1×1 convolution of one pixel with two channels, both +∞: output 0 = ∞ − ∞ = NaN, output 1 = −∞, output 2 = NaN
+    // from a NaN bias, output 3 = +∞.
+    const g = geometry(1, 1, 1, 2, 4, [1, 1], [1, 1], [1, 1], false);
+    const x = Float32Array.from([Infinity, Infinity]);
+    const filter = Float32Array.from([1, -1, 0.5, 1, -1, -1, 0.5, 1]); // HWIO: row = input channel, column = output
+    const bias = Float32Array.from([0, 0, NaN, 0]);
+    for (const [name, top] of [['relu', Infinity], ['relu6', 6]] as const) {
+      const y = new Float32Array(4);
+      native.conv2d(g, x, filter, bias, y, name);
+      expect(Array.from(y), name).toEqual([NaN, 0, NaN, top]);
+    }
+    // A finite call whose sums cannot overflow still runs the fused post-op: relu of finite values.
+    const finite = new Float32Array(4);
+    native.conv2d(g, Float32Array.from([1, 2]), filter, Float32Array.from([0, 0, 1, 0]), finite, 'relu');
+    expect(Array.from(finite)).toEqual([0, 0, 2.5, 3]);
+  });
 });
 
 describe('convolution gradients', () => {
@@ -218,6 +236,8 @@ describe('maxPoolGrad', () => {
     ['2×2 stride 2', geometry(2, 6, 6, 3, 3, [2, 2], [2, 2], [1, 1], false)],
     ['3×3 stride 2 same', geometry(1, 7, 5, 2, 2, [3, 3], [2, 2], [1, 1], true)],
     ['2×2 stride 1', geometry(1, 4, 5, 3, 3, [2, 2], [1, 1], [1, 1], false)],
+    ['2×2 stride 2, odd sizes (a last row and column in no window), 20 channels', geometry(2, 7, 5, 20, 20, [2, 2], [2, 2], [1, 1], false)],
+    ['2×2 stride 2 same, odd sizes (partial windows)', geometry(1, 5, 5, 3, 3, [2, 2], [2, 2], [1, 1], true)],
   ])('%s: routes each window\'s gradient to its first greatest element', (_name, g) => {
     const random = makeRandom(g.inHeight + g.inWidth);
     const n = sizes(g);
@@ -272,10 +292,55 @@ describe('sumRows', () => {
   });
 });
 
-describe('adamUpdate and sgdUpdate', () => {
+describe('reluBiasGrad', () => {
+  it('is in the addon (built from these sources)', () => {
+    expect(native.reluBiasGrad).toBeTypeOf('function');
+  });
+
+  // Sizes below and above the threading threshold (65,536 elements), NaN, ±0 and ±∞ among the outputs.
+  it.each([
+    [37, 5],
+    [4096, 32],
+  ])('gives reluGrad(dy, y) and the float64 column sums of it, %i rows × %i columns', (rows, cols) => {
+    const random = makeRandom(rows * cols);
+    const n = rows * cols;
+    const dy = filled(n, random);
+    const y = Float32Array.from(filled(n, random), (v) => Math.max(v, 0));
+    y.set([Number.NaN, -0, 0, Number.POSITIVE_INFINITY, 1e-38], 3);
+    dy[n - 1] = Number.NEGATIVE_INFINITY;
+    y[n - 1] = 0.5;
+    const dx = new Float32Array(n);
+    const dbias = new Float32Array(cols);
+    native.reluBiasGrad!(dy, y, cols, dx, dbias);
+    const expected = new Float32Array(n);
+    native.reluGrad!(dy, y, expected);
+    expect(Array.from(dx)).toEqual(Array.from(expected));
+    expect(dx[3]).toBeNaN();
+    expect(Math.abs(dx[4]!)).toBe(0);
+    expect(dx[6]).toBe(dy[6]);
+    const sums = new Float32Array(cols);
+    native.sumRows(dx, rows, cols, sums);
+    expect(Array.from(dbias)).toEqual(Array.from(sums));
+    for (let j = 0; j < cols; j++) {
+      let total = 0;
+      for (let i = 0; i < rows; i++) total += dx[i * cols + j]!;
+      if (Number.isNaN(total)) expect(dbias[j]).toBeNaN();
+      else expect(dbias[j]).toBe(Math.fround(total));
+    }
+  });
+
+  it('names a short array and columns that do not divide the length', () => {
+    const f = (length: number) => new Float32Array(length);
+    expect(() => native.reluBiasGrad!(f(12), f(12), 5, f(12), f(5))).toThrow('reluBiasGrad: cols must be positive and divide dy\'s length');
+    expect(() => native.reluBiasGrad!(f(12), f(11), 4, f(12), f(4))).toThrow(/y/);
+    expect(() => native.reluBiasGrad!(f(12), f(12), 4, f(12), f(3))).toThrow(/dbias/);
+  });
+});
+
+// 1,003 elements run on the calling thread; 70,003 are split across OpenMP threads (slices of uneven length).
+describe.each([1003, 70_003])('adamUpdate and sgdUpdate on %i elements', (n) => {
   const f = Math.fround;
-  const n = 1003;
-  const random = makeRandom(7);
+  const random = makeRandom(7 + n);
   const [w, g, m] = [0, 1, 2].map(() => filled(n, random));
   const [v, vMax] = [0, 1].map(() => filled(n, random).map(Math.abs));
   const out = (): Float32Array => new Float32Array(n);
@@ -319,7 +384,7 @@ describe('adamUpdate and sgdUpdate', () => {
 
   it('names a short array and a bad flag', () => {
     const s = new Float32Array(4);
-    expect(() => native.sgdUpdate!(w, g, null, new Float32Array(3), null, s, 0)).toThrow('wOut: expected at least 1003 floats, received 3');
+    expect(() => native.sgdUpdate!(w, g, null, new Float32Array(3), null, s, 0)).toThrow(`wOut: expected at least ${n} floats, received 3`);
     expect(() => native.sgdUpdate!(w, g, null, out(), null, s, 9)).toThrow('flags: expected an integer in [0, 7], received 9');
   });
 });

@@ -99,6 +99,13 @@ export interface NativeKernels {
    */
   reluGrad?(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   /**
+   * The backward pass of `relu(conv + bias)` in one sweep, from the layer's output `y = relu(z)`: `dx` as
+   * {@link NativeKernels.reluGrad} gives it for `y` (y > 0 exactly where z > 0, NaN where z is NaN), and `dbias[j]`
+   * the sum of `dx` over every axis but the innermost (`cols` wide), bit for bit {@link NativeKernels.sumRows} of
+   * `dx`. `y` and `dx` hold `dy.length` floats, `dbias` `cols`. Absent in older builds (rebuild the addon).
+   */
+  reluBiasGrad?(dy: Float32Array, y: Float32Array, cols: number, dx: Float32Array, dbias: Float32Array): void;
+  /**
    * `out[i·cols + j] = a[i·cols + j] + b[(i mod bRows)·cols + j]` on OpenMP threads: a same-shape sum (`bRows` =
    * `rows`) or a bias over the innermost axis (`bRows` = 1), each sum rounded once to float32 as tfjs's `Add`.
    * Absent when the addon was built from older sources.
@@ -173,6 +180,7 @@ interface RawAddon {
   maxPoolGrad(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   sumRows: NativeKernels['sumRows'];
   reluGrad?: NonNullable<NativeKernels['reluGrad']>;
+  reluBiasGrad?: NonNullable<NativeKernels['reluBiasGrad']>;
   addRows?: NonNullable<NativeKernels['addRows']>;
   relu?: NonNullable<NativeKernels['relu']>;
   maxPool?(geometry: Int32Array, x: Float32Array, y: Float32Array): void;
@@ -260,6 +268,7 @@ function wrap(raw: RawAddon): NativeKernels {
     maxPoolGrad: (geometry, x, dy, dx) => raw.maxPoolGrad(packGeometry(geometry), x, dy, dx),
     sumRows: (x, rows, cols, out) => raw.sumRows(x, rows, cols, out),
     ...(raw.reluGrad === undefined ? {} : { reluGrad: raw.reluGrad }),
+    ...(raw.reluBiasGrad === undefined ? {} : { reluBiasGrad: raw.reluBiasGrad }),
     ...(raw.addRows === undefined ? {} : { addRows: raw.addRows }),
     ...(raw.relu === undefined ? {} : { relu: raw.relu }),
     ...(raw.setPrecision === undefined || raw.getPrecision === undefined
