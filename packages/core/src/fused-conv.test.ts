@@ -1,28 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { loadNative } from '@convkit/native';
-import './wasm-backend.js';
 import { createRng } from './rng.js';
 import { expectNoLeak, relativeError } from './testing.js';
 import { kernelServedBy, listKernelAssignments, withKernelProviders } from './kernel-registry.js';
 import { conv2dLayer, fusedConv2d } from './fused-conv.js';
 import { RELU_BIAS_GRAD_KERNEL } from './relu-gradient.js';
-import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
-import { registerNativeKernels, unregisterNativeKernels } from './wasm-native.js';
+import { useWasmWithNative } from './native-wasm.test-helpers.js';
 
 // References: tfjs's own tf.layers.conv2d / tf.fused.conv2d with the same weights, on the same backend (its training
 // path runs Conv2D, Add, Relu and their gradients as separate kernels), and on cpu (tfjs's plain JavaScript kernels).
 const rng = createRng(57);
 
-beforeAll(async () => {
-  await tf.setBackend('wasm');
-  registerWasmGradientKernels();
-  registerNativeKernels(loadNative(), 2);
-});
-
-afterAll(() => {
-  unregisterNativeKernels();
-});
+useWasmWithNative();
 
 function normal(shape: number[]): tf.Tensor {
   return tf.tensor(Float32Array.from({ length: tf.util.sizeFromShape(shape) }, () => rng.normal()), shape);
@@ -125,9 +114,12 @@ describe('fusedConv2d: relu(conv + bias) as one kernel in training', () => {
     const x = tf.tensor4d([NaN, -1, 0, 2], [1, 2, 2, 1]);
     const filter = tf.tensor4d([1], [1, 1, 1, 1]);
     const c = tf.tensor4d([5, 6, 7, 8], [1, 2, 2, 1]);
-    const { y, grads } = await valuesAndGradients(fusedRelu(1, 'valid'), x, filter, undefined, c);
+    const { y, grads, kernels } = await valuesAndGradients(fusedRelu(1, 'valid'), x, filter, undefined, c);
     expect(Array.from(y)).toEqual([NaN, 0, 0, 2]);
     expect(Array.from(grads[0]!)).toEqual([NaN, 0, 0, 8]);
+    // Through the fused kernels (oneDNN's convolution, then ConvkitReluBiasGrad), not tfjs's separate Relu.
+    expect(kernels).toEqual(expect.arrayContaining(['FusedConv2D', RELU_BIAS_GRAD_KERNEL]));
+    expect(kernels).not.toContain('Relu');
     tf.dispose([x, filter, c]);
   });
 

@@ -1,27 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { loadNative } from '@convkit/native';
-import './wasm-backend.js';
 import { createRng } from './rng.js';
 import { expectNoLeak } from './testing.js';
 import { listKernelAssignments, withKernelProviders } from './kernel-registry.js';
 import { RELU_GRAD_KERNEL } from './relu-gradient.js';
-import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
-import { registerNativeKernels, unregisterNativeKernels } from './wasm-native.js';
+import { useWasmWithNative } from './native-wasm.test-helpers.js';
 
 // The fused relu gradient is checked bit for bit against tfjs's own rule, mul(dy, cast(step(x), 'float32')), run by
 // the stock wasm kernels (every provider off), on values that include the cases where a select and a product differ.
 const rng = createRng(31);
 
-beforeAll(async () => {
-  await tf.setBackend('wasm');
-  registerWasmGradientKernels();
-  registerNativeKernels(loadNative(), 2);
-});
-
-afterAll(() => {
-  unregisterNativeKernels();
-});
+useWasmWithNative();
 
 /** x and dy with NaN, ±0, ±∞ and both signs, in every pairing, then random normals; `count` values each. */
 function specialValues(count: number): { x: Float32Array; dy: Float32Array } {

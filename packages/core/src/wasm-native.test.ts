@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadNative } from '@convkit/native';
 import './wasm-backend.js';
 import { initBackend } from './backend.js';
+import { useWasmWithNative } from './native-wasm.test-helpers.js';
 import { normals, randomConvCase, size, type ConvCase, type Shape4 } from './conv-cases.test-helpers.js';
 import { createRng } from './rng.js';
 import { expectNoLeak, relativeError } from './testing.js';
@@ -14,16 +15,7 @@ import { NATIVE_KERNEL_NAMES, nativeKernelsRegistered, registerNativeKernels, un
 // Every native kernel is checked against the cpu backend's on the same random inputs (tfjs's pure-JS reference).
 const rng = createRng(2024);
 
-beforeAll(async () => {
-  await tf.setBackend('wasm');
-  registerWasmGradientKernels();
-  registerWasmOptimizerKernels();
-  registerNativeKernels(loadNative(), 2);
-});
-
-afterAll(() => {
-  unregisterNativeKernels();
-});
+useWasmWithNative();
 
 async function onBoth<T extends ArrayLike<number>[]>(fn: () => T | Promise<T>): Promise<{ cpu: T; wasm: T }> {
   await tf.setBackend('cpu');
