@@ -2,7 +2,7 @@
 # Installs the Debian/Ubuntu packages convkit's quick start, tests and notebooks need:
 # Fashion-MNIST (dataset-fashion-mnist), a headless Jupyter (nbclient, jupyter-client, nbconvert, ipykernel), the
 # notebook server that `npm run notebook` starts (jupyter-notebook, 6.4 on Debian 12), and oneDNN's headers
-# (libdnnl-dev) with a C++ toolchain for @convkit/native's addon (g++, make), and the independent TensorBoard event-file
+# (libdnnl-dev, and libjpeg62-turbo-dev for its JPEG decoder) with a C++ toolchain for @convkit/native's addon (g++, make), and the independent TensorBoard event-file
 # reader of @convkit/loggers' tests (python3-protobuf, protobuf-compiler, python3-crc32c). Skips what is already there;
 # uses sudo when not root.
 set -euo pipefail
@@ -19,7 +19,7 @@ if command -v apt-get >/dev/null && grep -q '^VERSION_CODENAME=bookworm' /etc/os
   $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers >/dev/null
   echo "system packages: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers) from bookworm-backports (lavapipe, for WebGPU)"
 fi
-pkgs=(dataset-fashion-mnist python3-nbclient jupyter-client jupyter-nbconvert python3-ipykernel jupyter-notebook libdnnl-dev g++ make python3-protobuf protobuf-compiler python3-crc32c)
+pkgs=(dataset-fashion-mnist python3-nbclient jupyter-client jupyter-nbconvert python3-ipykernel jupyter-notebook libdnnl-dev libjpeg62-turbo-dev g++ make python3-protobuf protobuf-compiler python3-crc32c)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

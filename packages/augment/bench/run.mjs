@@ -1,5 +1,6 @@
 // Benchmark: decode a 500×500 JPEG → random resized crop 224 → flip → rotate ±15° → colour jitter → float
-// tensor, in images/s, decoding every epoch; convkit (sharp + fused JS warp) against torchvision on PIL, same
+// tensor, in images/s, decoding every epoch; convkit (sharp + fused JS warp, or @convkit/native's libjpeg-turbo
+// decoder that decodes the region read and warps it on libuv's threads) against torchvision on PIL, same
 // images, same run. Rounds alternate the systems so that load from other processes falls on all of them; each
 // row is the median over the rounds. Writes results/bench/augment.json.
 //
@@ -89,14 +90,17 @@ function measureTorchvision(workers) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
+const sharpDecoder = { decoder: 'sharp' };
 const convkitVariants = [
-  { id: 'whole-1', variant: 'run + imagesToTensor, 1 in flight, whole-image decode', options: { concurrency: 1, regionDecode: false }, mode: 'run' },
-  { id: 'whole-4', variant: 'run + imagesToTensor, 4 in flight, whole-image decode', options: { concurrency: 4, regionDecode: false }, mode: 'run' },
-  { id: 'region-4', variant: 'run + imagesToTensor, 4 in flight, region decode', options: { concurrency: 4 }, mode: 'run' },
-  { id: 'tensor-4', variant: 'runTensor, 4 in flight, region decode', options: { concurrency: 4 }, mode: 'tensor' },
-  { id: 'tensor-8', variant: 'runTensor, 8 in flight, region decode', options: { concurrency: 8 }, mode: 'tensor' },
-  { id: 'prefetch-4', variant: 'runTensor, 4 in flight, region decode, next batch prefetched', options: { concurrency: 4 }, mode: 'prefetch' },
-  { id: 'prefetch-8', variant: 'runTensor, 8 in flight, region decode, next batch prefetched', options: { concurrency: 8 }, mode: 'prefetch' },
+  { id: 'whole-1', variant: 'sharp: run + imagesToTensor, 1 in flight, whole-image decode', options: { ...sharpDecoder, concurrency: 1, regionDecode: false }, mode: 'run' },
+  { id: 'whole-4', variant: 'sharp: run + imagesToTensor, 4 in flight, whole-image decode', options: { ...sharpDecoder, concurrency: 4, regionDecode: false }, mode: 'run' },
+  { id: 'region-4', variant: 'sharp: run + imagesToTensor, 4 in flight, region decode', options: { ...sharpDecoder, concurrency: 4 }, mode: 'run' },
+  { id: 'tensor-4', variant: 'sharp: runTensor, 4 in flight, region decode', options: { ...sharpDecoder, concurrency: 4 }, mode: 'tensor' },
+  { id: 'prefetch-8', variant: 'sharp: runTensor, 8 in flight, region decode, next batch prefetched', options: { ...sharpDecoder, concurrency: 8 }, mode: 'prefetch' },
+  { id: 'native-exact-4', variant: 'native: runTensor, 4 in flight, region decode + warp, no shrink (same bytes as sharp)', options: { decoder: 'native', shrinkOnLoad: false, concurrency: 4 }, mode: 'tensor' },
+  { id: 'native-4', variant: 'native: runTensor, 4 in flight, region decode + warp, shrink-on-load', options: { decoder: 'native', concurrency: 4 }, mode: 'tensor' },
+  { id: 'native-prefetch-4', variant: 'native: runTensor, 4 in flight, shrink-on-load (the pipeline defaults), next batch prefetched', options: { concurrency: 4 }, mode: 'prefetch' },
+  { id: 'native-prefetch-8', variant: 'native: runTensor, 8 in flight, shrink-on-load, next batch prefetched', options: { decoder: 'native', concurrency: 8 }, mode: 'prefetch' },
   { id: 'cache', variant: 'decoded-image cache (decodes once; not the target), 4 in flight', options: { cache: true, concurrency: 4 }, mode: 'tensor' },
 ];
 const torchVariants = [

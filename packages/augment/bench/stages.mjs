@@ -6,6 +6,7 @@ import { Rng } from '@convkit/core';
 import { decodeImage, imageSize, imagesToTensor } from '../dist/index.js';
 import { leadingAffine, applyPlanToFloat32 } from '../dist/compose.js';
 import { embedRegion, readRegion, warpAffine } from '../dist/warp.js';
+import { dctScale, nativeJpegDecoder } from '../dist/native-jpeg.js';
 
 async function best(run) {
   let fastest = Infinity;
@@ -30,6 +31,13 @@ export async function profileStages(files, transform) {
   const warped = parts.map((part, i) => warpAffine(embedRegion(part, regions[i], 500, 500), plans[i].map));
   const out = new Float32Array(warped[0].data.length);
   const stage = async (run) => (await best(async () => { for (let i = 0; i < n; i++) await run(i); })) / n;
+  const native = await nativeJpegDecoder();
+  const bytes = files.map((file) => readFileSync(file));
+  const nativeWarp = (i, scale) => {
+    const k = scale / 8;
+    const { map } = plans[i];
+    return native.decode(bytes[i], { scale, warp: { matrix: map.matrix.map((v) => v * k), width: map.width, height: map.height } });
+  };
   const colourBytes = (i) => transform.children[3].apply(warped[i], plans[i].rest[0].record.params);
   return {
     readHeader: await stage((i) => headerOf(files[i])),
@@ -38,6 +46,14 @@ export async function profileStages(files, transform) {
     regionShareOfPixels: regions.reduce((sum, r) => sum + (r.width * r.height) / (500 * 500), 0) / n,
     warpWholeImage: await stage((i) => warpAffine(full[i], plans[i].map)),
     warpRegionInFrame: await stage((i) => warpAffine(embedRegion(parts[i], regions[i], 500, 500), plans[i].map)),
+    ...('decode' in native
+      ? {
+          nativeDecodeWhole: await stage((i) => native.decode(bytes[i], {})),
+          nativeDecodeRegionAndWarp: await stage((i) => nativeWarp(i, 8)),
+          nativeDecodeShrunkRegionAndWarp: await stage((i) => nativeWarp(i, dctScale(plans[i].map))),
+          nativeShrinkShare: plans.filter(({ map }) => dctScale(map) < 8).length / n,
+        }
+      : { native: native.reason }),
     colourJitterBytes: await stage(colourBytes),
     bytesToFloat: await stage((i) => imagesToTensor([warped[i]]).dispose()),
     colourJitterToFloatFused: await stage((i) => applyPlanToFloat32(transform.children, warped[i], plans[i].rest, out, 0, 1 / 255)),

@@ -1,6 +1,6 @@
 import { createRng } from '@convkit/core';
 import type { Rng } from '@convkit/core';
-import type { ImageTransform, RawImage } from './transform.js';
+import type { ColorMap, ImageTransform, RawImage } from './transform.js';
 import { checkAtLeast, transformBase } from './transform.js';
 
 /** Options of {@link colorJitter}; each amount `a` draws a factor uniform in [1 − a, 1 + a] (hue: a shift in ±a turns). */
@@ -73,12 +73,11 @@ export function applyColorJitter(image: RawImage, params: ColorJitterParams): Ra
  */
 export function colorJitterInto(image: RawImage, params: ColorJitterParams, out: Uint8Array | Float32Array, offset: number, scale: number): number {
   const { data, channels } = image;
-  const b = params.brightness;
-  const c = params.contrast;
-  const mean = c === 1 ? 0 : b * meanGrey(image);
-  const offsetGrey = (1 - c) * mean;
   const n = data.length;
   if (channels < 3) {
+    const b = params.brightness;
+    const c = params.contrast;
+    const offsetGrey = c === 1 ? 0 : (1 - c) * (b * meanGrey(image));
     const gain = b * c;
     for (let i = 0; i < n; i += channels) {
       const v = gain * data[i]! + offsetGrey + 0.5;
@@ -87,18 +86,31 @@ export function colorJitterInto(image: RawImage, params: ColorJitterParams, out:
     }
     return n;
   }
-  const s = params.saturation;
-  const saturate = [0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => (i === j ? s : 0) + (1 - s) * GREY[j]!));
-  const colour = params.hue === 0 ? saturate : multiply(hueMatrix(params.hue), saturate);
-  const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = colour.map((v) => v * b * c) as [number, number, number, number, number, number, number, number, number];
-  // The offset (1 − c)·mean on every channel, through the saturation and hue maps.
-  const t0 = offsetGrey * (colour[0]! + colour[1]! + colour[2]!) + 0.5;
-  const t1 = offsetGrey * (colour[3]! + colour[4]! + colour[5]!) + 0.5;
-  const t2 = offsetGrey * (colour[6]! + colour[7]! + colour[8]!) + 0.5;
-  const matrix = [m0, m1, m2, m3, m4, m5, m6, m7, m8, t0, t1, t2] as const;
+  const { matrix: m, offset: t, greyGain: g } = jitterColorMap(params);
+  const mean = g[0] === 0 && g[1] === 0 && g[2] === 0 ? 0 : meanGrey(image);
+  const matrix = [m[0]!, m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7]!, m[8]!, g[0]! * mean + t[0]!, g[1]! * mean + t[1]!, g[2]! * mean + t[2]!] as const;
   if (channels === 3) mapRgb(data, out, offset, scale, matrix);
   else mapRgbKeepRest(data, channels, out, offset, scale, matrix);
   return n;
+}
+
+/**
+ * Brightness `b`, contrast `c`, saturation and hue as one {@link ColorMap}: `b·c·H·S·x + (1 − c)·b·meanGrey·H·S·1`
+ * (S blends with the pixel's grey, H rotates the chroma), plus ½ for the rounding.
+ */
+function jitterColorMap(params: ColorJitterParams): ColorMap {
+  const b = params.brightness;
+  const c = params.contrast;
+  const s = params.saturation;
+  const saturate = [0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => (i === j ? s : 0) + (1 - s) * GREY[j]!));
+  const colour = params.hue === 0 ? saturate : multiply(hueMatrix(params.hue), saturate);
+  // The offset (1 − c)·b·meanGrey on every channel, through the saturation and hue maps.
+  const rowSums = [0, 1, 2].map((i) => colour[i * 3]! + colour[i * 3 + 1]! + colour[i * 3 + 2]!);
+  return {
+    matrix: colour.map((v) => v * b * c),
+    offset: [0.5, 0.5, 0.5],
+    greyGain: c === 1 ? [0, 0, 0] : rowSums.map((sum) => (1 - c) * b * sum),
+  };
 }
 
 type ColourMap = readonly [number, number, number, number, number, number, number, number, number, number, number, number];
@@ -178,6 +190,7 @@ function jitter(name: string, options: Required<ColorJitterOptions>): ImageTrans
     },
     apply: applyColorJitter,
     applyToFloat32: colorJitterInto,
+    colorMap: jitterColorMap,
   });
 }
 

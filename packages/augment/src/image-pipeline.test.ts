@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { mkdtempSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -59,7 +60,7 @@ describe('imagePipeline', () => {
       const { images, records } = await imagePipeline({ transform, concurrency: 1 }).run(files, new Rng(seed));
       const expected = await reference(transform, files, records);
       images.forEach((image, i) => expect(Buffer.compare(image.data, expected[i]!.data)).toBe(0));
-      for (const options of [{ concurrency: 8 }, { regionDecode: false }, { cache: true }]) {
+      for (const options of [{ concurrency: 8 }, { regionDecode: false }, { cache: true }, { decoder: 'sharp' as const }, { decoder: 'sharp' as const, concurrency: 8 }, { decoder: 'native' as const }]) {
         const pipeline = imagePipeline({ transform, ...options });
         await expectNoLeak(async () => {
           const { x, records: again } = await pipeline.runTensor(files, new Rng(seed));
@@ -134,23 +135,64 @@ describe('imagePipeline', () => {
       x.dispose();
     });
   });
-  it('shrink-on-load only from a 4× downsampling: below it the output is the full decode, from it close to it', async () => {
+  it('with sharp, shrink-on-load only from a 4× downsampling: below it the output is the full decode, from it close to it', async () => {
     const big = await jpeg('big.jpg', 256, 256, true);
     // Square crops of 198–256 px into 96 px: downsampling by 2–2.7×, below 4×, so no shrink, exact.
     const mild = compose([randomResizedCrop({ width: 96, height: 96, scale: [0.6, 1], ratio: [1, 1] })]);
-    const a = await imagePipeline({ transform: mild }).run([big], new Rng(1));
+    const a = await imagePipeline({ transform: mild, decoder: 'sharp' }).run([big], new Rng(1));
     const [exact] = await reference(mild, [big], a.records);
     expect(Buffer.compare(a.images[0]!.data, exact!.data)).toBe(0);
     // Into 16 px: 14× or more, so a 1/8 decode. On a linear gradient the lanczos3 prefilter and the
     // point-sampled full decode agree within JPEG error and half a source pixel of ramp (~4 levels).
     const strong = compose([randomResizedCrop({ width: 16, height: 16, scale: [0.9, 1] })]);
-    const b = await imagePipeline({ transform: strong }).run([big], new Rng(1));
+    const b = await imagePipeline({ transform: strong, decoder: 'sharp' }).run([big], new Rng(1));
     const [full] = await reference(strong, [big], b.records);
     let worst = 0;
     for (let k = 0; k < full!.data.length; k++) worst = Math.max(worst, Math.abs(b.images[0]!.data[k]! - full!.data[k]!));
     expect(worst).toBeLessThanOrEqual(6);
     expect(Buffer.compare(b.images[0]!.data, full!.data)).not.toBe(0); // the shrunk decode was used
-    const off = await imagePipeline({ transform: strong, shrinkOnLoad: false }).run([big], new Rng(1));
+    const off = await imagePipeline({ transform: strong, decoder: 'sharp', shrinkOnLoad: false }).run([big], new Rng(1));
     expect(Buffer.compare(off.images[0]!.data, full!.data)).toBe(0);
+  });
+  it('with the native decoder, shrink-on-load from a 2× downsampling (a 1/2, 1/4 or 1/8 DCT decode), exact below it', async () => {
+    const big = await jpeg('big-native.jpg', 256, 256, true);
+    // Crops of 154–179 px into 96 px: 1.6–1.87×, no shrink, exact.
+    const mild = compose([randomResizedCrop({ width: 96, height: 96, scale: [0.36, 0.49], ratio: [1, 1] })]);
+    const a = await imagePipeline({ transform: mild, decoder: 'native' }).run([big], new Rng(1));
+    const [exact] = await reference(mild, [big], a.records);
+    expect(Buffer.compare(a.images[0]!.data, exact!.data)).toBe(0);
+    // 2–2.7× (a 1/2 decode), 5.4× and up (1/4), 14× and up (1/8): the reduced decode averages blocks where the
+    // full decode is point-sampled; on a linear gradient they agree within JPEG error and the ramp across a block.
+    for (const [width, scale, bound] of [[96, [0.6, 1], 4], [40, [0.8, 1], 6], [16, [0.9, 1], 8]] as const) {
+      const strong = compose([randomResizedCrop({ width, height: width, scale: scale as [number, number], ratio: [1, 1] })]);
+      const b = await imagePipeline({ transform: strong, decoder: 'native' }).run([big], new Rng(1));
+      const [full] = await reference(strong, [big], b.records);
+      let worst = 0;
+      for (let k = 0; k < full!.data.length; k++) worst = Math.max(worst, Math.abs(b.images[0]!.data[k]! - full!.data[k]!));
+      expect(worst, `${width} px`).toBeLessThanOrEqual(bound);
+      expect(Buffer.compare(b.images[0]!.data, full!.data), `${width} px`).not.toBe(0); // the reduced decode was used
+      const off = await imagePipeline({ transform: strong, decoder: 'native', shrinkOnLoad: false }).run([big], new Rng(1));
+      expect(Buffer.compare(off.images[0]!.data, full!.data), `${width} px`).toBe(0);
+    }
+  });
+  it('the native decoder takes JPEG bytes and paths; other formats, ICC profiles and broken files go to sharp', async () => {
+    const files = [await jpeg('b0.jpg', 64, 48), await jpeg('b1.jpg', 48, 64)];
+    const png = join(dir, 'b2.png');
+    await sharp(await decodeImage(files[0]!).then((image) => Buffer.from(image.data)), { raw: { width: 64, height: 48, channels: 3 } }).png().toFile(png);
+    const icc = join(dir, 'b3.jpg');
+    await sharp(png).withIccProfile('p3').jpeg({ quality: 90 }).toFile(icc);
+    const inputs = [files[0]!, new Uint8Array(await sharp(files[1]!).toBuffer()), png, icc];
+    const transform = augment();
+    const native = await imagePipeline({ transform, decoder: 'native', shrinkOnLoad: false }).run(inputs, new Rng(3));
+    const viaSharp = await imagePipeline({ transform, decoder: 'sharp', shrinkOnLoad: false }).run(inputs, new Rng(3));
+    native.images.forEach((image, i) => expect(Buffer.compare(image.data, viaSharp.images[i]!.data), `input ${i}`).toBe(0));
+    // A file that ends early: the native decoder refuses it, and sharp's error names it.
+    const broken = join(dir, 'broken.jpg');
+    const whole = await readFile(await jpeg('whole.jpg', 64, 256));
+    await writeFile(broken, whole.subarray(0, whole.length >> 1));
+    await expect(imagePipeline({ transform, decoder: 'native' }).run([broken], new Rng(0))).rejects.toThrow(
+      `could not decode image "${broken}" (index 0): VipsJpeg: premature end of JPEG image`
+    );
+    expect(() => imagePipeline({ transform, decoder: 'libjpeg' as never })).toThrow("imagePipeline: decoder must be 'auto', 'native' or 'sharp' (received libjpeg)");
   });
 });

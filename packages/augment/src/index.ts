@@ -1,6 +1,6 @@
 // @convkit/augment: seeded, replayable augmentation on decoded images (sharp) and batched tensors.
 export { applyRecorded, sampleTransform } from './transform.js';
-export type { AffineMap, ImageShape, ImageTransform, RawImage, Recorded, Transform } from './transform.js';
+export type { AffineMap, ColorMap, ImageShape, ImageTransform, RawImage, Recorded, Transform } from './transform.js';
 export { compose, sequential, oneOf, someOf } from './compose.js';
 export type { Container, ContainerOptions, Plan, SomeOfOptions } from './compose.js';
 export { warpAffine, checkRawImage } from './warp.js';

@@ -1,6 +1,18 @@
 import type { Rng } from '@convkit/core';
 
 /**
+ * A colour step as one affine map per RGB pixel with a mean-grey term: each channel `k` of a pixel becomes
+ * `v = matrix[3k]·r + matrix[3k+1]·g + matrix[3k+2]·b + (greyGain[k]·meanGrey + offset[k])`, clamped to
+ * [0, 255] and truncated (the rounding's ½ is in `offset`), where `meanGrey` is the image's mean of
+ * 0.299 r + 0.587 g + 0.114 b (taken only when a gain is not 0).
+ */
+export interface ColorMap {
+  readonly matrix: readonly number[];
+  readonly offset: readonly number[];
+  readonly greyGain: readonly number[];
+}
+
+/**
  * A decoded image as a raw, interleaved, row-major `Uint8Array` (`height × width × channels`), the
  * format sharp's `.raw()` output and `@convkit/data` datasets use.
  */
@@ -36,6 +48,10 @@ export interface ImageShape {
  *   pipeline that ends in a float tensor: writes `apply(image, params)`'s values times `scale` into
  *   `out` from `offset` (the same float32 values as applying, then converting) and returns how many
  *   it wrote.
+ * - `colorMap(params)`: optional, for colour steps that are one affine map per pixel of an RGB image
+ *   (the colour jitters): the map as {@link ColorMap}, so that a decoder can apply it while writing the
+ *   floats (@convkit/native's JPEG decoder does, in `imagePipeline`'s `runTensor`). `applyToFloat32`
+ *   must then write exactly what the map gives.
  */
 export interface Transform<I, P = unknown> {
   readonly name: string;
@@ -46,6 +62,7 @@ export interface Transform<I, P = unknown> {
   outputShape?(shape: ImageShape, params: P): ImageShape;
   affine?(shape: ImageShape, params: P): AffineMap;
   applyToFloat32?(image: I, params: P, out: Float32Array, offset: number, scale: number): number;
+  colorMap?(params: P): ColorMap;
   readonly children?: readonly Transform<I>[];
 }
 

@@ -2,8 +2,11 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadImageFolder } from './image-folder.js';
+import { loadNative } from '@convkit/native';
+import type { NativeKernels } from '@convkit/native';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { MockInstance } from 'vitest';
+import { checkFolderOptions, decodeImageFile, loadImageFolder } from './image-folder.js';
 import { streamImageFolder } from './stream-image-folder.js';
 
 let root: string;
@@ -159,5 +162,158 @@ describe('awkward image folders (both kinds of image-folder dataset)', () => {
     );
     await expect(streaming.readRows([2])).rejects.toThrow(`${join(dir, 'b', 'text.png')} (row 2, class "b") must be an image file decodable to 2×2×3, but it cannot be decoded (`);
     await expect(streamImageFolder(join(dir, 'a'), { size: [2, 2], log: false })).rejects.toThrow(`${join(dir, 'a')} has no class folders`);
+  });
+});
+
+/**
+ * A `width × height` RGB test card whose channels vary at known frequencies in output pixels (`periodX` wide in red,
+ * `periodY` high in green, a diagonal ramp in blue), with the picture moved right by `shiftX` input pixels.
+ */
+function testCard(width: number, height: number, periodX: number, periodY: number, shiftX = 0): Uint8Array {
+  const pixels = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      pixels[o] = 128 + 100 * Math.sin((2 * Math.PI * (x - shiftX)) / periodX);
+      pixels[o + 1] = 128 + 100 * Math.sin((2 * Math.PI * y) / periodY);
+      pixels[o + 2] = ((x - shiftX + 2 * y) * 255) / (width + 2 * height);
+    }
+  }
+  return pixels;
+}
+
+function cardJpeg(width: number, height: number, target: [number, number], shiftX = 0): Promise<Buffer> {
+  const [targetHeight, targetWidth] = target;
+  const card = testCard(width, height, (16 * width) / targetWidth, (12 * height) / targetHeight, shiftX);
+  return sharp(card, { raw: { width, height, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+}
+
+function meanAbsoluteDifference(a: Uint8Array, b: Uint8Array): number {
+  expect(a.length).toBe(b.length);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs((a[i] as number) - (b[i] as number));
+  return sum / a.length;
+}
+
+describe('decodeImageFile', () => {
+  let decodeJpeg: MockInstance<NonNullable<NativeKernels['decodeJpeg']>>;
+  beforeEach(() => {
+    decodeJpeg = vi.spyOn(loadNative() as Required<NativeKernels>, 'decodeJpeg');
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
+
+  const write = async (name: string, bytes: Uint8Array): Promise<string> => {
+    const path = join(root, name);
+    await writeFile(path, bytes);
+    return path;
+  };
+
+  it.each([
+    { source: [500, 500], size: [64, 64], scale: 2 },
+    { source: [500, 500], size: [128, 128], scale: 4 },
+    { source: [400, 240], size: [30, 50], scale: 1 },
+    { source: [240, 400], size: [90, 70], scale: 4 },
+  ] as const)('decodes a $source.0×$source.1 JPEG to $size through libjpeg-turbo at scale $scale, within 2 levels of sharp', async ({ source, size, scale }) => {
+    const [width, height] = source;
+    const [targetHeight, targetWidth] = size;
+    const bytes = await cardJpeg(width, height, [targetHeight, targetWidth]);
+    const path = await write(`card-${width}x${height}-${targetHeight}x${targetWidth}.jpg`, bytes);
+    const native = await decodeImageFile(path, targetHeight, targetWidth, 3);
+    expect(decodeJpeg).toHaveBeenCalledTimes(1);
+    expect(decodeJpeg.mock.calls[0]).toEqual([path, { scale: 'fit', resize: { width: targetWidth, height: targetHeight }, refuseIccProfile: true }]);
+    expect(native.length).toBe(targetHeight * targetWidth * 3);
+    // Exactly libjpeg-turbo's result at that scale: the native path ran and nothing after it touched the pixels.
+    const direct = await loadNative().decodeJpeg!(bytes, { scale, resize: { width: targetWidth, height: targetHeight } });
+    expect(Buffer.from(native).equals(Buffer.from(direct.data))).toBe(true);
+
+    const viaSharp = await decodeImageFile(path, targetHeight, targetWidth, 3, 'sharp');
+    expect(decodeJpeg).toHaveBeenCalledTimes(2); // the direct call above; 'sharp' did not call it
+    const difference = meanAbsoluteDifference(native, viaSharp);
+    expect(difference).toBeLessThan(2);
+    // The bound has teeth: the same card moved by half an output pixel, or read transposed, is far outside it.
+    const moved = await decodeImageFile(await write('moved.jpg', await cardJpeg(width, height, [targetHeight, targetWidth], width / targetWidth / 2)), targetHeight, targetWidth, 3, 'sharp');
+    expect(meanAbsoluteDifference(native, moved)).toBeGreaterThan(3.5);
+    const transposed = new Uint8Array(native.length);
+    if (targetHeight === targetWidth) {
+      for (let y = 0; y < targetHeight; y++) for (let x = 0; x < targetWidth; x++) transposed.set(native.subarray((x * targetWidth + y) * 3, (x * targetWidth + y) * 3 + 3), (y * targetWidth + x) * 3);
+      expect(meanAbsoluteDifference(transposed, viaSharp)).toBeGreaterThan(20);
+    }
+  });
+
+  it('leaves PNG, 1-channel requests, ICC-profiled and CMYK JPEGs to sharp (libjpeg-turbo refuses the last two), with its results', async () => {
+    const card = testCard(120, 80, 20, 16);
+    const raw = { raw: { width: 120, height: 80, channels: 3 } } as const;
+    const png = await write('card.png', await sharp(card, raw).png().toBuffer());
+    const plain = await write('card.jpg', await sharp(card, raw).jpeg({ quality: 95 }).toBuffer());
+    const p3Bytes = await sharp(card, raw).withIccProfile('p3').jpeg({ quality: 95 }).toBuffer();
+    const p3 = await write('card-p3.jpg', p3Bytes);
+    const cmyk = await write('card-cmyk.jpg', await sharp(card, raw).toColourspace('cmyk').jpeg({ quality: 95 }).toBuffer());
+    for (const [path, channels] of [[png, 3], [plain, 1], [p3, 3], [cmyk, 3]] as const) {
+      const auto = await decodeImageFile(path, 20, 30, channels);
+      expect(Buffer.from(auto).equals(Buffer.from(await decodeImageFile(path, 20, 30, channels, 'sharp'))), path).toBe(true);
+      expect(auto.length).toBe(20 * 30 * channels);
+    }
+    // Only the two JPEGs asked for in RGB were tried natively, and refused.
+    expect(decodeJpeg.mock.calls.map((call) => call[0])).toEqual([p3, cmyk]);
+    await expect(decodeJpeg.mock.results[0]!.value).rejects.toThrow('the JPEG has an ICC profile');
+    await expect(decodeJpeg.mock.results[1]!.value).rejects.toThrow('CMYK JPEGs are not decoded here');
+    // Why the ICC file goes to sharp: it converts P3 to sRGB through the profile, libjpeg-turbo would not.
+    const direct = await loadNative().decodeJpeg!(p3Bytes, { scale: 8, resize: { width: 30, height: 20 } });
+    expect(meanAbsoluteDifference(direct.data, await decodeImageFile(p3, 20, 30, 3))).toBeGreaterThan(2);
+  });
+
+  it('leaves every file to sharp with jpegDecoder: sharp or CONVKIT_JPEG_DECODER=sharp, and rejects other values', async () => {
+    const dir = await makeFolder('opt-out', { 'a/card.jpg': await cardJpeg(200, 200, [32, 32]), 'b/card.jpg': await cardJpeg(200, 200, [32, 32], 3) });
+    const sharpOnly = await loadImageFolder(dir, { size: [32, 32], jpegDecoder: 'sharp', log: false });
+    expect(decodeJpeg).not.toHaveBeenCalled();
+    vi.stubEnv('CONVKIT_JPEG_DECODER', 'sharp');
+    const fromEnvironment = await loadImageFolder(dir, { size: [32, 32], log: false });
+    const streamed = await streamImageFolder(dir, { size: [32, 32], log: false });
+    expect(Array.from(await streamed.readRows([0, 1]))).toEqual(Array.from(sharpOnly.images));
+    expect(Array.from(fromEnvironment.images)).toEqual(Array.from(sharpOnly.images));
+    expect(decodeJpeg).not.toHaveBeenCalled();
+    const overridden = await loadImageFolder(dir, { size: [32, 32], jpegDecoder: 'auto', log: false });
+    expect(decodeJpeg).toHaveBeenCalledTimes(2);
+    expect(Array.from(overridden.images)).not.toEqual(Array.from(sharpOnly.images));
+
+    expect(checkFolderOptions({ size: [2, 2] }, {}).jpegDecoder).toBe('auto');
+    expect(checkFolderOptions({ size: [2, 2] }, { CONVKIT_JPEG_DECODER: 'sharp' }).jpegDecoder).toBe('sharp');
+    expect(checkFolderOptions({ size: [2, 2], jpegDecoder: 'auto' }, { CONVKIT_JPEG_DECODER: 'sharp' }).jpegDecoder).toBe('auto');
+    expect(() => checkFolderOptions({ size: [2, 2] }, { CONVKIT_JPEG_DECODER: 'libjpeg' })).toThrow(`CONVKIT_JPEG_DECODER must be one of 'auto', 'sharp' (received "libjpeg")`);
+    expect(() => checkFolderOptions({ size: [2, 2], jpegDecoder: 'native' as 'auto' }, {})).toThrow(`jpegDecoder must be one of 'auto', 'sharp' (received "native")`);
+  });
+
+  it("tries libjpeg-turbo on a truncated or corrupt JPEG, then fails with sharp's error naming the file, in both kinds", async () => {
+    const whole = await cardJpeg(500, 500, [64, 64]);
+    const corrupt = Buffer.from(whole);
+    corrupt.fill(0xff, 2000, 2400);
+    const dir = await makeFolder('broken-jpeg', { 'a/cut.jpg': whole.subarray(0, Math.floor(whole.length * 0.6)), 'b/corrupt.jpg': corrupt });
+    const error = await loadImageFolder(dir, { size: [64, 64], log: false }).then(() => undefined, (caught: Error) => caught);
+    expect(error?.message).toContain(`2 images in ${dir} could not be decoded (pass onError: 'skip' to skip them):\n  ${join(dir, 'a', 'cut.jpg')}: `);
+    expect(error?.message).toContain(`\n  ${join(dir, 'b', 'corrupt.jpg')}: VipsJpeg: Corrupt JPEG data`);
+    expect(error?.message).not.toContain('decodeJpeg'); // sharp's messages, not libjpeg-turbo's
+    expect(decodeJpeg).toHaveBeenCalledTimes(2);
+    for (const result of decodeJpeg.mock.results) await expect(result.value).rejects.toThrow(/^decodeJpeg: /);
+    const streaming = await streamImageFolder(dir, { size: [64, 64], log: false });
+    await expect(streaming.readRows([1])).rejects.toThrow(`${join(dir, 'b', 'corrupt.jpg')} (row 1, class "b") must be an image file decodable to 64×64×3, but it cannot be decoded (VipsJpeg: Corrupt JPEG data`);
+  });
+
+  it('gives the in-memory and the streaming dataset the same bytes for JPEGs decoded by libjpeg-turbo', async () => {
+    const dir = await makeFolder('native-agree', {
+      'a/one.jpg': await cardJpeg(500, 500, [64, 64]),
+      'a/two.jpg': await cardJpeg(333, 500, [64, 64], 5),
+      'b/grey.jpg': await sharp(testCard(300, 200, 30, 30), { raw: { width: 300, height: 200, channels: 3 } }).toColourspace('b-w').jpeg().toBuffer(),
+    });
+    const memory = await loadImageFolder(dir, { size: [64, 64], log: false });
+    expect(decodeJpeg).toHaveBeenCalledTimes(3);
+    const streaming = await streamImageFolder(dir, { size: [64, 64], log: false });
+    expect(Buffer.from(await streaming.readRows([0, 1, 2])).equals(Buffer.from(memory.images))).toBe(true);
+    expect(decodeJpeg).toHaveBeenCalledTimes(6);
+    // The grey JPEG comes out RGB, three equal channels.
+    const grey = memory.images.subarray(2 * 64 * 64 * 3);
+    for (let i = 0; i < grey.length; i += 3) expect([grey[i + 1], grey[i + 2]]).toEqual([grey[i], grey[i]]);
   });
 });

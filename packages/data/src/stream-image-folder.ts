@@ -62,7 +62,7 @@ async function pool(count: number, limit: number, task: (i: number) => Promise<v
  *
  * Options: `size` (required), `channels` (defaults to `3`), `classNames` (defaults to every sub-folder, sorted),
  * `onError` (defaults to `'throw'`), `log` (defaults to `console.log`), `concurrency` (files decoded at once per batch,
- * defaults to `4`), `cache` (defaults to none).
+ * defaults to `16`), `cache` (defaults to none).
  *
  * @returns a {@link StreamingImageDataset}; with the same seed, sampler and transforms its `DataLoader` batches are
  *   bit-identical to those of `loadImageFolder` on the same folder.
@@ -76,7 +76,7 @@ async function pool(count: number, limit: number, task: (i: number) => Promise<v
  * ```
  */
 export async function streamImageFolder(dir: string, options: StreamImageFolderOptions): Promise<StreamingImageDataset> {
-  const { height, width, channels, onError, concurrency, log } = checkFolderOptions(options);
+  const { height, width, channels, onError, concurrency, jpegDecoder, log } = checkFolderOptions(options);
   if (options.cache !== undefined && (typeof options.cache !== 'string' || options.cache === '')) {
     throw new Error(`cache must be a file path (received ${JSON.stringify(options.cache)})`);
   }
@@ -106,7 +106,7 @@ export async function streamImageFolder(dir: string, options: StreamImageFolderO
   const decodeRow = async (row: number): Promise<Uint8Array> => {
     const file = files[row] as string;
     try {
-      return await decodeImageFile(file, height, width, channels);
+      return await decodeImageFile(file, height, width, channels, jpegDecoder);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const what =

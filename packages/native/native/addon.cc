@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "dnnl.hpp"
+#include "jpeg.h"
 
 namespace {
 
@@ -1148,6 +1149,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"implementation", nullptr, Implementation, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  register_jpeg(env, exports);
   return exports;
 }
 

@@ -51,6 +51,53 @@ export const FUSED_ACTIVATIONS: Readonly<Record<'linear' | 'relu' | 'relu6' | 'l
 /** A name of {@link FUSED_ACTIVATIONS}. */
 export type FusedActivation = keyof typeof FUSED_ACTIVATIONS;
 
+/** An RGB image decoded by {@link NativeKernels.decodeJpeg}: `height × width × 3` bytes, row by row. */
+export interface DecodedJpeg {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 3;
+}
+
+/** Options of {@link NativeKernels.decodeJpeg}. */
+export interface DecodeJpegOptions {
+  /**
+   * Decode at `scale`/8 of the full size (1 to 8; libjpeg's DCT scaling: an 8×8 block becomes `scale × scale`, so
+   * the size is `ceil(width · scale / 8)`). 8, 4, 2 and 1 have SIMD inverse DCTs; the others are slower than 8.
+   * `'fit'` (with `resize`): the smallest of 1, 2 and 4 whose size still covers the resize in both dimensions, else 8,
+   * chosen from the file's header. Defaults to 8.
+   */
+  scale?: number | 'fit';
+  /**
+   * Reject a JPEG that embeds an ICC profile (APP2 `ICC_PROFILE`), whose colours are only right after a conversion
+   * through the profile, which this decoder does not do (sharp does). Defaults to false.
+   */
+  refuseIccProfile?: boolean;
+  /**
+   * Resample the (scaled) image through this inverse affine map, as `@convkit/augment`'s `warpAffine` does (the
+   * output pixel centre `(u + ½, v + ½)` reads `M·(u + ½, v + ½, 1)` bilinearly; outside the image reads `fill`,
+   * default 0), and decode only the rows and columns it reads. The result is `width × height`.
+   */
+  warp?: { matrix: readonly number[]; width: number; height: number; fill?: number };
+  /**
+   * Resize the (scaled) image to `width × height` with an antialiased bilinear filter (a triangle widened by the
+   * reduction factor, the rule of PIL's bilinear resize and torchvision's `antialias=True`). Not with `warp`.
+   */
+  resize?: { width: number; height: number };
+  /**
+   * With `into`: map each pixel through this affine colour map before writing it, in `@convkit/augment`'s
+   * `colorJitter` arithmetic: `v = matrix·rgb + (greyGain · meanGrey + offset)` per channel, where `meanGrey` is the
+   * image's mean of 0.299 R + 0.587 G + 0.114 B (computed only when a gain is not 0), then clamped to [0, 255] and
+   * truncated (put the rounding's ½ in `offset`).
+   */
+  color?: { matrix: readonly number[]; offset: readonly number[]; greyGain: readonly number[] };
+  /**
+   * Write the result as float32 values `byte × scale` (default 1) into `out` from `offset` (default 0) instead of
+   * returning bytes: the resolved image then has an empty `data`. Needs `warp` or `resize` (the size must be known).
+   */
+  into?: { out: Float32Array; offset?: number; scale?: number };
+}
+
 /** The addon's functions. Arrays are read and written in place; every call is synchronous. */
 export interface NativeKernels {
   /** `y = activation(conv(x, filter) + bias)`; x NHWC, filter HWIO, bias `[outChannels]` or null, y NHWC. */
@@ -155,6 +202,19 @@ export interface NativeKernels {
    * L2 term, bit 1 momentum (`b`, `bOut` given), bit 2 Nesterov. Absent when the addon predates it, as `adamUpdate`.
    */
   sgdUpdate?(w: Float32Array, g: Float32Array, b: Float32Array | null, wOut: Float32Array, bOut: Float32Array | null, scalars: Float32Array, flags: number): void;
+  /**
+   * Decodes a JPEG (baseline or progressive, grey or YCbCr; not CMYK) into RGB with libjpeg-turbo, on libuv's
+   * thread pool: the promise resolves with the image, or rejects with libjpeg's reason (a file that ends early is
+   * an error, not grey rows). `input` is the file's bytes or its path (then read on the thread pool too: one
+   * round trip to the JavaScript thread per image, where `fs.promises.readFile` takes four). At scale 8 with no warp or resize the bytes are the full decode's, the same as
+   * sharp's. Absent when the addon was built without libjpeg-turbo's headers (Debian: libjpeg62-turbo-dev).
+   *
+   * @example
+   * ```ts
+   * const image = await loadNative().decodeJpeg!(await readFile('cat.jpg'), { scale: 4, resize: { width: 64, height: 64 } });
+   * ```
+   */
+  decodeJpeg?(input: Uint8Array | string, options?: DecodeJpegOptions): Promise<DecodedJpeg>;
   /** {@link geometryProblem}: what the addon would refuse in a geometry, or `undefined`. */
   geometryProblem(geometry: ConvGeometry): string | undefined;
   /** Sets the number of OpenMP threads oneDNN uses. */
@@ -192,6 +252,18 @@ interface RawAddon {
   getThreads(): number;
   info(): { version: string; cpuIsa: string };
   implementation(pass: string, geometry: Int32Array): string;
+  decodeJpeg?(
+    input: Uint8Array | string,
+    scale: number,
+    warp: Float64Array | null,
+    resizeWidth: number,
+    resizeHeight: number,
+    color: Float64Array | null,
+    into: Float32Array | null,
+    intoOffset: number,
+    intoScale: number,
+    refuseIccProfile: boolean,
+  ): Promise<DecodedJpeg>;
 }
 
 const GEOMETRY_FIELDS = [
@@ -253,6 +325,69 @@ function extentProblem(geometry: ConvGeometry, axis: 'Height' | 'Width', before:
   );
 }
 
+type RawJpegArguments = [Uint8Array | string, number, Float64Array | null, number, number, Float64Array | null, Float32Array | null, number, number, boolean];
+
+function jpegArguments(input: Uint8Array | string, options: DecodeJpegOptions): RawJpegArguments {
+  if (!(input instanceof Uint8Array) && !(typeof input === 'string' && input.length > 0)) {
+    throw new Error(`decodeJpeg: input must be a Uint8Array or a file path (received ${describe(input)})`);
+  }
+  const { warp, resize, color, into, refuseIccProfile = false } = options;
+  const scale = options.scale ?? 8;
+  if (scale === 'fit') {
+    if (resize === undefined) throw new Error("decodeJpeg: options.scale 'fit' needs options.resize (received no resize)");
+  } else if (!Number.isInteger(scale) || scale < 1 || scale > 8) {
+    throw new Error(`decodeJpeg: options.scale must be an integer from 1 to 8 or 'fit' (received ${String(scale)})`);
+  }
+  const rawScale = scale === 'fit' ? 0 : scale;
+  let packedWarp: Float64Array | null = null;
+  let size = [0, 0];
+  if (resize !== undefined) {
+    if (warp !== undefined) throw new Error('decodeJpeg: options.resize and options.warp cannot be combined (received both)');
+    for (const [name, value] of [['width', resize.width], ['height', resize.height]] as const) {
+      if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`decodeJpeg: options.resize.${name} must be an integer from 1 to 65535 (received ${String(value)})`);
+    }
+    size = [resize.width, resize.height];
+  } else if (warp !== undefined) {
+    const { matrix, width, height, fill = 0 } = warp;
+    finiteNumbers('options.warp.matrix', matrix, 6, '[a, b, c, d, e, f]');
+    for (const [name, value] of [['width', width], ['height', height]] as const) {
+      if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`decodeJpeg: options.warp.${name} must be an integer from 1 to 65535 (received ${String(value)})`);
+    }
+    if (!Number.isInteger(fill) || fill < 0 || fill > 255) throw new Error(`decodeJpeg: options.warp.fill must be an integer from 0 to 255 (received ${String(fill)})`);
+    packedWarp = Float64Array.from([...matrix, width, height, fill]);
+    size = [width, height];
+  }
+  let packedColor: Float64Array | null = null;
+  if (color !== undefined) {
+    if (into === undefined) throw new Error('decodeJpeg: options.color needs options.into (received color without into)');
+    finiteNumbers('options.color.matrix', color.matrix, 9, '(row-major 3×3)');
+    finiteNumbers('options.color.offset', color.offset, 3, '(one per channel)');
+    finiteNumbers('options.color.greyGain', color.greyGain, 3, '(one per channel)');
+    packedColor = Float64Array.from([...color.matrix, ...color.offset, ...color.greyGain]);
+  }
+  if (into === undefined) return [input, rawScale, packedWarp, resize ? size[0]! : 0, resize ? size[1]! : 0, null, null, 0, 1, refuseIccProfile];
+  const { out, offset = 0, scale: valueScale = 1 } = into;
+  if (!(out instanceof Float32Array)) throw new Error(`decodeJpeg: options.into.out must be a Float32Array (received ${describe(out)})`);
+  if (size[0] === 0) throw new Error('decodeJpeg: options.into needs options.warp or options.resize (the size must be known before decoding)');
+  const values = size[0]! * size[1]! * 3;
+  if (!Number.isInteger(offset) || offset < 0 || offset + values > out.length) {
+    throw new Error(`decodeJpeg: options.into.offset must leave room for ${values} values in out (length ${out.length}; received offset ${String(offset)})`);
+  }
+  if (!Number.isFinite(valueScale)) throw new Error(`decodeJpeg: options.into.scale must be a finite number (received ${String(valueScale)})`);
+  return [input, rawScale, packedWarp, resize ? size[0]! : 0, resize ? size[1]! : 0, packedColor, out, offset, valueScale, refuseIccProfile];
+}
+
+function finiteNumbers(name: string, values: readonly number[], count: number, shape: string): void {
+  if (!Array.isArray(values) || values.length !== count || !values.every((value) => Number.isFinite(value))) {
+    throw new Error(`decodeJpeg: ${name} must be ${count} finite numbers ${shape} (received ${describe(values)})`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(String).join(', ')}]`;
+  return value === null || typeof value !== 'object' ? String(value) : (value.constructor?.name ?? 'an object');
+}
+
 function wrap(raw: RawAddon): NativeKernels {
   return {
     conv2d(geometry, x, filter, bias, y, activation = 'linear', leakyreluAlpha = 0.2) {
@@ -283,6 +418,7 @@ function wrap(raw: RawAddon): NativeKernels {
     ...(raw.maxPool === undefined ? {} : { maxPool: (geometry: ConvGeometry, x: Float32Array, y: Float32Array) => raw.maxPool!(packGeometry(geometry), x, y) }),
     ...(raw.adamUpdate === undefined ? {} : { adamUpdate: raw.adamUpdate }),
     ...(raw.sgdUpdate === undefined ? {} : { sgdUpdate: raw.sgdUpdate }),
+    ...(raw.decodeJpeg === undefined ? {} : { decodeJpeg: (input: Uint8Array | string, options: DecodeJpegOptions = {}) => raw.decodeJpeg!(...jpegArguments(input, options)) }),
     setThreads(threads) {
       if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer (received ${threads})`);
       raw.setThreads(threads);
