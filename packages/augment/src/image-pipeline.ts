@@ -126,7 +126,6 @@ export function imagePipeline(options: ImagePipelineOptions): ImagePipeline {
    */
   const decodeNative = async (
     input: ImageInput,
-    index: number,
     warp?: AffineMap,
     scale = 8,
     finish?: { color: ColorMap | undefined; into: { out: Float32Array; offset: number; scale: number } }
@@ -150,7 +149,7 @@ export function imagePipeline(options: ImagePipelineOptions): ImagePipeline {
   };
 
   const decodeWhole = async (input: ImageInput, index: number): Promise<RawImage> =>
-    (await decodeNative(input, index)) ?? (await decodeImage(input, { index }));
+    (await decodeNative(input)) ?? (await decodeImage(input, { index }));
 
   const sampleAll = async (inputs: readonly ImageInput[], rng: Rng): Promise<{ shapes: ImageShape[]; records: Recorded[] }> => {
     const forks = inputs.map(() => rng.fork());
@@ -166,7 +165,7 @@ export function imagePipeline(options: ImagePipelineOptions): ImagePipeline {
     if (useCache) return warpLeading(await cache.get(input)!, plan, undefined);
     if (decoder !== 'sharp') {
       const { map, rest } = leadingAffine(children, shape, plan);
-      const image = map === undefined ? await decodeNative(input, index) : await decodeNative(input, index, map, shrinkOnLoad ? dctScale(map) : 8);
+      const image = map === undefined ? await decodeNative(input) : await decodeNative(input, map, shrinkOnLoad ? dctScale(map) : 8);
       if (image !== undefined) return { image, rest };
     }
     const shrink = shrinkOnLoad ? shrinkFor(transform, shape, plan) : 1;
@@ -191,7 +190,7 @@ export function imagePipeline(options: ImagePipelineOptions): ImagePipeline {
    * colour step with a `colorMap` (if any) and the float conversion, written into `out` at `offset`. False when
    * the plan has other steps, or the native decoder does not take the input (the caller then runs the plan).
    */
-  const nativeToFloat = async (input: ImageInput, shape: ImageShape, record: Recorded, index: number, out: Float32Array, offset: number, scale: number): Promise<boolean> => {
+  const nativeToFloat = async (input: ImageInput, shape: ImageShape, record: Recorded, out: Float32Array, offset: number, scale: number): Promise<boolean> => {
     if (decoder === 'sharp' || useCache) return false;
     const plan = record.applied ? (record.params as Plan) : [];
     const leading = leadingAffine(children, shape, plan);
@@ -205,7 +204,7 @@ export function imagePipeline(options: ImagePipelineOptions): ImagePipeline {
       color = transformOf.colorMap(stepRecord.params);
     }
     const map = leading.map ?? { matrix: [1, 0, 0, 0, 1, 0], width: shape.width, height: shape.height };
-    const done = await decodeNative(input, index, map, shrinkOnLoad ? dctScale(map) : 8, { color, into: { out, offset, scale } });
+    const done = await decodeNative(input, map, shrinkOnLoad ? dctScale(map) : 8, { color, into: { out, offset, scale } });
     return done !== undefined;
   };
 
@@ -242,7 +241,7 @@ export function imagePipeline(options: ImagePipelineOptions): ImagePipeline {
       const size = width * height * channels;
       const values = new Float32Array(inputs.length * size);
       await inFlight(inputs.length, concurrency, async (index) => {
-        if (await nativeToFloat(inputs[index]!, shapes[index]!, records[index]!, index, values, index * size, scale)) return;
+        if (await nativeToFloat(inputs[index]!, shapes[index]!, records[index]!, values, index * size, scale)) return;
         const { image, rest } = await prepare(inputs[index]!, shapes[index]!, records[index]!, index);
         const written = applyPlanToFloat32(children, image, rest, values, index * size, scale);
         if (written !== size) throw new Error(`runTensor: inputs[${index}] gives ${written} values (expected ${size}: ${width}×${height}×${channels})`);

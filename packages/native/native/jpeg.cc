@@ -25,6 +25,8 @@
 
 namespace {
 
+constexpr uint64_t kMaxPixels = 0x3fffULL * 0x3fffULL;
+
 struct ErrorManager {
   jpeg_error_mgr base;
   std::jmp_buf jump;
@@ -325,6 +327,13 @@ void decode_image(Job& job) {
       return;
     }
   }
+  // sharp's default limitInputPixels: a header that claims more is refused rather than decoded into gigabytes.
+  if (static_cast<uint64_t>(cinfo.image_width) * cinfo.image_height > kMaxPixels) {
+    job.error = "the JPEG claims " + std::to_string(cinfo.image_width) + "×" + std::to_string(cinfo.image_height) +
+                " pixels, more than the limit of 268,402,689 (sharp's limitInputPixels)";
+    jpeg_destroy_decompress(&cinfo);
+    return;
+  }
   cinfo.out_color_space = JCS_RGB;
   if (job.scale == 0) {
     // 'fit': the smallest of 1/8, 1/4, 1/2 whose size still covers the resize in both dimensions, else the full size.
@@ -385,7 +394,16 @@ void decode_image(Job& job) {
   warp_affine(part.data(), static_cast<int>(x_offset), top, cols, rows, full_width, full_height, job.warp, job.out.data());
 }
 
-void execute(napi_env, void* data) { decode(*static_cast<Job*>(data)); }
+void execute(napi_env, void* data) {
+  Job& job = *static_cast<Job*>(data);
+  try {
+    decode(job);
+  } catch (const std::bad_alloc&) {
+    // A header that claims a huge image: an error for this file, not the end of the process.
+    job.error = "not enough memory to decode this JPEG";
+    job.out.clear();
+  }
+}
 
 napi_value make_error(napi_env env, const std::string& message) {
   napi_value text, error;

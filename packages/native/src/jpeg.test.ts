@@ -244,6 +244,15 @@ describe('decodeJpeg', () => {
     await expect(decodeJpeg(bytes, { refuseIccProfile: true })).resolves.toMatchObject({ width: 200, height: 120 });
   });
 
+  it('refuses a header that claims more than sharp\'s pixel limit instead of allocating it', async () => {
+    const bytes = await encode(16, 16);
+    const claimed = Uint8Array.from(bytes);
+    const sof = claimed.findIndex((value, i) => value === 0xff && claimed[i + 1] === 0xc0);
+    claimed.set([0xfd, 0xe8, 0xfd, 0xe8], sof + 5); // 65000 × 65000
+    await expect(decodeJpeg(claimed)).rejects.toThrow('decodeJpeg: the JPEG claims 65000×65000 pixels, more than the limit of 268,402,689');
+    await expect(decodeJpeg(bytes)).resolves.toMatchObject({ width: 16, height: 16 });
+  });
+
   it('runs decodes at once on the thread pool, each with its own result', async () => {
     const images = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => encode(64, 48, {}, seed)));
     const decoded = await Promise.all(images.map((bytes) => decodeJpeg(bytes)));
