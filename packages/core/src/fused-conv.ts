@@ -1,6 +1,7 @@
 // conv2d + bias + relu as one kernel in training too, and a tf.layers.conv2d that uses it.
 import * as tf from '@tensorflow/tfjs';
 import { kernelServedBy } from './kernel-registry.js';
+import { installPoolReluGradient, isReluMasked, markFusedReluOutput } from './pool-relu-gradient.js';
 import { RELU_BIAS_GRAD_KERNEL, reluGrad } from './relu-gradient.js';
 import { NATIVE_PROVIDER_NAME } from './wasm-native.js';
 
@@ -105,7 +106,9 @@ export function fusedConv2d(args: FusedConv2dArgs): tf.Tensor {
   };
   const inputs: tf.NamedTensorMap = { x, filter };
   if (args.bias !== undefined && args.bias !== null) inputs['bias'] = args.bias as tf.Tensor;
-  return tf.engine().runKernel('FusedConv2D', inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const y = tf.engine().runKernel('FusedConv2D', inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  markFusedReluOutput(y);
+  return y;
 }
 
 /** `[dz, dbias]` for relu's output `y` and its gradient `dy`: the fused kernel where the backend has it. */
@@ -128,13 +131,15 @@ const fusedConvGradConfig: tf.GradConfig = {
       // Only fusedConv2d records FusedConv2D on the tape (tfjs's own fused op records its customGrad instead).
       throw new Error(`fusedConv2d's gradient takes activation 'relu' in NHWC (received activation '${activation}', dataFormat '${dataFormat}')`);
     }
-    // Computed once for the three gradients; the tape disposes it when the backward pass ends.
-    const [dz, dbias] = reluBiasGrad(dy as tf.Tensor, y);
+    // Computed once for the three gradients; the tape disposes it when the backward pass ends. When a max pool's
+    // gradient already applied relu's mask (the pool reads y and nothing else reads y's gradient), dy is relu's gradient.
+    const masked = isReluMasked(dy as tf.Tensor, y);
+    const [dz, dbias] = masked ? [dy as tf.Tensor, undefined] : reluBiasGrad(dy as tf.Tensor, y);
     const common = { strides, pad, dataFormat, dimRoundingMode };
     return {
       x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
       filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      bias: () => dbias.clone(),
+      bias: () => (dbias === undefined ? tf.sum(dz, [0, 1, 2]) : dbias.clone()),
     };
   },
 };
@@ -158,9 +163,11 @@ const reluBiasGradGradConfig: tf.GradConfig = {
 
 /**
  * Registers the gradient of `FusedConv2D` that {@link fusedConv2d} records (tfjs registers none: its own fused op
- * records a custom gradient) and that of {@link RELU_BIAS_GRAD_KERNEL} (second derivatives). Idempotent; the op calls it.
+ * records a custom gradient) and that of {@link RELU_BIAS_GRAD_KERNEL} (second derivatives), and `MaxPool`'s that
+ * applies relu's mask when it reads the op's output (`installPoolReluGradient`). Idempotent; the op calls it.
  */
 export function installFusedConvGradient(): void {
+  installPoolReluGradient();
   if (tf.getGradient('FusedConv2D')?.gradFunc === fusedConvGradConfig.gradFunc) return;
   tf.registerGradient(fusedConvGradConfig);
   tf.registerGradient(reluBiasGradGradConfig);

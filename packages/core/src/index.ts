@@ -10,6 +10,7 @@ export type { BackendName, BackendRequirement } from './backend-catalog.js';
 export { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 export { RELU_BIAS_GRAD_KERNEL, RELU_GRAD_KERNEL, installReluGradient } from './relu-gradient.js';
 export { conv2dLayer, fusedConv2d, installFusedConvGradient } from './fused-conv.js';
+export { MAX_POOL_RELU_GRAD_KERNEL, installPoolReluGradient } from './pool-relu-gradient.js';
 export type { Conv2DLayerArgs, FusedConv2dArgs } from './fused-conv.js';
 export { registerWasmOptimizerKernels } from './wasm-optimizer-kernels.js';
 export {

@@ -5,6 +5,7 @@ import { getKernelProvider, installKernelProviders, removeKernelProvider, setKer
 import { heapFloats, makeOutput } from './wasm-heap.js';
 import { NATIVE_OPTIMIZER_PROVIDER_NAME, declineNativeOptimizerKernels, registerNativeOptimizerKernels } from './wasm-optimizer-kernels.js';
 import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
+import { MAX_POOL_RELU_GRAD_KERNEL } from './pool-relu-gradient.js';
 import { RELU_BIAS_GRAD_KERNEL, RELU_GRAD_KERNEL } from './relu-gradient.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -215,6 +216,32 @@ function maxPoolGrad(args: KernelArgs, next: NextKernel): TensorInfo {
   );
 }
 
+/**
+ * {@link MAX_POOL_RELU_GRAD_KERNEL}: the pool's gradient times relu's mask of its input, in one pass for 2×2 pools with
+ * stride 2, else `maxPoolGrad` then `reluGrad` on the addon. No stock kernel below it: `MaxPool`'s gradient calls it
+ * for float32 only.
+ */
+function maxPoolReluGrad(args: KernelArgs): TensorInfo {
+  const { backend } = args;
+  const attrs = args.attrs as unknown as PoolGradAttrs;
+  const input = args.inputs['input'] as TensorInfo;
+  const dy = args.inputs['dy'] as TensorInfo;
+  const out = makeOutput(backend, [...input.shape]);
+  if (isEmpty(input.shape, dy.shape)) return out;
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const name = MAX_POOL_RELU_GRAD_KERNEL;
+  const x = heapFloats(backend, input, name);
+  const gradient = heapFloats(backend, dy, name);
+  const dx = heapFloats(backend, out, name);
+  const native = active();
+  if (!native.maxPoolReluGrad!(info, x, gradient, dx)) {
+    const pooled = new Float32Array(dx.length);
+    native.maxPoolGrad(info, x, gradient, pooled);
+    native.reluGrad!(pooled, x, dx);
+  }
+  return out;
+}
+
 /** {@link RELU_GRAD_KERNEL} on OpenMP threads (float32; anything else goes below). */
 function reluGrad(args: KernelArgs, next: NextKernel): TensorInfo {
   const { backend } = args;
@@ -326,6 +353,7 @@ function kernelsFor(native: NativeKernels): Record<string, ProviderKernel> {
     ...KERNELS,
     ...(native.reluGrad === undefined ? {} : { [RELU_GRAD_KERNEL]: reluGrad }),
     ...(native.reluBiasGrad === undefined ? {} : { [RELU_BIAS_GRAD_KERNEL]: reluBiasGrad }),
+    ...(native.maxPoolReluGrad === undefined || native.reluGrad === undefined ? {} : { [MAX_POOL_RELU_GRAD_KERNEL]: maxPoolReluGrad }),
     ...(native.addRows === undefined ? {} : { Add: add }),
     ...(native.relu === undefined ? {} : { Relu: relu }),
     ...(native.maxPool === undefined ? {} : { MaxPool: maxPool }),

@@ -604,6 +604,16 @@ bool tiles_two_by_two(const Conv& g) {
 // One 2x2 window's gradient over `count` channels: each of the four inputs gets 0 + dy where it is the window's first
 // strictly greatest element and 0 elsewhere (the fill-then-add of the general path, written once and without a
 // scatter). a, b: the window's top row; c, d: its bottom row.
+// d[k] ·= relu's gradient mask of its output y[k], ReluGrad's rule: 1 where y > 0, NaN where y is NaN, else 0.
+void apply_relu_mask(const float* __restrict y, float* __restrict d, int64_t count) {
+  for (int64_t k = 0; k < count; ++k) {
+    const float value = y[k];
+    const float mask = value > 0.f ? 1.f : (value != value ? value : 0.f);
+    d[k] = d[k] * mask;
+  }
+}
+
+template <bool ReluMask>
 void pool_window_grad(const float* __restrict a, const float* __restrict b, const float* __restrict c,
                       const float* __restrict d, const float* __restrict grad, float* __restrict da,
                       float* __restrict db, float* __restrict dc, float* __restrict dd, int64_t count) {
@@ -625,6 +635,14 @@ void pool_window_grad(const float* __restrict a, const float* __restrict b, cons
     db[k] = which == 1.f ? g : 0.f;
     dc[k] = which == 2.f ? g : 0.f;
     dd[k] = which == 3.f ? g : 0.f;
+  }
+  if (ReluMask) {
+    // reluGrad of the result (x is relu's output), on the window just written (in L1): each element times its mask,
+    // as ReluGrad computes it. A separate loop: folded into the one above, gcc 12 stopped vectorizing it (4x slower).
+    apply_relu_mask(a, da, count);
+    apply_relu_mask(b, db, count);
+    apply_relu_mask(c, dc, count);
+    apply_relu_mask(d, dd, count);
   }
 }
 
@@ -667,29 +685,87 @@ void max_pool_tiled(const Conv& g, const float* x, float* y) {
   });
 }
 
-// MaxPoolGrad for tiles_two_by_two pools: one write per input element.
+// The elements no window covers: 0 (times relu's mask of x with ReluMask, as ReluGrad would give: NaN where x is NaN).
+template <bool ReluMask>
+void zero_outside_impl(const float* x, float* dx, int64_t count) {
+  std::fill(dx, dx + count, 0.f);
+  if (ReluMask) apply_relu_mask(x, dx, count);
+}
+
+// One output row of windows of a tiles_two_by_two MaxPoolGrad: the two input rows `top` and `bottom` and their
+// gradients, including the odd last column no window covers.
+template <bool ReluMask>
+inline void max_pool_grad_row(const float* top, const float* bottom, const float* grad, float* dtop, float* dbottom,
+                              int64_t out_width, int64_t channels, int64_t row_stride) {
+  for (int64_t ow = 0; ow < out_width; ++ow) {
+    const int64_t at = 2 * ow * channels;
+    pool_window_grad<ReluMask>(top + at, top + at + channels, bottom + at, bottom + at + channels, grad + ow * channels,
+                               dtop + at, dtop + at + channels, dbottom + at, dbottom + at + channels, channels);
+  }
+  const int64_t covered_w = 2 * out_width * channels;
+  zero_outside_impl<ReluMask>(top + covered_w, dtop + covered_w, row_stride - covered_w);
+  zero_outside_impl<ReluMask>(bottom + covered_w, dbottom + covered_w, row_stride - covered_w);
+}
+
+// The rows compiled for AVX-512, AVX2 and the baseline (the addon is otherwise built for the baseline x86-64); the
+// loader picks what the CPU has. The masked row runs at the plain row's speed with AVX-512 and 2x slower on SSE2.
+#define CONVKIT_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), flatten))
+CONVKIT_CLONES void max_pool_grad_row_plain(const float* top, const float* bottom, const float* grad, float* dtop, float* dbottom,
+                                            int64_t out_width, int64_t channels, int64_t row_stride) {
+  max_pool_grad_row<false>(top, bottom, grad, dtop, dbottom, out_width, channels, row_stride);
+}
+CONVKIT_CLONES void max_pool_grad_row_masked(const float* top, const float* bottom, const float* grad, float* dtop, float* dbottom,
+                                             int64_t out_width, int64_t channels, int64_t row_stride) {
+  max_pool_grad_row<true>(top, bottom, grad, dtop, dbottom, out_width, channels, row_stride);
+}
+
+// MaxPoolGrad for tiles_two_by_two pools: one write per input element. With ReluMask, times relu's mask of x (x is
+// relu's output): reluGrad(maxPoolGrad(dy), x) in the same pass.
+template <bool ReluMask>
 void max_pool_grad_tiled(const Conv& g, const float* x, const float* dy, float* dx) {
   const int64_t channels = g.c;
   const int64_t row_stride = g.w * channels;
   const int64_t image = g.h * row_stride;
-  const int64_t covered_w = 2 * g.ow * channels;
   for_each_window_row(g, [&](int64_t row, int64_t at_row) {
-    const float* top = x + at_row;
-    const float* bottom = top + row_stride;
-    float* dtop = dx + at_row;
-    float* dbottom = dtop + row_stride;
     const float* grad = dy + row * g.ow * channels;
-    for (int64_t ow = 0; ow < g.ow; ++ow) {
-      const int64_t at = 2 * ow * channels;
-      pool_window_grad(top + at, top + at + channels, bottom + at, bottom + at + channels, grad + ow * channels,
-                       dtop + at, dtop + at + channels, dbottom + at, dbottom + at + channels, channels);
-    }
-    std::fill(dtop + covered_w, dtop + row_stride, 0.f);  // a last odd column lies in no window
-    std::fill(dbottom + covered_w, dbottom + row_stride, 0.f);
+    if (ReluMask) max_pool_grad_row_masked(x + at_row, x + at_row + row_stride, grad, dx + at_row, dx + at_row + row_stride, g.ow, channels, row_stride);
+    else max_pool_grad_row_plain(x + at_row, x + at_row + row_stride, grad, dx + at_row, dx + at_row + row_stride, g.ow, channels, row_stride);
   });
   if (2 * g.oh < g.h) {
-    for (int64_t b = 0; b < g.n; ++b) std::fill(dx + b * image + 2 * g.oh * row_stride, dx + (b + 1) * image, 0.f);
+    for (int64_t b = 0; b < g.n; ++b) {
+      const int64_t from = b * image + 2 * g.oh * row_stride;
+      zero_outside_impl<ReluMask>(x + from, dx + from, image - 2 * g.oh * row_stride);
+    }
   }
+}
+
+// The arguments (geometry, x, dy, dx) of the max-pool gradients, checked.
+struct PoolGradArgs {
+  Conv g;
+  FloatView x, dy, dx;
+};
+
+PoolGradArgs pool_grad_args(napi_env env, napi_callback_info info) {
+  auto a = args(env, info, 4);
+  const Conv g = Conv::from(env, a[0]);
+  if (g.oc != g.c) throw JsError{"geometry: a pool's outChannels must equal its inChannels"};
+  return {g, float_array(env, a[1], "x", g.src_size()), float_array(env, a[2], "dy", g.dst_size()), float_array(env, a[3], "dx", g.src_size())};
+}
+
+// maxPoolReluGrad(geometry, x, dy, dx) -> bool: reluGrad(maxPoolGrad(x, dy), x) in one pass, for a pool whose input x
+// is relu's output; bit for bit the two kernels in turn. Only for 2x2 windows with stride 2 (tiles_two_by_two):
+// returns false, writing nothing, for other pools.
+napi_value MaxPoolReluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const PoolGradArgs parsed = pool_grad_args(env, info);
+    const Conv& g = parsed.g;
+    const FloatView x = parsed.x, dy = parsed.dy, dx = parsed.dx;
+    const bool tiled = tiles_two_by_two(g);
+    if (tiled) max_pool_grad_tiled<true>(g, x.data, dy.data, dx.data);
+    napi_value result;
+    check(env, napi_get_boolean(env, tiled, &result), "napi_get_boolean");
+    return result;
+  });
 }
 
 // maxPoolGrad(geometry, x, dy, dx): dx[argmax of each window] += dy, where the argmax is the first strictly greatest
@@ -697,18 +773,15 @@ void max_pool_grad_tiled(const Conv& g, const float* x, const float* dy, float* 
 // window takes a four-compare path written as selects, which the compiler turns into conditional moves.
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    auto a = args(env, info, 4);
-    const Conv g = Conv::from(env, a[0]);
-    if (g.oc != g.c) throw JsError{"geometry: a pool's outChannels must equal its inChannels"};
-    FloatView x = float_array(env, a[1], "x", g.src_size());
-    FloatView dy = float_array(env, a[2], "dy", g.dst_size());
-    FloatView dx = float_array(env, a[3], "dx", g.src_size());
+    const PoolGradArgs parsed = pool_grad_args(env, info);
+    const Conv& g = parsed.g;
+    const FloatView x = parsed.x, dy = parsed.dy, dx = parsed.dx;
     const int64_t channels = g.c;
     const int64_t row_stride = g.w * channels;
     const int64_t image = g.h * row_stride;
     const float lowest = -std::numeric_limits<float>::infinity();
     if (tiles_two_by_two(g)) {
-      max_pool_grad_tiled(g, x.data, dy.data, dx.data);
+      max_pool_grad_tiled<false>(g, x.data, dy.data, dx.data);
       return undefined(env);
     }
     for_each_window(
@@ -1133,6 +1206,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackwardFilter", nullptr, Conv2dBackwardFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolReluGrad", nullptr, MaxPoolReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluBiasGrad", nullptr, ReluBiasGrad, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -278,6 +278,44 @@ describe('maxPoolGrad', () => {
   });
 });
 
+describe('maxPoolReluGrad', () => {
+  // The reference: the two kernels in turn, maxPoolGrad then reluGrad (both tested against direct loops above and below).
+  it.each([
+    ['2×2 stride 2, relu outputs with NaN, ±0, ±∞ gradients', geometry(2, 6, 8, 5, 5, [2, 2], [2, 2], [1, 1], false), 1],
+    ['odd sizes (a last row and column in no window: 0, or NaN where x is NaN), 33 channels', geometry(2, 7, 9, 33, 33, [2, 2], [2, 2], [1, 1], false), 1],
+    ['W1 conv1 on threads (above the threading threshold)', geometry(8, 28, 28, 32, 32, [2, 2], [2, 2], [1, 1], false), 2],
+  ])('%s: bit for bit reluGrad(maxPoolGrad(x, dy), x)', (_name, g, threads) => {
+    native.setThreads(threads);
+    const random = makeRandom(g.inHeight * 7 + g.inChannels);
+    const n = sizes(g);
+    // x as relu's output: zeros (a window of only zeros routes to its first element), positives, and a few NaN.
+    const x = Float32Array.from({ length: n.x }, () => Math.max(0, Math.round(random() * 8) / 4));
+    for (let i = 3; i < n.x; i += 97) x[i] = Number.NaN;
+    const dy = Float32Array.from({ length: n.y }, () => random() * 4);
+    dy[0] = Number.POSITIVE_INFINITY;
+    dy[1] = Number.NEGATIVE_INFINITY;
+    dy[2] = -0;
+    dy[5] = Number.NaN;
+    const pooled = new Float32Array(n.x);
+    native.maxPoolGrad(g, x, dy, pooled);
+    const expected = new Float32Array(n.x);
+    native.reluGrad!(pooled, x, expected);
+    const dx = new Float32Array(n.x).fill(12345);
+    expect(native.maxPoolReluGrad!(g, x, dy, dx)).toBe(true);
+    const differing = dx.reduce((count, value, i) => count + (Object.is(value, expected[i]) ? 0 : 1), 0);
+    expect(differing).toBe(0);
+    expect(expected.some((value) => Number.isNaN(value))).toBe(true);
+    native.setThreads(1);
+  });
+
+  it('leaves other pools to the caller: returns false and writes nothing', () => {
+    const g = geometry(1, 6, 6, 2, 2, [3, 3], [2, 2], [1, 1], true);
+    const dx = new Float32Array(72).fill(7);
+    expect(native.maxPoolReluGrad!(g, new Float32Array(72), new Float32Array(18), dx)).toBe(false);
+    expect(dx.every((value) => value === 7)).toBe(true);
+  });
+});
+
 describe('sumRows', () => {
   it('sums every row into one, in float64', () => {
     const rows = 1001;

@@ -137,6 +137,12 @@ export interface NativeKernels {
    * (`outChannels` equal to `inChannels`, the window as the filter).
    */
   maxPoolGrad(geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /**
+   * `dx = reluGrad(maxPoolGrad(x, dy), x)` in one pass, for a max pool whose input `x` is relu's output: bit for bit
+   * {@link NativeKernels.maxPoolGrad} then {@link NativeKernels.reluGrad}, with one write of `dx` instead of three
+   * passes. Only 2×2 windows with stride 2: returns false, writing nothing, for other pools. Absent in older builds.
+   */
+  maxPoolReluGrad?(geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): boolean;
   /** `out[j] = Σ_i x[i · cols + j]`: the sum over every axis but the innermost, accumulated in float64. */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /**
@@ -238,6 +244,7 @@ interface RawAddon {
   conv2dBackwardFilter(geometry: Int32Array, x: Float32Array, dy: Float32Array, dfilter: Float32Array): void;
   matMul: NativeKernels['matMul'];
   maxPoolGrad(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  maxPoolReluGrad?(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): boolean;
   sumRows: NativeKernels['sumRows'];
   reluGrad?: NonNullable<NativeKernels['reluGrad']>;
   reluBiasGrad?: NonNullable<NativeKernels['reluBiasGrad']>;
@@ -401,6 +408,9 @@ function wrap(raw: RawAddon): NativeKernels {
     conv2dBackwardFilter: (geometry, x, dy, dfilter) => raw.conv2dBackwardFilter(packGeometry(geometry), x, dy, dfilter),
     matMul: (...args) => raw.matMul(...args),
     maxPoolGrad: (geometry, x, dy, dx) => raw.maxPoolGrad(packGeometry(geometry), x, dy, dx),
+    ...(raw.maxPoolReluGrad === undefined
+      ? {}
+      : { maxPoolReluGrad: (geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array) => raw.maxPoolReluGrad!(packGeometry(geometry), x, dy, dx) }),
     sumRows: (x, rows, cols, out) => raw.sumRows(x, rows, cols, out),
     ...(raw.reluGrad === undefined ? {} : { reluGrad: raw.reluGrad }),
     ...(raw.reluBiasGrad === undefined ? {} : { reluBiasGrad: raw.reluBiasGrad }),

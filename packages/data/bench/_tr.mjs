@@ -1,0 +1,15 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, Rng } from '@convkit/core';
+import { augmentation } from './e01-augmentation.mjs';
+process.env.CONVKIT_THREADS = '1';
+await initBackend({ backend: 'wasm', threads: 1, log: false });
+const t = augmentation();
+const x = tf.randomUniform([16, 64, 64, 3]);
+const y = tf.oneHot(tf.tensor1d([0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1], 'int32'), 2);
+const rng = new Rng(1);
+console.log(Object.keys(t));
+const run = () => { const out = t(x, rng); out.dataSync(); out.dispose(); };
+for (let i = 0; i < 5; i++) run();
+const profile = await tf.profile(() => { run(); });
+console.log(profile.kernels.map((k) => `${k.name} ${k.kernelTimeMs}`).join('\n'));
+const s = performance.now(); for (let i = 0; i < 20; i++) run(); console.log('ms/batch', ((performance.now() - s) / 20).toFixed(2), tf.getBackend());
