@@ -34,6 +34,19 @@ async function reference(transform: ReturnType<typeof compose<RawImage>>, files:
   return out;
 }
 
+/**
+ * A square random resized crop of `file` into `size` px (crop area in `scale`) through the pipeline with `options`,
+ * against the unfused reference on the full-size decode: the largest difference of a value, and whether all are equal.
+ */
+async function againstFullDecode(file: string, size: number, scale: readonly [number, number], options: { decoder: 'sharp' | 'native'; shrinkOnLoad?: boolean }): Promise<{ worst: number; same: boolean }> {
+  const transform = compose([randomResizedCrop({ width: size, height: size, scale: [scale[0], scale[1]], ratio: [1, 1] })]);
+  const { images, records } = await imagePipeline({ transform, ...options }).run([file], new Rng(1));
+  const [full] = await reference(transform, [file], records);
+  let worst = 0;
+  for (let k = 0; k < full!.data.length; k++) worst = Math.max(worst, Math.abs(images[0]!.data[k]! - full!.data[k]!));
+  return { worst, same: Buffer.compare(images[0]!.data, full!.data) === 0 };
+}
+
 const augment = (): ReturnType<typeof compose<RawImage>> =>
   compose([randomResizedCrop({ width: 32, height: 24 }), horizontalFlip(), rotate({ degrees: 15 }), colorJitter({ brightness: 0.3, contrast: 0.3, saturation: 0.3, hue: 0.1 })]);
 
@@ -138,41 +151,25 @@ describe('imagePipeline', () => {
   it('with sharp, shrink-on-load only from a 4× downsampling: below it the output is the full decode, from it close to it', async () => {
     const big = await jpeg('big.jpg', 256, 256, true);
     // Square crops of 198–256 px into 96 px: downsampling by 2–2.7×, below 4×, so no shrink, exact.
-    const mild = compose([randomResizedCrop({ width: 96, height: 96, scale: [0.6, 1], ratio: [1, 1] })]);
-    const a = await imagePipeline({ transform: mild, decoder: 'sharp' }).run([big], new Rng(1));
-    const [exact] = await reference(mild, [big], a.records);
-    expect(Buffer.compare(a.images[0]!.data, exact!.data)).toBe(0);
+    expect(await againstFullDecode(big, 96, [0.6, 1], { decoder: 'sharp' })).toEqual({ worst: 0, same: true });
     // Into 16 px: 14× or more, so a 1/8 decode. On a linear gradient the lanczos3 prefilter and the
     // point-sampled full decode agree within JPEG error and half a source pixel of ramp (~4 levels).
-    const strong = compose([randomResizedCrop({ width: 16, height: 16, scale: [0.9, 1] })]);
-    const b = await imagePipeline({ transform: strong, decoder: 'sharp' }).run([big], new Rng(1));
-    const [full] = await reference(strong, [big], b.records);
-    let worst = 0;
-    for (let k = 0; k < full!.data.length; k++) worst = Math.max(worst, Math.abs(b.images[0]!.data[k]! - full!.data[k]!));
-    expect(worst).toBeLessThanOrEqual(6);
-    expect(Buffer.compare(b.images[0]!.data, full!.data)).not.toBe(0); // the shrunk decode was used
-    const off = await imagePipeline({ transform: strong, decoder: 'sharp', shrinkOnLoad: false }).run([big], new Rng(1));
-    expect(Buffer.compare(off.images[0]!.data, full!.data)).toBe(0);
+    const strong = await againstFullDecode(big, 16, [0.9, 1], { decoder: 'sharp' });
+    expect(strong.worst).toBeLessThanOrEqual(6);
+    expect(strong.same).toBe(false); // the shrunk decode was used
+    expect(await againstFullDecode(big, 16, [0.9, 1], { decoder: 'sharp', shrinkOnLoad: false })).toEqual({ worst: 0, same: true });
   });
   it('with the native decoder, shrink-on-load from a 2× downsampling (a 1/2, 1/4 or 1/8 DCT decode), exact below it', async () => {
     const big = await jpeg('big-native.jpg', 256, 256, true);
     // Crops of 154–179 px into 96 px: 1.6–1.87×, no shrink, exact.
-    const mild = compose([randomResizedCrop({ width: 96, height: 96, scale: [0.36, 0.49], ratio: [1, 1] })]);
-    const a = await imagePipeline({ transform: mild, decoder: 'native' }).run([big], new Rng(1));
-    const [exact] = await reference(mild, [big], a.records);
-    expect(Buffer.compare(a.images[0]!.data, exact!.data)).toBe(0);
+    expect(await againstFullDecode(big, 96, [0.36, 0.49], { decoder: 'native' })).toEqual({ worst: 0, same: true });
     // 2–2.7× (a 1/2 decode), 5.4× and up (1/4), 14× and up (1/8): the reduced decode averages blocks where the
     // full decode is point-sampled; on a linear gradient they agree within JPEG error and the ramp across a block.
     for (const [width, scale, bound] of [[96, [0.6, 1], 4], [40, [0.8, 1], 6], [16, [0.9, 1], 8]] as const) {
-      const strong = compose([randomResizedCrop({ width, height: width, scale: scale as [number, number], ratio: [1, 1] })]);
-      const b = await imagePipeline({ transform: strong, decoder: 'native' }).run([big], new Rng(1));
-      const [full] = await reference(strong, [big], b.records);
-      let worst = 0;
-      for (let k = 0; k < full!.data.length; k++) worst = Math.max(worst, Math.abs(b.images[0]!.data[k]! - full!.data[k]!));
-      expect(worst, `${width} px`).toBeLessThanOrEqual(bound);
-      expect(Buffer.compare(b.images[0]!.data, full!.data), `${width} px`).not.toBe(0); // the reduced decode was used
-      const off = await imagePipeline({ transform: strong, decoder: 'native', shrinkOnLoad: false }).run([big], new Rng(1));
-      expect(Buffer.compare(off.images[0]!.data, full!.data), `${width} px`).toBe(0);
+      const strong = await againstFullDecode(big, width, scale, { decoder: 'native' });
+      expect(strong.worst, `${width} px`).toBeLessThanOrEqual(bound);
+      expect(strong.same, `${width} px`).toBe(false); // the reduced decode was used
+      expect(await againstFullDecode(big, width, scale, { decoder: 'native', shrinkOnLoad: false }), `${width} px`).toEqual({ worst: 0, same: true });
     }
   });
   it('the native decoder takes JPEG bytes and paths; other formats, ICC profiles and broken files go to sharp', async () => {

@@ -1,3 +1,4 @@
+import { loadNativeKernels } from '@convkit/core';
 import type { AffineMap, ColorMap, RawImage } from './transform.js';
 
 /** @convkit/native's JPEG decoder, as this package calls it. */
@@ -15,22 +16,16 @@ export type JpegDecoder = (
 let loading: Promise<{ decode: JpegDecoder } | { reason: string }> | undefined;
 
 /**
- * Loads @convkit/native's `decodeJpeg` once (an optional dependency): the decoder, or why there is none (the package
- * is not installed, its addon was not built, or it was built without libjpeg-turbo's headers).
+ * @convkit/native's `decodeJpeg`, loaded once through @convkit/core's `loadNativeKernels`: the decoder, or why there is
+ * none (the package is not installed, its addon was not built, or it was built without libjpeg-turbo's headers).
  */
 export function nativeJpegDecoder(): Promise<{ decode: JpegDecoder } | { reason: string }> {
-  loading ??= import('@convkit/native').then(
-    (module) => {
-      try {
-        const decodeJpeg = module.loadNative().decodeJpeg;
-        if (decodeJpeg === undefined) return { reason: '@convkit/native was built without libjpeg-turbo (Debian: apt-get install libjpeg62-turbo-dev, then npm rebuild @convkit/native)' };
-        return { decode: decodeJpeg as JpegDecoder };
-      } catch (error) {
-        return { reason: (error as Error).message };
-      }
-    },
-    (error: Error) => ({ reason: `@convkit/native is not installed (npm install @convkit/native): ${error.message.split('\n')[0]}` })
-  );
+  loading ??= loadNativeKernels().then((loaded) => {
+    if ('reason' in loaded) return { reason: loaded.reason };
+    const decodeJpeg = loaded.kernels.decodeJpeg;
+    if (decodeJpeg === undefined) return { reason: '@convkit/native was built without libjpeg-turbo (Debian: apt-get install libjpeg62-turbo-dev, then npm rebuild @convkit/native)' };
+    return { decode: decodeJpeg as JpegDecoder };
+  });
   return loading;
 }
 

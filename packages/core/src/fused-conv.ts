@@ -167,10 +167,11 @@ const reluBiasGradGradConfig: tf.GradConfig = {
  * applies relu's mask when it reads the op's output (`installPoolReluGradient`). Idempotent; the op calls it.
  */
 export function installFusedConvGradient(): void {
-  installPoolReluGradient();
+  // fusedConv2d calls this on every call: one lookup when everything is in place.
   if (tf.getGradient('FusedConv2D')?.gradFunc === fusedConvGradConfig.gradFunc) return;
   tf.registerGradient(fusedConvGradConfig);
   tf.registerGradient(reluBiasGradGradConfig);
+  installPoolReluGradient();
 }
 
 /** The arguments of `tf.layers.conv2d`. */

@@ -424,7 +424,17 @@ export function unregisterNativeKernels(): void {
   kernels = undefined;
 }
 
-/** oneDNN's kernels with a one-line description (`'oneDNN 2.6.3 (avx2)'`), or why @convkit/native cannot give them. */
+/**
+ * @convkit/native's kernels (oneDNN's, and its JPEG decoder where it was built with libjpeg-turbo) with a one-line
+ * description (`'oneDNN 2.6.3 (avx2)'`), or why @convkit/native cannot give them: the optional dependency, loaded on
+ * first use. `initBackend` uses it, and so do the image pipelines of @convkit/augment and @convkit/data.
+ *
+ * @example
+ * ```ts
+ * const loaded = await loadNativeKernels();
+ * console.log('reason' in loaded ? loaded.reason : loaded.detail); // 'oneDNN 2.6.3 (avx2)'
+ * ```
+ */
 export async function loadNativeKernels(): Promise<{ kernels: NativeKernels; detail: string } | { reason: string }> {
   let module: typeof import('@convkit/native');
   try {

@@ -1,6 +1,9 @@
 // JPEG decoding through @convkit/native's libjpeg-turbo (optional): the lazily loaded addon and the call that reads,
 // decodes and resizes a file on libuv's thread pool.
-import type { NativeKernels } from '@convkit/native';
+import { loadNativeKernels } from '@convkit/core';
+
+/** @convkit/native's kernels, as @convkit/core's `loadNativeKernels` gives them. */
+type NativeKernels = Extract<Awaited<ReturnType<typeof loadNativeKernels>>, { kernels: unknown }>['kernels'];
 
 /** Which decoder reads JPEG files: `'auto'` (libjpeg-turbo through `@convkit/native` when it is built) or `'sharp'`. */
 export type JpegDecoder = 'auto' | 'sharp';
@@ -13,22 +16,13 @@ export const JPEG_EXTENSIONS: readonly string[] = Object.freeze(['.jpg', '.jpeg'
 
 let loading: Promise<NativeKernels | undefined> | undefined;
 
-async function load(): Promise<NativeKernels | undefined> {
-  try {
-    const { loadNative } = await import('@convkit/native');
-    const kernels = loadNative();
-    return kernels.decodeJpeg === undefined ? undefined : kernels;
-  } catch {
-    return undefined; // not installed, not built, or failed to load: sharp decodes every file
-  }
-}
-
 /**
  * `@convkit/native`'s kernels when the addon is installed, loads and has `decodeJpeg` (it is built with libjpeg-turbo's
  * headers), else `undefined`. Imported on first use; the outcome, either way, is kept for the process.
  */
 export function loadJpegKernels(): Promise<NativeKernels | undefined> {
-  loading ??= load();
+  // Not installed, not built, or failed to load: sharp decodes every file.
+  loading ??= loadNativeKernels().then((loaded) => ('kernels' in loaded && loaded.kernels.decodeJpeg !== undefined ? loaded.kernels : undefined));
   return loading;
 }
 
