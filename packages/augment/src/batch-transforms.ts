@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { installCpuKernels, type Rng } from '@convkit/core';
 import type { CropParams } from './geometric.js';
-import type { ImageShape, Transform } from './transform.js';
+import type { ImageShape, Recorded, Transform } from './transform.js';
 import { checkAtLeast, checkPositiveInteger, checkUnit, sampleTransform, applyRecorded, transformBase } from './transform.js';
 
 /** A transform on a batch of images `[batch, height, width, channels]`; params hold one draw per image. */
@@ -43,6 +43,88 @@ function selectImages(flags: readonly boolean[], a: tf.Tensor4D, b: tf.Tensor4D)
 function mirror(x: tf.Tensor4D, direction: 'horizontal' | 'vertical'): tf.Tensor4D {
   if (direction === 'horizontal') return tf.image.flipLeftRight(x);
   return tf.transpose(tf.image.flipLeftRight(tf.transpose(x, [0, 2, 1, 3])), [0, 2, 1, 3]);
+}
+
+/** `tf.image.transform`'s row of the identity map. */
+const IDENTITY_ROW: readonly number[] = [1, 0, 0, 0, 1, 0, 0, 0];
+
+/**
+ * Transforms each image of `x` through its own row (see `Transform.batchMatrices`) in one `tf.image.transform` call,
+ * bilinear, zeros outside. Returns a new tensor; the caller disposes it. Does not dispose `x`.
+ */
+function transformRows(x: tf.Tensor4D, rows: readonly (readonly number[])[]): tf.Tensor4D {
+  // One call for the batch (tfjs 4.22's cpu kernel returns after the first image; @convkit/core's cpu-fixes
+  // provider replaces it, so every backend transforms the whole batch).
+  if (tf.getBackend() === 'cpu') installCpuKernels(); // idempotent; a program that never called initBackend
+  return tf.tidy(() => tf.image.transform(x, tf.tensor2d(Float32Array.from(rows.flat()), [rows.length, 8]), 'bilinear', 'constant', 0));
+}
+
+/** True when `value` is a float32 batch `[batch, height, width, channels]`, the input {@link fuseBatchGeometry} resamples. */
+export function isFloatBatch(value: unknown): value is tf.Tensor4D {
+  return value instanceof tf.Tensor && value.rank === 4 && value.dtype === 'float32';
+}
+
+/** One applied step of a run of geometric batch transforms: the transform and its record. */
+export interface GeometryStep {
+  readonly child: Pick<Transform<unknown>, 'name' | 'batchMatrices'>;
+  readonly record: Pick<Recorded, 'params'>;
+}
+
+/** `tf.image.transform`'s row of a mirror of an image of `shape`. */
+function mirrorRow(direction: 'horizontal' | 'vertical', shape: ImageShape): number[] {
+  return direction === 'horizontal' ? [-1, 0, shape.width - 1, 0, 1, 0, 0, 0] : [1, 0, 0, 0, -1, shape.height - 1, 0, 0];
+}
+
+/** Whether `row` is a flip's: the identity or a mirror (a step whose rows all are has its own exact path). */
+function isFlipRow(row: readonly number[], shape: ImageShape): boolean {
+  return [IDENTITY_ROW, mirrorRow('horizontal', shape), mirrorRow('vertical', shape)].some((flip) => flip.every((value, i) => row[i] === value));
+}
+
+/**
+ * `first · second` as 3×3 matrices (rows `[a0, a1, a2]`, `[b0, b1, b2]`, `[c0, c1, 1]`), scaled so the last entry
+ * is 1; undefined when that entry is 0 or not finite.
+ */
+function multiplyRows(first: readonly number[], second: readonly number[]): number[] | undefined {
+  const a = [...first, 1];
+  const b = [...second, 1];
+  const product = Array.from({ length: 9 }, (_, k) => {
+    const row = Math.floor(k / 3);
+    const column = k % 3;
+    return a[3 * row]! * b[column]! + a[3 * row + 1]! * b[3 + column]! + a[3 * row + 2]! * b[6 + column]!;
+  });
+  const last = product[8]!;
+  if (last === 0 || !Number.isFinite(last)) return undefined;
+  return product.slice(0, 8).map((value) => value / last);
+}
+
+/**
+ * Applies a run of geometric batch steps (each with `batchMatrices`) to `x` in one `tf.image.transform` call: when
+ * the steps' inverse maps are M1, M2, …, Mn in order, the output is `out(p) = x(M1·M2·…·Mn·p)`, resampled once.
+ * Returns undefined, and the caller applies the steps one by one, when every step is a flip (its rows each the
+ * identity or a mirror: exact that way, with no resampling) or a composed map is degenerate.
+ *
+ * @returns A new tensor (the caller disposes it), or undefined. Does not dispose `x`.
+ */
+export function fuseBatchGeometry(x: tf.Tensor4D, steps: readonly GeometryStep[]): tf.Tensor4D | undefined {
+  const shape = batchShape(x);
+  const perStep = steps.map(({ child, record }) => {
+    const rows = child.batchMatrices!(shape, record.params);
+    if (!Array.isArray(rows) || rows.length !== shape.batch || rows.some((row) => !Array.isArray(row) || row.length !== 8)) {
+      throw new Error(
+        `${child.name}: batchMatrices must return one row of 8 numbers per image of the batch of ${shape.batch} (received ${JSON.stringify(rows)})`
+      );
+    }
+    return rows;
+  });
+  if (perStep.every((rows) => rows.every((row) => isFlipRow(row, shape)))) return undefined;
+  const composed: number[][] = [];
+  for (let image = 0; image < shape.batch!; image++) {
+    let total: number[] | undefined = [...IDENTITY_ROW];
+    for (const rows of perStep) total = total === undefined ? undefined : multiplyRows(total, rows[image]!);
+    if (total === undefined) return undefined;
+    composed.push(total);
+  }
+  return transformRows(x, composed);
 }
 
 /**
@@ -91,6 +173,8 @@ export function batchFlip(options: BatchFlipOptions = {}): TensorTransform<{ rea
     }),
     apply: (x: tf.Tensor4D, params: { readonly flipped: boolean[] }): tf.Tensor4D =>
       tf.tidy(() => (params.flipped.some((flag) => flag) ? selectImages(params.flipped, mirror(x, direction), x) : x.clone())),
+    batchMatrices: (shape: ImageShape, params: { readonly flipped: boolean[] }): number[][] =>
+      params.flipped.map((flag) => (flag ? mirrorRow(direction, shape) : [...IDENTITY_ROW])),
   });
 }
 
@@ -112,9 +196,26 @@ export interface BatchAffineParams {
   readonly angle: number;
 }
 
+/** {@link batchAffine}'s inverse maps in `tf.image.transform`'s pixel-index convention, one row per image. */
+function affineRows(shape: ImageShape, params: readonly BatchAffineParams[]): number[][] {
+  const { height, width } = shape;
+  return params.map(({ dx, dy, scale, angle }) => {
+    const t = (angle * Math.PI) / 180;
+    const cos = Math.cos(t) / scale;
+    const sin = Math.sin(t) / scale;
+    const ox = width / 2 + dx * width;
+    const oy = height / 2 + dy * height;
+    // Inverse map in pixel-centre coordinates, shifted to tf's pixel-index coordinates.
+    const a = cos, b = sin, c = width / 2 - cos * ox - sin * oy;
+    const d = -sin, e = cos, f = height / 2 + sin * ox - cos * oy;
+    return [a, b, a * 0.5 + b * 0.5 + c - 0.5, d, e, d * 0.5 + e * 0.5 + f - 0.5, 0, 0];
+  });
+}
+
 /**
  * Shifts, zooms and rotates each image about its centre with `tf.image.transform` (bilinear,
- * zeros outside). Returns a new tensor; the caller disposes it.
+ * zeros outside). Returns a new tensor; the caller disposes it. In a `compose`, it and the
+ * `batchFlip`s next to it run as one `tf.image.transform` call (see `Transform.batchMatrices`).
  *
  * @example
  * ```ts
@@ -133,24 +234,8 @@ export function batchAffine(options: BatchAffineOptions = {}): TensorTransform<B
         const s = base.strength;
         return { dx: sym(rng, shift * s), dy: sym(rng, shift * s), scale: 1 + sym(rng, Math.min(0.99, zoomRange * s)), angle: sym(rng, degrees * s) };
       }),
-    apply(x: tf.Tensor4D, params: BatchAffineParams[]): tf.Tensor4D {
-      const [, height, width] = x.shape;
-      const rows = params.map(({ dx, dy, scale, angle }) => {
-        const t = (angle * Math.PI) / 180;
-        const cos = Math.cos(t) / scale;
-        const sin = Math.sin(t) / scale;
-        const ox = width / 2 + dx * width;
-        const oy = height / 2 + dy * height;
-        // Inverse map in pixel-centre coordinates, shifted to tf's pixel-index coordinates.
-        const a = cos, b = sin, c = width / 2 - cos * ox - sin * oy;
-        const d = -sin, e = cos, f = height / 2 + sin * ox - cos * oy;
-        return [a, b, a * 0.5 + b * 0.5 + c - 0.5, d, e, d * 0.5 + e * 0.5 + f - 0.5, 0, 0];
-      });
-      // One call for the batch (tfjs 4.22's cpu kernel returns after the first image; @convkit/core's cpu-fixes
-      // provider replaces it, so every backend transforms the whole batch).
-      if (tf.getBackend() === 'cpu') installCpuKernels(); // idempotent; a program that never called initBackend
-      return tf.tidy(() => tf.image.transform(x, tf.tensor2d(rows), 'bilinear', 'constant', 0));
-    },
+    apply: (x: tf.Tensor4D, params: BatchAffineParams[]): tf.Tensor4D => transformRows(x, affineRows(batchShape(x), params)),
+    batchMatrices: affineRows,
   });
 }
 

@@ -1,4 +1,5 @@
 import type { Rng } from '@convkit/core';
+import { fuseBatchGeometry, isFloatBatch } from './batch-transforms.js';
 import { composeAffine, isRawImage, warpAffine } from './warp.js';
 import type { AffineMap, ImageShape, RawImage, Recorded, Transform } from './transform.js';
 import { applyRecorded, checkPositiveInteger, checkUnit, recordedShape, sampleTransform, shapeOf } from './transform.js';
@@ -29,7 +30,41 @@ function toShape(shape: ImageShape | RawImage): ImageShape {
   return 'data' in shape ? shapeOf(shape) : shape;
 }
 
-/** Applies children in order, fusing runs of consecutive affine warps on raw images into one resampling. */
+/** Throws unless `record` belongs to `child`. */
+function checkRecord<I>(child: Transform<I>, record: Recorded): void {
+  if (record.name !== child.name) {
+    throw new Error(`record must belong to transform "${child.name}" (received a record of "${record.name}")`);
+  }
+}
+
+/**
+ * The applied steps of `plan` from `start` on whose transform `joins`, up to the first applied step whose transform
+ * does not (steps that did not apply are passed over, their records checked too), and the plan index where the run ends.
+ */
+function appliedRun<I>(
+  children: readonly Transform<I>[],
+  plan: Plan,
+  start: number,
+  joins: (child: Transform<I>) => boolean
+): { steps: { child: Transform<I>; record: Recorded }[]; end: number } {
+  const steps: { child: Transform<I>; record: Recorded }[] = [];
+  let end = start;
+  for (; end < plan.length; end++) {
+    const { index, record } = plan[end]!;
+    const child = children[index]!;
+    checkRecord(child, record);
+    if (!record.applied) continue;
+    if (!joins(child)) break;
+    steps.push({ child, record });
+  }
+  return { steps, end };
+}
+
+/**
+ * Applies children in order, fusing runs of consecutive affine warps on raw images into one resampling, and runs of
+ * two or more geometric batch steps (`batchMatrices`) on a float32 batch tensor into one `tf.image.transform` call
+ * (a run of flips alone stays exact, step by step).
+ */
 export function applyPlan<I>(children: readonly Transform<I>[], image: I, plan: Plan, initial?: AffineMap): I {
   let current = image;
   let pending: AffineMap | undefined = initial;
@@ -38,12 +73,20 @@ export function applyPlan<I>(children: readonly Transform<I>[], image: I, plan: 
     current = warpAffine(current as unknown as RawImage, pending) as unknown as I;
     pending = undefined;
   };
-  for (const { index, record } of plan) {
+  for (let k = 0; k < plan.length; k++) {
+    const { index, record } = plan[k]!;
     const child = children[index]!;
-    if (record.name !== child.name) {
-      throw new Error(`record must belong to transform "${child.name}" (received a record of "${record.name}")`);
-    }
+    checkRecord(child, record);
     if (!record.applied) continue;
+    if (child.batchMatrices !== undefined && isFloatBatch(current)) {
+      const run = appliedRun(children, plan, k, (step) => step.batchMatrices !== undefined);
+      const fused = run.steps.length >= 2 ? fuseBatchGeometry(current, run.steps) : undefined;
+      if (fused !== undefined) {
+        current = fused as unknown as I;
+        k = run.end - 1;
+        continue;
+      }
+    }
     if (child.affine !== undefined && isRawImage(current)) {
       const shape: ImageShape =
         pending === undefined ? shapeOf(current) : { height: pending.height, width: pending.width, channels: current.channels };
@@ -71,20 +114,13 @@ export function leadingAffine<I>(
   initial?: AffineMap
 ): { map: AffineMap | undefined; rest: Plan } {
   let pending = initial;
-  let i = 0;
-  for (; i < plan.length; i++) {
-    const { index, record } = plan[i]!;
-    const child = children[index]!;
-    if (record.name !== child.name) {
-      throw new Error(`record must belong to transform "${child.name}" (received a record of "${record.name}")`);
-    }
-    if (!record.applied) continue;
-    if (child.affine === undefined) break;
+  const run = appliedRun(children, plan, 0, (child) => child.affine !== undefined);
+  for (const { child, record } of run.steps) {
     const current: ImageShape = pending === undefined ? shape : { height: pending.height, width: pending.width, channels: shape.channels };
-    const map = child.affine(current, record.params);
+    const map = child.affine!(current, record.params);
     pending = pending === undefined ? map : composeAffine(pending, map);
   }
-  return { map: pending, rest: plan.slice(i) };
+  return { map: pending, rest: plan.slice(run.end) };
 }
 
 /**

@@ -43,6 +43,13 @@ export interface ImageShape {
  * - `outputShape(shape, params)`: the shape `apply` returns, when it differs from the input's.
  * - `affine(shape, params)`: for geometric transforms, the inverse affine map (output pixel → input
  *   pixel) and output size, so that `compose` can fuse consecutive warps into one resampling.
+ * - `batchMatrices(shape, params)`: optional, for geometric batch (tensor) transforms whose output has
+ *   the input's shape: per image of the batch, the inverse projective map from an output pixel index
+ *   `(x, y)` to the input pixel index it reads, in `tf.image.transform`'s convention
+ *   `[a0, a1, a2, b0, b1, b2, c0, c1]`: input `((a0·x + a1·y + a2) / k, (b0·x + b1·y + b2) / k)` with
+ *   `k = c0·x + c1·y + 1`. `compose` multiplies the maps of consecutive such steps and applies them
+ *   with one `tf.image.transform` call (bilinear, zeros outside), unless every step is a flip (each
+ *   row the identity or a mirror), which then keep their exact path.
  * - `children`: the transforms inside a container.
  * - `applyToFloat32(image, params, out, offset, scale)`: optional fast path for the last step of a
  *   pipeline that ends in a float tensor: writes `apply(image, params)`'s values times `scale` into
@@ -61,6 +68,7 @@ export interface Transform<I, P = unknown> {
   apply(image: I, params: P): I;
   outputShape?(shape: ImageShape, params: P): ImageShape;
   affine?(shape: ImageShape, params: P): AffineMap;
+  batchMatrices?(shape: ImageShape, params: P): number[][];
   applyToFloat32?(image: I, params: P, out: Float32Array, offset: number, scale: number): number;
   colorMap?(params: P): ColorMap;
   readonly children?: readonly Transform<I>[];

@@ -273,7 +273,7 @@ function missingError(name: BackendName, forcedBy: string, detail: string, statu
  * - `native`: on wasm, oneDNN kernels from `@convkit/native` when it is built. Defaults to
  *   `CONVKIT_NATIVE` (`0` or `1`), else `true`.
  * - `log`: receives one line such as `convkit: backend wasm (2 threads, oneDNN 2.6.3 (avx2) kernels); kernels: oneDNN 7,
- *   convkit-wasm 3, convkit-native 2, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not
+ *   convkit-wasm 3, convkit-native 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not
  *   installed), webgpu (software adapter mesa llvmpipe (…): wasm is faster; CONVKIT_BACKEND=webgpu forces it)`;
  *   `false` silences it. Defaults to `console.log`.
  *

@@ -85,10 +85,12 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     expect(served.get('Add')).toEqual(['native', 'stock']);
     expect(served.get('Relu')).toEqual(['native', 'stock']);
     expect(served.get('MaxPool')).toEqual(['native', 'stock']);
-    expect(summariseKernels('wasm')).toBe('oneDNN 13, convkit-wasm 8, convkit-native 2, stock rest');
+    expect(served.get('Transform')).toEqual(['native-image', 'stock']);
+    expect(summariseKernels('wasm')).toBe('oneDNN 13, convkit-wasm 8, convkit-native 3, stock rest');
     expect(listKernelProviders('wasm').map((p) => [p.name, p.status, p.serving])).toEqual([
       ['native', 'active', 13],
       ['native-fused-optimizer', 'active', 2],
+      ['native-image', 'active', 1],
       ['wasm-matmul', 'active', 0],
       ['wasm-fused-optimizer', 'active', 3],
       ['wasm-gradients', 'active', 3],

@@ -6,6 +6,7 @@ import { heapFloats, makeOutput } from './wasm-heap.js';
 import { NATIVE_OPTIMIZER_PROVIDER_NAME, declineNativeOptimizerKernels, registerNativeOptimizerKernels } from './wasm-optimizer-kernels.js';
 import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
 import { MAX_POOL_RELU_GRAD_KERNEL } from './pool-relu-gradient.js';
+import { NATIVE_IMAGE_PROVIDER_NAME, declineNativeImageKernels, registerNativeImageKernels } from './native-image-kernels.js';
 import { RELU_BIAS_GRAD_KERNEL, RELU_GRAD_KERNEL } from './relu-gradient.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -404,6 +405,7 @@ export function registerNativeKernels(native: NativeKernels, threads: number): v
   kernels = native;
   setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: kernelsFor(native) });
   registerNativeOptimizerKernels(native);
+  registerNativeImageKernels(native);
   installKernelProviders('wasm');
 }
 
@@ -415,12 +417,14 @@ export function declineNativeKernels(reason: string): void {
   kernels = undefined;
   setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: KERNELS, declined: reason });
   declineNativeOptimizerKernels(reason);
+  declineNativeImageKernels(reason);
 }
 
 /** Takes the oneDNN kernels off; the kernels below them serve again. A no-op when none were registered. */
 export function unregisterNativeKernels(): void {
   removeKernelProvider(NATIVE_PROVIDER_NAME, 'wasm');
   removeKernelProvider(NATIVE_OPTIMIZER_PROVIDER_NAME, 'wasm');
+  removeKernelProvider(NATIVE_IMAGE_PROVIDER_NAME, 'wasm');
   kernels = undefined;
 }
 

@@ -153,7 +153,7 @@ const result = {
     images: THROUGHPUT_IMAGES,
     rounds: REPEATS,
     definitions: {
-      workers: "the DataLoader's worker threads: 0 runs decode orchestration, normalisation and flips + affine in the training thread (the configuration before issue 15); 1 runs normalisation and flips + affine (transformModule) in a worker on its own one-thread wasm backend; decoding stays on sharp's threads either way",
+      workers: "the DataLoader's worker threads: 0 runs decode orchestration, normalisation and flips + affine in the training thread (the configuration before issue 15); 1 runs normalisation and flips + affine (transformModule) in a worker on its own one-thread wasm backend, with @convkit/native's Transform kernel when the addon loads; decoding stays on libuv's threads (libjpeg-turbo, or sharp's) either way",
       trainerThreads: "CONVKIT_THREADS of the training process (oneDNN's threads): 'all' is initBackend's default, every core",
       samplesPerSecond: 'images trained per second over the epoch',
       round: 'which round of STREAM_BENCH_REPEATS the row comes from (the rounds interleave the configurations)',

@@ -1,7 +1,7 @@
 // The entry of a DataLoader's worker thread (see worker-pool.ts): encodes batches and runs the transform off the
 // training thread, on its own tfjs backend.
 import { workerData } from 'node:worker_threads';
-import { initBackend, tf } from '@convkit/core';
+import { initBackend, loadNativeKernels, registerNativeImageKernels, tf } from '@convkit/core';
 import { createPixelEncoder } from './batch-encoder.js';
 import type { BatchTransform } from './batch-transform.js';
 import { transformImages } from './batch-transform.js';
@@ -13,7 +13,16 @@ const port = init.port;
 
 async function start(): Promise<BatchTransform | undefined> {
   if (init.backend === 'cpu') await initBackend({ backend: 'cpu', log: false, env: {} });
-  else await initBackend({ backend: 'wasm', threads: 1, native: false, log: false, env: {} });
+  else {
+    // oneDNN's kernels stay in the training thread (their primitive caches are the process's); the addon's stateless
+    // image kernels (`Transform`, which batchAffine and fused batch flips + affine use) run here, unless
+    // CONVKIT_NATIVE=0 turned the addon off.
+    await initBackend({ backend: 'wasm', threads: 1, native: false, log: false, env: {} });
+    if (init.nativeImageKernels) {
+      const loaded = await loadNativeKernels();
+      if ('kernels' in loaded) registerNativeImageKernels(loaded.kernels);
+    }
+  }
   return init.transformModule === undefined ? undefined : loadTransformModule(init.transformModule);
 }
 

@@ -82,13 +82,31 @@ describe('DataLoader workers', () => {
     expect(encodedInWorker).toEqual(plain);
   });
 
-  it('give the same batches on wasm (oneDNN kernels in the training thread, none in the worker), bit for bit', async () => {
+  it('give the same batches on wasm (oneDNN kernels in the training thread, only the image kernels in the worker), bit for bit', async () => {
     await initBackend({ backend: 'wasm', log: false, env: {} });
     try {
       const inThread = await twoEpochs(new DataLoader(DATASET, options({ transformModule: fixture(), workers: 0 })));
       const inWorker = await twoEpochs(new DataLoader(DATASET, options({ transformModule: fixture(), workers: 1 })));
       expect(inWorker).toEqual(inThread);
     } finally {
+      await initBackend({ backend: 'cpu', log: false, env: {} });
+    }
+  });
+
+  it("run tf.image.transform on @convkit/native's image kernel in the worker, unless CONVKIT_NATIVE=0", async () => {
+    await initBackend({ backend: 'wasm', log: false, env: {} });
+    const servedBy: TransformModule = { url: FIXTURE, export: 'transformServedBy' };
+    const saved = process.env['CONVKIT_NATIVE'];
+    try {
+      delete process.env['CONVKIT_NATIVE'];
+      const native = await twoEpochs(new DataLoader(DATASET, options({ transformModule: servedBy, workers: 1 })));
+      expect(native.flat().every(({ x }) => x.every((v) => v === 1))).toBe(true);
+      process.env['CONVKIT_NATIVE'] = '0';
+      const stock = await twoEpochs(new DataLoader(DATASET, options({ transformModule: servedBy, workers: 1 })));
+      expect(stock.flat().every(({ x }) => x.every((v) => v === 0))).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env['CONVKIT_NATIVE'];
+      else process.env['CONVKIT_NATIVE'] = saved;
       await initBackend({ backend: 'cpu', log: false, env: {} });
     }
   });

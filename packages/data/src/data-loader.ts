@@ -214,6 +214,7 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     // No thread starts here: the first batch built in a worker starts them.
     this.pool = new BatchWorkerPool(workers, () => ({
       backend: tf.getBackend() === 'cpu' ? 'cpu' : 'wasm',
+      nativeImageKernels: process.env['CONVKIT_NATIVE'] !== '0',
       shape: dataset.shape,
       table: pixelTable(dataset.shape[2], this.encoding),
       ...(transformModule === undefined || moduleUrl === undefined ? {} : { transformModule: { ...transformModule, url: moduleUrl } }),

@@ -8,6 +8,11 @@ import type { TransformModule } from './transform-module.js';
 export interface BatchWorkerInit {
   /** The tfjs backend the worker computes the transform on. */
   backend: 'cpu' | 'wasm';
+  /**
+   * On wasm, whether the worker puts @convkit/native's stateless image kernels (`Transform`) on its backend when the
+   * addon loads: true unless `CONVKIT_NATIVE=0`. oneDNN's kernels never run in workers.
+   */
+  nativeImageKernels?: boolean;
   /** `[height, width, channels]` of every image. */
   shape: readonly [number, number, number];
   /** The byte → float table of the loader's encoding (`pixelTable`). */

@@ -2,6 +2,7 @@
 // Per image, from the batch's generator: a horizontal flip with chance 1/2, a brightness factor, and a bilinear shift,
 // so any difference in generator, order or arithmetic between threads shows in the values.
 import * as tf from '@tensorflow/tfjs';
+import { kernelServedBy } from '@convkit/core';
 
 /**
  * Builds the test transform. `options.failAt`: its call number `failAt` (from 0, in this thread) throws;
@@ -28,6 +29,14 @@ export function flipShiftBrightness(options = {}) {
     const matrices = tf.tensor2d(shifts.map(([dx, dy]) => [1, 0, dx, 0, 1, dy, 0, 0]));
     return tf.image.transform(scaled, matrices, 'bilinear', 'constant', 0);
   };
+}
+
+/**
+ * A transform whose every value says who serves `Transform` in the thread that runs it: 1 for @convkit/native's
+ * image kernels ('native-image'), 0 for any other.
+ */
+export function transformServedBy() {
+  return (x) => tf.fill(x.shape, kernelServedBy('wasm', 'Transform') === 'native-image' ? 1 : 0);
 }
 
 /** Not a factory: for the test of a bad export. */

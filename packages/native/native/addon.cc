@@ -919,6 +919,135 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
   });
 }
 
+// std::floor without a libm call on the baseline x86-64 build (no SSE4.1 roundss): the same value for every float,
+// -0 and NaN included.
+inline float floor_exact(float x) {
+  if (!(std::fabs(x) < 8388608.f)) return x;  // NaN, infinities, and floats that are already integers
+  float r = static_cast<float>(static_cast<int32_t>(x));
+  if (r > x) r -= 1.f;
+  return r == 0.f && x == 0.f ? x : r;
+}
+
+// transformImages(image, dims, transforms, fillValue, out): tf.image.transform (tfjs's `Transform` kernel) for float32
+// NHWC images. dims = [batch, height, width, channels, outHeight, outWidth, perImage (1: 8 values per image, 0: one map
+// for all), interpolation (1 nearest, 2 bilinear), fillMode (1 constant, 4 nearest)]. Each output pixel (x, y) reads the
+// input at ((t0·x + t1·y + t2) / k, (t3·x + t4·y + t5) / k), k = t6·x + t7·y + 1, with the float32 arithmetic of
+// tfjs-backend-wasm's kernel in the same order (bit for bit its values), but the coordinates and weights computed once
+// per pixel instead of once per channel. Serial and stateless: safe to call from worker threads.
+struct TransformGeometry {
+  int64_t height, width, out_height, out_width;
+  int interpolation, fill_mode;
+  float fill;
+};
+
+// One image of transformImages. kChannels > 0 fixes the channel count at compile time (unrolled loops); 0 reads it
+// from `channels`.
+template <int kChannels>
+void transform_image(const TransformGeometry& g, int64_t runtime_channels, const float* map, const float* __restrict src, float* __restrict dst) {
+  const int64_t channels = kChannels > 0 ? kChannels : runtime_channels;
+  const int64_t height = g.height, width = g.width;
+  const int interpolation = g.interpolation, fill_mode = g.fill_mode;
+  const float fheight = static_cast<float>(height), fwidth = static_cast<float>(width), fill = g.fill;
+  float t[8];
+  std::copy(map, map + 8, t);
+  // Coordinates whose floor lies beyond this are outside any image (and safe to convert to an integer).
+  const float far = 1e9f;
+  for (int64_t oy = 0; oy < g.out_height; ++oy) {
+    const float fy = static_cast<float>(oy);
+    for (int64_t ox = 0; ox < g.out_width; ++ox, dst += channels) {
+      const float fx = static_cast<float>(ox);
+      const float projection = static_cast<float>(static_cast<double>(t[6] * fx + t[7] * fy) + 1.0);
+      if (projection == 0) {
+        for (int64_t c = 0; c < channels; ++c) dst[c] = fill;
+        continue;
+      }
+      // x / 1 is x exactly: an affine map (t6 = t7 = 0) skips the divisions.
+      float x = t[0] * fx + t[1] * fy + t[2];
+      float y = t[3] * fx + t[4] * fy + t[5];
+      if (projection != 1.f) {
+        x /= projection;
+        y /= projection;
+      }
+      if (fill_mode == 4) {
+        x = std::max(0.f, std::min(x, fwidth - 1));
+        y = std::max(0.f, std::min(y, fheight - 1));
+      }
+      if (interpolation == 1) {
+        const float rx = std::round(x), ry = std::round(y);
+        const bool inside = rx >= 0 && rx < fwidth && ry >= 0 && ry < fheight;
+        const float* p = inside ? src + (static_cast<int64_t>(ry) * width + static_cast<int64_t>(rx)) * channels : nullptr;
+        for (int64_t c = 0; c < channels; ++c) dst[c] = inside ? p[c] : fill;
+        continue;
+      }
+      const float y_floor = floor_exact(y), x_floor = floor_exact(x);
+      const float y_ceil = y_floor + 1, x_ceil = x_floor + 1;
+      const float wx0 = x_ceil - x, wx1 = x - x_floor, wy0 = y_ceil - y, wy1 = y - y_floor;
+      const bool near = std::fabs(x_floor) < far && std::fabs(y_floor) < far;
+      const int64_t xf = near ? static_cast<int64_t>(x_floor) : -2, yf = near ? static_cast<int64_t>(y_floor) : -2;
+      if (xf >= 0 && xf + 1 < width && yf >= 0 && yf + 1 < height) {  // all four neighbours inside
+        const float* r0 = src + (yf * width + xf) * channels;
+        const float* r1 = r0 + width * channels;
+        for (int64_t c = 0; c < channels; ++c) {
+          const float top = wx0 * r0[c] + wx1 * r0[channels + c];
+          const float bottom = wx0 * r1[c] + wx1 * r1[channels + c];
+          dst[c] = wy0 * top + wy1 * bottom;
+        }
+        continue;
+      }
+      const bool x0 = xf >= 0 && xf < width, x1 = xf + 1 >= 0 && xf + 1 < width;
+      const bool y0 = yf >= 0 && yf < height, y1 = yf + 1 >= 0 && yf + 1 < height;
+      for (int64_t c = 0; c < channels; ++c) {
+        const float v00 = y0 && x0 ? src[(yf * width + xf) * channels + c] : fill;
+        const float v01 = y0 && x1 ? src[(yf * width + xf + 1) * channels + c] : fill;
+        const float v10 = y1 && x0 ? src[((yf + 1) * width + xf) * channels + c] : fill;
+        const float v11 = y1 && x1 ? src[((yf + 1) * width + xf + 1) * channels + c] : fill;
+        const float top = wx0 * v00 + wx1 * v01;
+        const float bottom = wx0 * v10 + wx1 * v11;
+        dst[c] = wy0 * top + wy1 * bottom;
+      }
+    }
+  }
+}
+
+napi_value TransformImages(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 5);
+    bool is_typed = false;
+    check(env, napi_is_typedarray(env, a[1], &is_typed), "napi_is_typedarray");
+    napi_typedarray_type type;
+    size_t dims_length = 0;
+    void* dims_data = nullptr;
+    napi_value buffer;
+    size_t offset = 0;
+    if (is_typed) check(env, napi_get_typedarray_info(env, a[1], &type, &dims_length, &dims_data, &buffer, &offset), "napi_get_typedarray_info");
+    if (!is_typed || type != napi_int32_array || dims_length < 9) throw JsError{"dims: expected an Int32Array of 9 values"};
+    const int32_t* d = static_cast<const int32_t*>(dims_data);
+    for (int i = 0; i < 6; ++i) {
+      if (d[i] < 1) throw JsError{"dims: batch, height, width, channels, outHeight and outWidth must be positive"};
+    }
+    const int64_t batch = d[0], channels = d[3];
+    const bool per_image = d[6] != 0;
+    const TransformGeometry g{d[1], d[2], d[4], d[5], d[7], d[8], 0.f};
+    if (g.interpolation != 1 && g.interpolation != 2) throw JsError{"dims[7]: interpolation must be 1 (nearest) or 2 (bilinear)"};
+    if (g.fill_mode != 1 && g.fill_mode != 4) throw JsError{"dims[8]: fillMode must be 1 (constant) or 4 (nearest)"};
+    const FloatView image = float_array(env, a[0], "image", static_cast<size_t>(batch * g.height * g.width * channels));
+    const FloatView transforms = float_array(env, a[2], "transforms", per_image ? static_cast<size_t>(batch * 8) : 8);
+    TransformGeometry geometry = g;
+    geometry.fill = static_cast<float>(number_arg(env, a[3], "fillValue"));
+    FloatView out = float_array(env, a[4], "out", static_cast<size_t>(batch * g.out_height * g.out_width * channels));
+    const int64_t in_size = g.height * g.width * channels, out_size = g.out_height * g.out_width * channels;
+    for (int64_t b = 0; b < batch; ++b) {
+      const float* t = transforms.data + (per_image ? b * 8 : 0);
+      const float* src = image.data + b * in_size;
+      float* dst = out.data + b * out_size;
+      if (channels == 3) transform_image<3>(geometry, 3, t, src, dst);
+      else if (channels == 1) transform_image<1>(geometry, 1, t, src, dst);
+      else transform_image<0>(geometry, channels, t, src, dst);
+    }
+    return undefined(env);
+  });
+}
+
 // reluGrad(dy, x, dx): the gradient of relu, dx = dy where x > 0 and dy·0 elsewhere (a signed zero, or NaN where
 // dy is NaN or infinite), NaN where x is NaN: what tfjs's mul(dy, cast(step(x), 'float32')) gives on wasm, in one
 // pass instead of three, on OpenMP threads.
@@ -1208,6 +1337,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolReluGrad", nullptr, MaxPoolReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"transformImages", nullptr, TransformImages, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluBiasGrad", nullptr, ReluBiasGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addRows", nullptr, AddRows, nullptr, nullptr, nullptr, napi_default, nullptr},

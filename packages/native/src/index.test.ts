@@ -496,6 +496,99 @@ describe('setPrecision: bf16 convolutions', () => {
   });
 });
 
+/**
+ * tf.image.transform's definition in float32 arithmetic, every operation rounded as tfjs-backend-wasm's C++ rounds it
+ * (Math.fround after each): the reference for transformImages, written per channel as the definition reads.
+ */
+function transformReference(
+  image: Float32Array,
+  [batch, h, w, ch]: [number, number, number, number],
+  maps: Float32Array,
+  perImage: boolean,
+  oh: number,
+  ow: number,
+  interpolation: 'bilinear' | 'nearest',
+  fillMode: 'constant' | 'nearest',
+  fill: number,
+): Float32Array {
+  const f = Math.fround;
+  const out = new Float32Array(batch * oh * ow * ch);
+  const read = (b: number, y: number, x: number, c: number): number => (y >= 0 && y < h && x >= 0 && x < w ? image[((b * h + y) * w + x) * ch + c]! : f(fill));
+  for (let b = 0; b < batch; b++) {
+    const t = Array.from(maps.subarray(perImage ? b * 8 : 0, (perImage ? b * 8 : 0) + 8));
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let c = 0; c < ch; c++) {
+          const k = f(f(f(t[6]! * ox) + f(t[7]! * oy)) + 1);
+          let value: number;
+          if (k === 0) value = f(fill);
+          else {
+            let x = f(f(f(f(t[0]! * ox) + f(t[1]! * oy)) + t[2]!) / k);
+            let y = f(f(f(f(t[3]! * ox) + f(t[4]! * oy)) + t[5]!) / k);
+            if (fillMode === 'nearest') {
+              x = Math.max(0, Math.min(x, w - 1));
+              y = Math.max(0, Math.min(y, h - 1));
+            }
+            if (interpolation === 'nearest') {
+              const round = (v: number): number => Math.sign(v) * Math.floor(Math.abs(v) + 0.5);
+              value = read(b, round(y), round(x), c);
+            } else {
+              const [y0, x0] = [Math.floor(y), Math.floor(x)];
+              const [wx0, wx1, wy0, wy1] = [f(x0 + 1 - x), f(x - x0), f(y0 + 1 - y), f(y - y0)];
+              const top = f(f(wx0 * read(b, y0, x0, c)) + f(wx1 * read(b, y0, x0 + 1, c)));
+              const bottom = f(f(wx0 * read(b, y0 + 1, x0, c)) + f(wx1 * read(b, y0 + 1, x0 + 1, c)));
+              value = f(f(wy0 * top) + f(wy1 * bottom));
+            }
+          }
+          out[((b * oh + oy) * ow + ox) * ch + c] = value;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+describe('transformImages: tf.image.transform', () => {
+  const random = makeRandom(31);
+  it.each([
+    ['bilinear, constant, one map per image', [3, 9, 11, 3], true, 9, 11, 'bilinear', 'constant', 0, false],
+    ['bilinear, constant fill 5, projective, one map for all, larger output', [2, 7, 6, 2], false, 10, 8, 'bilinear', 'constant', 5, true],
+    ['bilinear, nearest edge', [2, 8, 8, 4], true, 8, 8, 'bilinear', 'nearest', 0, true],
+    ['nearest, constant', [2, 6, 9, 1], true, 5, 9, 'nearest', 'constant', -2, false],
+  ] as const)('%s: bit for bit the float32 definition', (_name, shape, perImage, oh, ow, interpolation, fillMode, fill, projective) => {
+    const image = filled(shape[0] * shape[1] * shape[2] * shape[3], () => Math.round(random() * 1000) / 4);
+    const maps = new Float32Array((perImage ? shape[0] : 1) * 8);
+    for (let i = 0; i < maps.length / 8; i++) {
+      const angle = random();
+      const scale = 1 + random() / 2;
+      const [cos, sin] = [Math.cos(angle) / scale, Math.sin(angle) / scale];
+      maps.set([cos, sin, random() * 4 + 1, -sin, cos, random() * 4 + 1, projective ? random() / 50 : 0, projective ? random() / 50 : 0], i * 8);
+    }
+    const out = new Float32Array(shape[0] * oh * ow * shape[3]);
+    native.transformImages!(image, shape as unknown as [number, number, number, number], maps, { outHeight: oh, outWidth: ow, interpolation, fillMode, fillValue: fill, perImage }, out);
+    const expected = transformReference(image, shape as unknown as [number, number, number, number], maps, perImage, oh, ow, interpolation, fillMode, fill);
+    expect(Array.from(out)).toEqual(Array.from(expected));
+    expect(new Set(out).size).toBeGreaterThan(shape[3] + 1);
+  });
+
+  it('names the argument, the value and what was expected', () => {
+    const image = new Float32Array(2 * 3 * 3 * 1);
+    const maps = new Float32Array(16);
+    const out = new Float32Array(18);
+    const call = (shape: readonly number[], options: object, m = maps, o = out): void =>
+      native.transformImages!(image, shape as [number, number, number, number], m, options, o);
+    expect(() => call([2, 3, 3], {})).toThrow('transformImages: shape must be [batch, height, width, channels] (received [2,3,3])');
+    expect(() => call([2, 0, 3, 1], {})).toThrow('transformImages: shape[1] must be a positive integer (received 0)');
+    expect(() => call([2, 3, 3, 1], { outWidth: 2.5 })).toThrow('transformImages: options.outWidth must be a positive integer (received 2.5)');
+    expect(() => call([2, 3, 3, 1], { interpolation: 'bicubic' })).toThrow("transformImages: options.interpolation must be 'bilinear' or 'nearest' (received bicubic)");
+    expect(() => call([2, 3, 3, 1], { fillMode: 'wrap' })).toThrow("transformImages: options.fillMode must be 'constant' or 'nearest' (received wrap)");
+    expect(() => call([2, 3, 3, 1], { fillValue: Number.NaN })).toThrow('transformImages: options.fillValue must be a number (received NaN)');
+    expect(() => call([2, 3, 3, 1], {}, new Float32Array(8))).toThrow('transforms: expected at least 16 floats, received 8');
+    expect(() => call([2, 3, 3, 1], {}, maps, new Float32Array(17))).toThrow('out: expected at least 18 floats, received 17');
+    expect(() => call([3, 3, 3, 1], { perImage: false }, maps, new Float32Array(27))).toThrow('image: expected at least 27 floats, received 18');
+  });
+});
+
 describe('status and errors', () => {
   it('reports oneDNN, its instruction set and its threads', () => {
     const status = nativeStatus();

@@ -98,6 +98,21 @@ export interface DecodeJpegOptions {
   into?: { out: Float32Array; offset?: number; scale?: number };
 }
 
+/** Options of {@link NativeKernels.transformImages}. */
+export interface TransformImagesOptions {
+  /** The output's height and width. Defaults to the input's. */
+  outHeight?: number;
+  outWidth?: number;
+  /** `'bilinear'` (default) or `'nearest'`. */
+  interpolation?: 'bilinear' | 'nearest';
+  /** How points outside the input read: `'constant'` (`fillValue`, the default) or `'nearest'` (the closest edge pixel). */
+  fillMode?: 'constant' | 'nearest';
+  /** The value of points outside the input with `'constant'`. Defaults to 0. */
+  fillValue?: number;
+  /** Whether `transforms` holds one map per image (default) or one for the whole batch. */
+  perImage?: boolean;
+}
+
 /** The addon's functions. Arrays are read and written in place; every call is synchronous. */
 export interface NativeKernels {
   /** `y = activation(conv(x, filter) + bias)`; x NHWC, filter HWIO, bias `[outChannels]` or null, y NHWC. */
@@ -143,6 +158,14 @@ export interface NativeKernels {
    * passes. Only 2×2 windows with stride 2: returns false, writing nothing, for other pools. Absent in older builds.
    */
   maxPoolReluGrad?(geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): boolean;
+  /**
+   * `tf.image.transform` on float32 NHWC images (tfjs's `Transform` kernel), bit for bit tfjs-backend-wasm's values:
+   * each output pixel `(x, y)` reads the input at `((t0·x + t1·y + t2) / k, (t3·x + t4·y + t5) / k)`, `k = t6·x + t7·y
+   * + 1`, with `transforms` holding 8 values per image (or 8 for all when `options.perImage` is false), and writes
+   * `out` (`[batch, outHeight, outWidth, channels]`). Fill modes `'constant'` and `'nearest'` only. Serial and
+   * stateless, so a worker thread may call it. Absent in older builds (rebuild the addon).
+   */
+  transformImages?(image: Float32Array, shape: readonly [number, number, number, number], transforms: Float32Array, options: TransformImagesOptions, out: Float32Array): void;
   /** `out[j] = Σ_i x[i · cols + j]`: the sum over every axis but the innermost, accumulated in float64. */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /**
@@ -247,6 +270,7 @@ interface RawAddon {
   maxPoolReluGrad?(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): boolean;
   sumRows: NativeKernels['sumRows'];
   reluGrad?: NonNullable<NativeKernels['reluGrad']>;
+  transformImages?(image: Float32Array, dims: Int32Array, transforms: Float32Array, fillValue: number, out: Float32Array): void;
   reluBiasGrad?: NonNullable<NativeKernels['reluBiasGrad']>;
   addRows?: NonNullable<NativeKernels['addRows']>;
   relu?: NonNullable<NativeKernels['relu']>;
@@ -395,6 +419,31 @@ function describe(value: unknown): string {
   return value === null || typeof value !== 'object' ? String(value) : (value.constructor?.name ?? 'an object');
 }
 
+const INTERPOLATIONS = { nearest: 1, bilinear: 2 } as const;
+const FILL_MODES = { constant: 1, nearest: 4 } as const;
+
+function checkFillValue(value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new Error(`transformImages: options.fillValue must be a number (received ${String(value)})`);
+  return value;
+}
+
+/** `transformImages`' options as the addon's dims, checked. */
+function transformDims(shape: readonly number[], options: TransformImagesOptions): Int32Array {
+  if (!Array.isArray(shape) || shape.length !== 4) throw new Error(`transformImages: shape must be [batch, height, width, channels] (received ${JSON.stringify(shape)})`);
+  const { outHeight = shape[1], outWidth = shape[2], interpolation = 'bilinear', fillMode = 'constant', perImage = true } = options;
+  const sizes: [string, unknown][] = [['shape[0]', shape[0]], ['shape[1]', shape[1]], ['shape[2]', shape[2]], ['shape[3]', shape[3]], ['options.outHeight', outHeight], ['options.outWidth', outWidth]];
+  for (const [name, value] of sizes) {
+    if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 2 ** 31 - 1) throw new Error(`transformImages: ${name} must be a positive integer (received ${String(value)})`);
+  }
+  const interpolationCode = INTERPOLATIONS[interpolation as keyof typeof INTERPOLATIONS];
+  if (interpolationCode === undefined) throw new Error(`transformImages: options.interpolation must be 'bilinear' or 'nearest' (received ${String(interpolation)})`);
+  const fillCode = FILL_MODES[fillMode as keyof typeof FILL_MODES];
+  if (fillCode === undefined) throw new Error(`transformImages: options.fillMode must be 'constant' or 'nearest' (received ${String(fillMode)})`);
+  if (typeof perImage !== 'boolean') throw new Error(`transformImages: options.perImage must be a boolean (received ${String(perImage)})`);
+  return Int32Array.from([shape[0]!, shape[1]!, shape[2]!, shape[3]!, outHeight, outWidth, perImage ? 1 : 0, interpolationCode, fillCode]);
+}
+
 function wrap(raw: RawAddon): NativeKernels {
   return {
     conv2d(geometry, x, filter, bias, y, activation = 'linear', leakyreluAlpha = 0.2) {
@@ -414,6 +463,12 @@ function wrap(raw: RawAddon): NativeKernels {
     sumRows: (x, rows, cols, out) => raw.sumRows(x, rows, cols, out),
     ...(raw.reluGrad === undefined ? {} : { reluGrad: raw.reluGrad }),
     ...(raw.reluBiasGrad === undefined ? {} : { reluBiasGrad: raw.reluBiasGrad }),
+    ...(raw.transformImages === undefined
+      ? {}
+      : {
+          transformImages: (image: Float32Array, shape: readonly [number, number, number, number], transforms: Float32Array, options: TransformImagesOptions, out: Float32Array) =>
+            raw.transformImages!(image, transformDims(shape, options), transforms, checkFillValue(options.fillValue), out),
+        }),
     ...(raw.addRows === undefined ? {} : { addRows: raw.addRows }),
     ...(raw.relu === undefined ? {} : { relu: raw.relu }),
     ...(raw.setPrecision === undefined || raw.getPrecision === undefined
