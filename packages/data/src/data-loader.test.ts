@@ -166,6 +166,54 @@ describe('DataLoader', () => {
     }
   });
 
+  it("reads a file-backed dataset's rows one batch ahead of the builds, each batch once, the same batches", async () => {
+    const inMemory = traceable(50);
+    const reads: number[][] = [];
+    let failFrom = Infinity;
+    // A file-backed dataset (no `images`): its rows come from readRows only.
+    const fileBacked = {
+      labels: inMemory.labels,
+      shape: inMemory.shape,
+      numClasses: inMemory.numClasses,
+      classNames: inMemory.classNames,
+      length: inMemory.length,
+      source: 'test files',
+      readRows: async (rows: ArrayLike<number>): Promise<Uint8Array> => {
+        reads.push(Array.from(rows));
+        if (reads.length >= failFrom) throw new Error('disk gone');
+        await new Promise((resolve) => setImmediate(resolve));
+        return inMemory.readRows(rows);
+      },
+    };
+    const options = { batchSize: 8, seed: 3, scale: 1 };
+    const expected = await epoch(new DataLoader(inMemory, { ...options, prefetch: 2 }));
+    await expectNoLeak(async () => {
+      const loader = new DataLoader(fileBacked, { ...options, prefetch: 2 });
+      const iterator = loader[Symbol.asyncIterator]();
+      const first = await read((await iterator.next()).value as ImageBatch);
+      expect(reads).toHaveLength(2); // batch 0's rows, and batch 1's read ahead
+      await new Promise((resolve) => setImmediate(resolve));
+      // The builds of batches 1 and 2 (prefetch 2) started, and batch 3's rows are read ahead of its build.
+      expect(reads).toHaveLength(4);
+      const got = [first];
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) got.push(await read(next.value));
+      expect(got).toEqual(expected);
+      expect(reads.map((rows) => rows.join())).toEqual(expected.map((batch) => batch.rows.join()));
+    });
+    // Without prefetch nothing is read ahead.
+    reads.length = 0;
+    const plain = await epoch(new DataLoader(fileBacked, { ...options, prefetch: 0 }), 1);
+    expect(plain).toEqual(expected.slice(0, 1));
+    expect(reads).toHaveLength(1);
+    // A read ahead that fails for a batch never built (the loop broke) is not reported; one that is built rejects.
+    reads.length = 0;
+    failFrom = 4;
+    await expectNoLeak(async () => expect(await epoch(new DataLoader(fileBacked, { ...options, prefetch: 2 }), 1)).toHaveLength(1));
+    reads.length = 0;
+    failFrom = 3;
+    await expect(epoch(new DataLoader(fileBacked, { ...options, prefetch: 2 }))).rejects.toThrow('disk gone');
+  });
+
   it('closes an open epoch when a new one starts', async () => {
     await expectNoLeak(async () => {
       const loader = new DataLoader(ds, { batchSize: 3 });

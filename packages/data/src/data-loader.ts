@@ -265,8 +265,28 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     const batches = this.drawEpoch();
     const transformSeed = this.rng.int(0, 0x7fffffff);
     this.afterEpochDraws = this.rng.getState();
-    const make = (batchIndex: number): Promise<ImageBatch> =>
-      this.makeBatch(batches[batchIndex] as Int32Array, transformSeed, batchIndex);
+    // A file-backed dataset's rows are read one batch further ahead than batches are built: the read of batch b + 1
+    // starts when batch b's build does. Decoding a batch's files takes about as long as a training step on 2 cores,
+    // and its result can be handed on (to a worker) only when the step ends; reading a step earlier leaves the build
+    // a whole step. The rows are the same; only when they are read changes (and so no transform runs earlier).
+    const readAhead = new Map<number, Promise<Uint8Array>>();
+    const readRows = (batchIndex: number): Promise<Uint8Array> | undefined => {
+      const { dataset } = this;
+      if (this.prefetch === 0 || isInMemory(dataset) || batchIndex >= batches.length) return undefined;
+      let rows = readAhead.get(batchIndex);
+      if (rows === undefined) {
+        rows = dataset.readRows(batches[batchIndex] as Int32Array);
+        rows.catch(() => undefined); // reported when the batch is built; an epoch closed before never builds it
+        readAhead.set(batchIndex, rows);
+      }
+      return rows;
+    };
+    const make = (batchIndex: number): Promise<ImageBatch> => {
+      const rows = readRows(batchIndex);
+      readAhead.delete(batchIndex);
+      readRows(batchIndex + 1);
+      return this.makeBatch(batches[batchIndex] as Int32Array, transformSeed, batchIndex, rows);
+    };
     this.unapplied = undefined;
     const host: EpochHost = {
       beforeNext: (iterator) => {
@@ -401,17 +421,18 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
   }
 
   /** Builds batch `batchIndex` in a worker: the rows' bytes go there, normalised (and transformed) floats come back. */
-  private async makeBatchInWorker(indices: Int32Array, transformSeed: number, batchIndex: number): Promise<ImageBatch> {
+  private async makeBatchInWorker(indices: Int32Array, transformSeed: number, batchIndex: number, rows?: Promise<Uint8Array>): Promise<ImageBatch> {
     const { dataset, pool } = this;
     const generation = pool.generation;
     const what = describeBatch((dataset as { files?: readonly string[] }).files, indices, batchIndex, this.epochIndex + 1);
-    const built = await pool.run(await dataset.readRows(indices), transformSeed, batchIndex, what, generation);
+    const built = await pool.run(await (rows ?? dataset.readRows(indices)), transformSeed, batchIndex, what, generation);
     const batch = { x: tf.tensor4d(built.x, built.shape, 'float32'), y: this.encodeLabels(indices) };
     return this.transformModule === undefined ? this.finishBatch(batch, transformSeed, batchIndex) : markTransformedAhead(batch, this.prefetch);
   }
 
-  private async makeBatch(indices: Int32Array, transformSeed: number, batchIndex: number): Promise<ImageBatch> {
-    if (this.workers > 0) return this.makeBatchInWorker(indices, transformSeed, batchIndex);
+  /** Builds batch `batchIndex` from `indices`; `rows`, when given, are the dataset's rows for them, read ahead. */
+  private async makeBatch(indices: Int32Array, transformSeed: number, batchIndex: number, rows?: Promise<Uint8Array>): Promise<ImageBatch> {
+    if (this.workers > 0) return this.makeBatchInWorker(indices, transformSeed, batchIndex, rows);
     if (this.transformModule !== undefined && this.transform === undefined) {
       this.loadingTransform ??= loadTransformModule(this.transformModule);
       this.transform = await this.loadingTransform;
@@ -421,7 +442,7 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     if (isInMemory(dataset)) {
       batch = this.encode(dataset.images, indices, indices);
     } else {
-      const bytes = await dataset.readRows(indices);
+      const bytes = await (rows ?? dataset.readRows(indices));
       batch = this.encode(bytes, Int32Array.from({ length: indices.length }, (_, i) => i), indices);
     }
     return this.finishBatch(batch, transformSeed, batchIndex);

@@ -18,7 +18,8 @@ function disposeBatch(batch: ImageBatch): void {
 }
 
 /**
- * One epoch of batches, assembled up to `prefetch` batches ahead of the consumer.
+ * One epoch of batches, assembled up to `prefetch` batches ahead of the consumer (with `prefetch > 0`, each batch is
+ * handed out after one turn of the event loop, see `next`).
  *
  * Batch `b` is built by `make(b)` (asynchronous: a file-backed dataset reads and decodes its rows off the JS thread);
  * with `prefetch > 0` each build is queued with `setImmediate`, so it runs while the consumer awaits (e.g. a `loss.data()` sync) and is
@@ -57,6 +58,14 @@ export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
       throw error;
     }
     if (this.closed || this.delivered >= this.total) return DONE;
+    if (this.prefetch > 0) {
+      // One turn of the event loop before each batch. A training step blocks the thread, and a consumer whose batches
+      // are ready never yields to the loop (its awaits resolve as microtasks: wasm's `data()`, a built batch), so the
+      // decodes that finished during the step would be taken in only when a batch is late, several at once. Taking
+      // them in here hands each batch's rows to its build (a worker) one step ahead, and starts the next reads.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.closed) return DONE;
+    }
     this.fill(this.delivered + 1);
     const pending = this.queue.shift() as Promise<ImageBatch>;
     let batch: ImageBatch;

@@ -22,6 +22,16 @@
 
 #include <jpeglib.h>
 #include <jerror.h>
+#include <dlfcn.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 namespace {
 
@@ -133,7 +143,6 @@ void resize_rgb(const uint8_t* in, int in_width, int in_height, int out_width, i
 struct Job {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
-  napi_ref bytes_ref = nullptr;
   const uint8_t* bytes = nullptr;
   size_t size = 0;
   std::string path;  // when not empty: read this file on the thread pool instead of `bytes`
@@ -146,8 +155,10 @@ struct Job {
   int32_t resize_height = 0;
   bool has_colour = false;
   double colour[15];  // matrix (9), offset (3), grey gain (3)
-  float* into = nullptr;  // non-null: write the values × into_scale here instead of returning bytes
+  bool has_into = false;  // write the values × into_scale into the caller's Float32Array instead of returning bytes
   napi_ref into_ref = nullptr;
+  int64_t into_offset = 0;
+  std::vector<float> into_values;  // computed on a decode thread, copied into the caller's array on its own thread
   double into_scale = 1;
   std::vector<uint8_t> out;
   int width = 0;
@@ -262,8 +273,9 @@ void colour_into(const uint8_t* data, size_t pixels, const double* map, bool has
 }
 
 void finish_into(Job& job) {
-  if (job.into == nullptr) return;
-  colour_into(job.out.data(), static_cast<size_t>(job.width) * job.height, job.colour, job.has_colour, job.into, job.into_scale);
+  if (!job.has_into) return;
+  job.into_values.resize(static_cast<size_t>(job.width) * job.height * 3);
+  colour_into(job.out.data(), static_cast<size_t>(job.width) * job.height, job.colour, job.has_colour, job.into_values.data(), job.into_scale);
   job.out.clear();
   job.out.shrink_to_fit();
 }
@@ -394,8 +406,7 @@ void decode_image(Job& job) {
   warp_affine(part.data(), static_cast<int>(x_offset), top, cols, rows, full_width, full_height, job.warp, job.out.data());
 }
 
-void execute(napi_env, void* data) {
-  Job& job = *static_cast<Job*>(data);
+void decode_guarded(Job& job) {
   try {
     decode(job);
   } catch (const std::bad_alloc&) {
@@ -412,15 +423,36 @@ napi_value make_error(napi_env env, const std::string& message) {
   return error;
 }
 
+void* typed_data(napi_env env, napi_value value, napi_typedarray_type type, size_t* length);
+
+// Settles the job's promise on its JavaScript thread.
 void complete(napi_env env, napi_status status, void* data) {
   Job* job = static_cast<Job*>(data);
   if (status != napi_ok && job->error.empty()) job->error = "the decode was cancelled";
+  if (job->error.empty() && job->has_into) {
+    // The caller's array, read here on its thread (its memory is not touched off it): still there, still as long?
+    napi_value into;
+    size_t length = 0;
+    float* values = nullptr;
+    if (napi_get_reference_value(env, job->into_ref, &into) == napi_ok) values = static_cast<float*>(typed_data(env, into, napi_float32_array, &length));
+    if (values == nullptr || job->into_offset + static_cast<int64_t>(job->into_values.size()) > static_cast<int64_t>(length)) {
+      job->error = "into was detached or shrunk while the decode ran";
+    } else {
+      std::memcpy(values + job->into_offset, job->into_values.data(), job->into_values.size() * sizeof(float));
+    }
+  }
   if (!job->error.empty()) {
     napi_reject_deferred(env, job->deferred, make_error(env, "decodeJpeg: " + job->error));
   } else {
     napi_value buffer, array, result, width, height, channels;
     void* bytes = nullptr;
-    napi_create_arraybuffer(env, job->out.size(), &bytes, &buffer);
+    // Fails while the thread is being stopped (a worker's terminate()): then nobody reads the result.
+    if (napi_create_arraybuffer(env, job->out.size(), &bytes, &buffer) != napi_ok || (bytes == nullptr && !job->out.empty())) {
+      if (job->into_ref != nullptr) napi_delete_reference(env, job->into_ref);
+      napi_delete_async_work(env, job->work);
+      delete job;
+      return;
+    }
     if (!job->out.empty()) std::memcpy(bytes, job->out.data(), job->out.size());
     napi_create_typedarray(env, napi_uint8_array, job->out.size(), buffer, 0, &array);
     napi_create_object(env, &result);
@@ -433,11 +465,93 @@ void complete(napi_env env, napi_status status, void* data) {
     napi_set_named_property(env, result, "channels", channels);
     napi_resolve_deferred(env, job->deferred, result);
   }
-  if (job->bytes_ref != nullptr) napi_delete_reference(env, job->bytes_ref);
   if (job->into_ref != nullptr) napi_delete_reference(env, job->into_ref);
   napi_delete_async_work(env, job->work);
   delete job;
 }
+
+
+// The decode threads: the addon's own, as many as the CPUs the process may run on, at a lower CPU priority (nice + 10
+// by default, CONVKIT_DECODE_NICE to change it, 0 to keep the process's). A training step on the same cores keeps its
+// core, and the decodes take what it leaves (on 2 cores, libuv's 4 threads at the step's priority slowed the step by
+// a fifth). Each decode is still queued as libuv work, whose thread waits (asleep) for the decode thread: Node then
+// settles, cancels or waits for it as for any async work, a worker's shutdown included; and a nice value cannot be
+// lowered again without privileges, so libuv's threads, which also serve the file system, keep theirs.
+class DecodePool {
+ public:
+  static DecodePool& instance() {
+    static DecodePool* pool = new DecodePool();  // never destroyed: its threads are detached and end with the process
+    return *pool;
+  }
+
+  // Runs decode(job) on a decode thread and returns when it is done.
+  void run(Job& job) {
+    Task task{&job};
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!started_) start();
+      queue_.push_back(&task);
+    }
+    ready_.notify_one();
+    std::unique_lock<std::mutex> lock(task.mutex);
+    task.done_cv.wait(lock, [&task] { return task.done; });
+  }
+
+ private:
+  struct Task {
+    Job* job;
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+  };
+
+  void start() {
+    started_ = true;
+    // The threads run this library's code: keep it loaded for the life of the process. Node unloads an addon when the
+    // last environment that loaded it ends, and when only worker threads load it, their end would unmap the code the
+    // decode threads are waiting in.
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void*>(&register_jpeg), &self) != 0 && self.dli_fname != nullptr) dlopen(self.dli_fname, RTLD_NOW | RTLD_NODELETE);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : static_cast<int>(std::thread::hardware_concurrency());
+    const char* text = std::getenv("CONVKIT_DECODE_NICE");
+    const int nice = text == nullptr || *text == 0 ? 10 : std::atoi(text);
+    for (int i = 0; i < std::max(1, cpus); ++i) std::thread([this, nice] { loop(nice); }).detach();
+  }
+
+  void loop(int nice) {
+    if (nice > 0) {
+      const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
+      errno = 0;
+      const int current = getpriority(PRIO_PROCESS, tid);
+      if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(19, current + nice));
+    }
+    for (;;) {
+      Task* task = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [this] { return !queue_.empty(); });
+        task = queue_.front();
+        queue_.pop_front();
+      }
+      decode_guarded(*task->job);
+      {
+        std::lock_guard<std::mutex> lock(task->mutex);
+        task->done = true;
+      }
+      task->done_cv.notify_one();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Task*> queue_;
+  bool started_ = false;
+};
+
+// libuv's work function: the decode, on a decode thread.
+void execute(napi_env, void* data) { DecodePool::instance().run(*static_cast<Job*>(data)); }
 
 napi_value throw_type_error(napi_env env, const char* message) {
   napi_throw_type_error(env, nullptr, message);
@@ -484,8 +598,11 @@ napi_value DecodeJpeg(napi_env env, napi_callback_info info) {
     job->path.resize(length);
     if (job->path.empty()) return throw_type_error(env, "decodeJpeg: the path is empty");
   } else {
-    job->bytes = static_cast<const uint8_t*>(typed_data(env, argv[0], napi_uint8_array, &job->size));
-    if (job->bytes == nullptr) return throw_type_error(env, "decodeJpeg: input must be a Uint8Array or a path");
+    const auto* input = static_cast<const uint8_t*>(typed_data(env, argv[0], napi_uint8_array, &job->size));
+    if (input == nullptr) return throw_type_error(env, "decodeJpeg: input must be a Uint8Array or a path");
+    // A copy: the decode threads never read memory of a JavaScript thread, which may end (a worker) while they run.
+    job->file.assign(input, input + job->size);
+    job->bytes = job->file.data();
   }
   if (napi_get_value_int32(env, argv[1], &job->scale) != napi_ok || job->scale < 0 || job->scale > 8) {
     return throw_type_error(env, "decodeJpeg: scale must be an integer from 1 to 8, or 0 (fit the resize)");
@@ -533,14 +650,14 @@ napi_value DecodeJpeg(napi_env env, napi_callback_info info) {
     if (into == nullptr || values < 0 || offset < 0 || offset + values > static_cast<int64_t>(length)) {
       return throw_type_error(env, "decodeJpeg: into must be a Float32Array with room for the warp's or the resize's values from its offset");
     }
-    job->into = into + offset;
+    job->has_into = true;
+    job->into_offset = offset;
     napi_create_reference(env, argv[6], 1, &job->into_ref);
   } else if (job->has_colour) {
     return throw_type_error(env, "decodeJpeg: colour needs into");
   }
   napi_value promise, name;
   napi_create_promise(env, &job->deferred, &promise);
-  if (job->path.empty()) napi_create_reference(env, argv[0], 1, &job->bytes_ref);
   napi_create_string_utf8(env, "convkit:decodeJpeg", NAPI_AUTO_LENGTH, &name);
   Job* owned = job.release();  // deleted by complete()
   napi_create_async_work(env, nullptr, name, execute, complete, owned, &owned->work);

@@ -1,5 +1,8 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -253,11 +256,56 @@ describe('decodeJpeg', () => {
     await expect(decodeJpeg(bytes)).resolves.toMatchObject({ width: 16, height: 16 });
   });
 
-  it('runs decodes at once on the thread pool, each with its own result', async () => {
+  it('runs decodes at once on its threads, each with its own result', async () => {
     const images = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => encode(64, 48, {}, seed)));
     const decoded = await Promise.all(images.map((bytes) => decodeJpeg(bytes)));
     const references = await Promise.all(images.map((bytes) => sharpDecode(bytes)));
     decoded.forEach((image, i) => expect(Buffer.from(image.data).equals(Buffer.from(references[i]!.data))).toBe(true));
+  });
+
+  it('decodes on its own threads, one per CPU, at a lower priority (nice + 10) than the thread that asked', async () => {
+    await decodeJpeg(await encode(64, 48));
+    const nice = (task: string): number => {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const base = nice(String(process.pid));
+    const lowered = readdirSync('/proc/self/task').filter((task) => nice(task) === Math.min(19, base + 10));
+    expect(lowered).toHaveLength(availableParallelism());
+  });
+
+  it('decodes in worker threads too, and survives a worker ended with decodes pending', async () => {
+    const bytes = await encode(120, 90, {}, 3);
+    const expected = await decodeJpeg(bytes, { scale: 4 });
+    // Workers load plain JavaScript: the built package, built from these sources first.
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../../node_modules/typescript/bin/tsc', import.meta.url)), '-b', fileURLToPath(new URL('..', import.meta.url))]);
+    const addon = new URL('../dist/index.js', import.meta.url).href;
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      import(workerData.addon).then(async ({ loadNative }) => {
+        const native = loadNative();
+        if (workerData.pending) {
+          for (let i = 0; i < 50; i++) native.decodeJpeg(workerData.bytes);
+          parentPort.postMessage('queued');
+          return;
+        }
+        const decoded = await native.decodeJpeg(workerData.bytes, { scale: 4 });
+        parentPort.postMessage({ data: decoded.data, width: decoded.width, height: decoded.height });
+      });`;
+    const run = (pending: boolean): Promise<{ worker: Worker; message: unknown }> =>
+      new Promise((resolve, reject) => {
+        const worker = new Worker(source, { eval: true, workerData: { addon, bytes, pending } });
+        worker.once('message', (message) => resolve({ worker, message }));
+        worker.once('error', reject);
+      });
+    const inWorker = await run(false);
+    expect(inWorker.message).toEqual({ data: expected.data, width: expected.width, height: expected.height });
+    await inWorker.worker.terminate();
+    const busy = await run(true);
+    expect(busy.message).toBe('queued');
+    await busy.worker.terminate(); // its 50 decodes finish after it is gone
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await decodeJpeg(bytes, { scale: 4 })).data).toEqual(expected.data);
   });
 
   it('rejects broken, truncated and CMYK files with libjpeg\'s reason', async () => {
