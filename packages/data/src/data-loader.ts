@@ -314,7 +314,10 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
         void this.pool.stop();
       },
     };
-    const iterator = new EpochIterator(host, this.length, this.position, this.prefetch, make, this.workers > 0);
+    // The turn of the event loop before each batch serves builds that wait on file reads and decodes; an in-memory
+    // dataset's builds do not (worker replies are collected without it), and skip its cost (~0.1 ms a batch).
+    const turnEachBatch = this.prefetch > 0 && !isInMemory(this.dataset);
+    const iterator = new EpochIterator(host, this.length, this.position, this.prefetch, make, this.workers > 0, turnEachBatch);
     this.active = iterator;
     return iterator;
   }

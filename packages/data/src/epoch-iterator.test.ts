@@ -33,10 +33,13 @@ describe('EpochIterator', () => {
     });
   });
 
-  it('hands batches out without a turn of the event loop when prefetch is 0', async () => {
+  it.each([
+    ['prefetch is 0', 0, undefined],
+    ['turnEachBatch is false (an in-memory dataset)', 2, false],
+  ] as const)('hands ready batches out without a turn of the event loop when %s', async (_name, prefetch, turnEachBatch) => {
     await expectNoLeak(async () => {
       const make = (): Promise<ImageBatch> => Promise.resolve({ x: tf.zeros([1, 1, 1, 1]), y: tf.zeros([1, 2]) });
-      const iterator = new EpochIterator(host, 3, 0, 0, make);
+      const iterator = new EpochIterator(host, 3, 0, prefetch, make, true, turnEachBatch);
       let turns = 0;
       for await (const { x, y } of iterator) {
         tf.dispose([x, y]);

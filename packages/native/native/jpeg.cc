@@ -155,11 +155,10 @@ struct Job {
   int32_t resize_height = 0;
   bool has_colour = false;
   double colour[15];  // matrix (9), offset (3), grey gain (3)
-  bool has_into = false;  // write the values × into_scale into the caller's Float32Array instead of returning bytes
+  float* into = nullptr;  // non-null: write the values × into_scale here instead of returning bytes
   napi_ref into_ref = nullptr;
-  int64_t into_offset = 0;
-  std::vector<float> into_values;  // computed on a decode thread, copied into the caller's array on its own thread
   double into_scale = 1;
+  napi_ref bytes_ref = nullptr;  // keeps the input array (read on a decode thread) alive
   std::vector<uint8_t> out;
   int width = 0;
   int height = 0;
@@ -273,9 +272,8 @@ void colour_into(const uint8_t* data, size_t pixels, const double* map, bool has
 }
 
 void finish_into(Job& job) {
-  if (!job.has_into) return;
-  job.into_values.resize(static_cast<size_t>(job.width) * job.height * 3);
-  colour_into(job.out.data(), static_cast<size_t>(job.width) * job.height, job.colour, job.has_colour, job.into_values.data(), job.into_scale);
+  if (job.into == nullptr) return;
+  colour_into(job.out.data(), static_cast<size_t>(job.width) * job.height, job.colour, job.has_colour, job.into, job.into_scale);
   job.out.clear();
   job.out.shrink_to_fit();
 }
@@ -423,24 +421,10 @@ napi_value make_error(napi_env env, const std::string& message) {
   return error;
 }
 
-void* typed_data(napi_env env, napi_value value, napi_typedarray_type type, size_t* length);
-
 // Settles the job's promise on its JavaScript thread.
 void complete(napi_env env, napi_status status, void* data) {
   Job* job = static_cast<Job*>(data);
   if (status != napi_ok && job->error.empty()) job->error = "the decode was cancelled";
-  if (job->error.empty() && job->has_into) {
-    // The caller's array, read here on its thread (its memory is not touched off it): still there, still as long?
-    napi_value into;
-    size_t length = 0;
-    float* values = nullptr;
-    if (napi_get_reference_value(env, job->into_ref, &into) == napi_ok) values = static_cast<float*>(typed_data(env, into, napi_float32_array, &length));
-    if (values == nullptr || job->into_offset + static_cast<int64_t>(job->into_values.size()) > static_cast<int64_t>(length)) {
-      job->error = "into was detached or shrunk while the decode ran";
-    } else {
-      std::memcpy(values + job->into_offset, job->into_values.data(), job->into_values.size() * sizeof(float));
-    }
-  }
   if (!job->error.empty()) {
     napi_reject_deferred(env, job->deferred, make_error(env, "decodeJpeg: " + job->error));
   } else {
@@ -448,6 +432,7 @@ void complete(napi_env env, napi_status status, void* data) {
     void* bytes = nullptr;
     // Fails while the thread is being stopped (a worker's terminate()): then nobody reads the result.
     if (napi_create_arraybuffer(env, job->out.size(), &bytes, &buffer) != napi_ok || (bytes == nullptr && !job->out.empty())) {
+      if (job->bytes_ref != nullptr) napi_delete_reference(env, job->bytes_ref);
       if (job->into_ref != nullptr) napi_delete_reference(env, job->into_ref);
       napi_delete_async_work(env, job->work);
       delete job;
@@ -465,6 +450,7 @@ void complete(napi_env env, napi_status status, void* data) {
     napi_set_named_property(env, result, "channels", channels);
     napi_resolve_deferred(env, job->deferred, result);
   }
+  if (job->bytes_ref != nullptr) napi_delete_reference(env, job->bytes_ref);
   if (job->into_ref != nullptr) napi_delete_reference(env, job->into_ref);
   napi_delete_async_work(env, job->work);
   delete job;
@@ -536,10 +522,9 @@ class DecodePool {
         queue_.pop_front();
       }
       decode_guarded(*task->job);
-      {
-        std::lock_guard<std::mutex> lock(task->mutex);
-        task->done = true;
-      }
+      // Notified under the lock: once the waiting thread can return (and free the task), this one no longer uses it.
+      std::lock_guard<std::mutex> lock(task->mutex);
+      task->done = true;
       task->done_cv.notify_one();
     }
   }
@@ -598,11 +583,8 @@ napi_value DecodeJpeg(napi_env env, napi_callback_info info) {
     job->path.resize(length);
     if (job->path.empty()) return throw_type_error(env, "decodeJpeg: the path is empty");
   } else {
-    const auto* input = static_cast<const uint8_t*>(typed_data(env, argv[0], napi_uint8_array, &job->size));
-    if (input == nullptr) return throw_type_error(env, "decodeJpeg: input must be a Uint8Array or a path");
-    // A copy: the decode threads never read memory of a JavaScript thread, which may end (a worker) while they run.
-    job->file.assign(input, input + job->size);
-    job->bytes = job->file.data();
+    job->bytes = static_cast<const uint8_t*>(typed_data(env, argv[0], napi_uint8_array, &job->size));
+    if (job->bytes == nullptr) return throw_type_error(env, "decodeJpeg: input must be a Uint8Array or a path");
   }
   if (napi_get_value_int32(env, argv[1], &job->scale) != napi_ok || job->scale < 0 || job->scale > 8) {
     return throw_type_error(env, "decodeJpeg: scale must be an integer from 1 to 8, or 0 (fit the resize)");
@@ -650,8 +632,7 @@ napi_value DecodeJpeg(napi_env env, napi_callback_info info) {
     if (into == nullptr || values < 0 || offset < 0 || offset + values > static_cast<int64_t>(length)) {
       return throw_type_error(env, "decodeJpeg: into must be a Float32Array with room for the warp's or the resize's values from its offset");
     }
-    job->has_into = true;
-    job->into_offset = offset;
+    job->into = into + offset;
     napi_create_reference(env, argv[6], 1, &job->into_ref);
   } else if (job->has_colour) {
     return throw_type_error(env, "decodeJpeg: colour needs into");
@@ -659,6 +640,7 @@ napi_value DecodeJpeg(napi_env env, napi_callback_info info) {
   napi_value promise, name;
   napi_create_promise(env, &job->deferred, &promise);
   napi_create_string_utf8(env, "convkit:decodeJpeg", NAPI_AUTO_LENGTH, &name);
+  if (job->path.empty()) napi_create_reference(env, argv[0], 1, &job->bytes_ref);
   Job* owned = job.release();  // deleted by complete()
   napi_create_async_work(env, nullptr, name, execute, complete, owned, &owned->work);
   napi_queue_async_work(env, owned->work);
