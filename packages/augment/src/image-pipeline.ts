@@ -37,7 +37,7 @@ export interface ImagePipelineOptions {
   regionDecode?: boolean;
   /**
    * Who decodes JPEGs. `'native'`: @convkit/native's libjpeg-turbo decoder, which decodes the rectangle the leading
-   * geometric transforms read and warps it on libuv's thread pool, leaving the JavaScript thread to the rest (the
+   * geometric transforms read and warps it on @convkit/native's decode threads, leaving the JavaScript thread to the rest (the
    * same bytes as sharp's decode warped here, JPEGs with an embedded ICC profile excepted: those go to sharp);
    * it throws, saying why, when the decoder is not there. `'sharp'`: sharp for every image. `'auto'` (the default):
    * native when it is there, else sharp. Other formats are always decoded by sharp.
@@ -134,7 +134,7 @@ export function imagePipeline(options: ImagePipelineOptions): ImagePipeline {
     if (decode === undefined || notNative.has(input)) return undefined;
     const k = scale / 8;
     try {
-      // A path is read on the thread pool with the decode (one round trip to this thread instead of readFile's four).
+      // A path is read on the decode thread with the decode (one round trip to this thread instead of readFile's four).
       return await decode(input, {
         scale,
         refuseIccProfile: true,

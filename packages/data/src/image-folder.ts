@@ -25,7 +25,8 @@ export interface LoadImageFolderOptions {
   log?: ((line: string) => void) | false;
   /**
    * How many files are decoded at once (per batch, for `streamImageFolder`). Defaults to `16`: a batch's decodes are
-   * queued together, so they run on libuv's threads while a training step holds the JS thread.
+   * queued together, so they run off the JS thread (libuv's, and for JPEGs @convkit/native's decode threads) while a
+   * training step holds it.
    */
   concurrency?: number;
   /**

@@ -1,5 +1,5 @@
 // JPEG decoding through @convkit/native's libjpeg-turbo (optional): the lazily loaded addon and the call that reads,
-// decodes and resizes a file on libuv's thread pool.
+// decodes and resizes a file on @convkit/native's decode threads.
 import { loadNativeKernels } from '@convkit/core';
 
 /** @convkit/native's kernels, as @convkit/core's `loadNativeKernels` gives them. */
@@ -27,7 +27,7 @@ export function loadJpegKernels(): Promise<NativeKernels | undefined> {
 }
 
 /**
- * Reads and decodes the JPEG file `path` to RGB `width × height` with libjpeg-turbo, all on libuv's thread pool (one
+ * Reads and decodes the JPEG file `path` to RGB `width × height` with libjpeg-turbo, all on @convkit/native's decode threads (one
  * round trip to the JS thread): at the smallest DCT scale (1/8, 1/4, 1/2) whose size still covers the target, then an
  * antialiased bilinear resize (PIL's bilinear rule). Rejects for a file it does not take: not a JPEG, CMYK, 12-bit, an
  * embedded ICC profile (sharp converts those colours through the profile; this decoder would not), or a broken file.

@@ -232,9 +232,10 @@ export interface NativeKernels {
    */
   sgdUpdate?(w: Float32Array, g: Float32Array, b: Float32Array | null, wOut: Float32Array, bOut: Float32Array | null, scalars: Float32Array, flags: number): void;
   /**
-   * Decodes a JPEG (baseline or progressive, grey or YCbCr; not CMYK) into RGB with libjpeg-turbo, on libuv's
-   * thread pool: the promise resolves with the image, or rejects with libjpeg's reason (a file that ends early is
-   * an error, not grey rows). `input` is the file's bytes or its path (then read on the thread pool too: one
+   * Decodes a JPEG (baseline or progressive, grey or YCbCr; not CMYK) into RGB with libjpeg-turbo, on the addon's
+   * decode threads (one per CPU, nice + 10 or `CONVKIT_DECODE_NICE`, so a training step beside them keeps its core):
+   * the promise resolves with the image, or rejects with libjpeg's reason (a file that ends early is
+   * an error, not grey rows). `input` is the file's bytes or its path (then read on the decode thread too: one
    * round trip to the JavaScript thread per image, where `fs.promises.readFile` takes four). At scale 8 with no warp or resize the bytes are the full decode's, the same as
    * sharp's. Absent when the addon was built without libjpeg-turbo's headers (Debian: libjpeg62-turbo-dev).
    *
