@@ -5,6 +5,7 @@ import { initBackend, loadNativeKernels, registerNativeImageKernels, tf } from '
 import { createPixelEncoder } from './batch-encoder.js';
 import type { BatchTransform } from './batch-transform.js';
 import { transformImages } from './batch-transform.js';
+import { decodeJpegNative, loadJpegKernels } from './native-jpeg.js';
 import { loadTransformModule } from './transform-module.js';
 import type { BatchJob, BatchWorkerData, WorkerReply } from './worker-pool.js';
 
@@ -44,15 +45,37 @@ async function build(job: BatchJob, transform: BatchTransform | undefined): Prom
   }
 }
 
+/**
+ * The rows of JPEG `files`, decoded here as the training thread's dataset decodes them (the same libjpeg-turbo call, so
+ * the same bytes), or why not (the first file it refuses, or no addon): that batch's rows are then read there.
+ */
+async function decodeFiles(files: readonly string[]): Promise<Uint8Array | string> {
+  const kernels = await loadJpegKernels();
+  if (kernels === undefined) return "@convkit/native's JPEG decoder is not available in the worker";
+  const [height, width, channels] = init.shape;
+  const pixels = height * width * channels;
+  const rows = new Uint8Array(files.length * pixels);
+  try {
+    await Promise.all(files.map(async (file, i) => rows.set(await decodeJpegNative(kernels, file, height, width), i * pixels)));
+  } catch (error) {
+    return (error as Error).message ?? String(error);
+  }
+  return rows;
+}
+
 const encode = createPixelEncoder(init.shape, init.table);
 // A failed start (the backend, the transform module) answers every job with its error.
 const ready = start();
 ready.catch(() => undefined);
 port.on('message', (job: BatchJob) => {
-  ready
-    .then((transform) => build(job, transform))
+  // Files are read and decoded at once, while the backend and the transform may still be starting.
+  const rows = job.files === undefined ? Promise.resolve(job.bytes) : decodeFiles(job.files);
+  Promise.all([ready, rows])
+    .then(([transform, bytes]): WorkerReply | Promise<WorkerReply> =>
+      typeof bytes === 'string' ? { id: job.id, fallback: bytes } : build({ ...job, bytes }, transform),
+    )
     .then(
-      (reply) => port.postMessage(reply satisfies WorkerReply, [reply.x.buffer as ArrayBuffer]),
+      (reply) => port.postMessage(reply satisfies WorkerReply, 'x' in reply ? [reply.x.buffer as ArrayBuffer] : []),
       (error: unknown) => port.postMessage({ id: job.id, error: (error as Error).message ?? String(error) } satisfies WorkerReply),
     );
 });

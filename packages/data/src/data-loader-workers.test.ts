@@ -42,6 +42,25 @@ function fixture(options: Record<string, number> = {}): TransformModule {
   return { url: FIXTURE, export: 'flipShiftBrightness', options };
 }
 
+/** A new folder with classes `a` and `b` of `count` varied `width × height` images each (`0.<format>` …). */
+async function classFolders(format: 'png' | 'jpg', count: number, width: number, height: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `convkit-workers-${format}-`));
+  for (const [c, label] of ['a', 'b'].entries()) {
+    await mkdir(join(dir, label));
+    for (let i = 0; i < count; i++) {
+      const pixels = Buffer.from(Array.from({ length: width * height * 3 }, (_, k) => (k * (i + 3) + 50 * c + (k >> 7)) % 256));
+      const image = sharp(pixels, { raw: { width, height, channels: 3 } });
+      await writeFile(join(dir, label, `${i}.${format}`), await (format === 'png' ? image.png() : image.jpeg()).toBuffer());
+    }
+  }
+  return dir;
+}
+
+/** Two epochs of the folder `dir` loaded in memory, batches of 4 with the fixture transform in the training thread. */
+async function inMemoryBatches(dir: string, folder: { size: [number, number]; log: false }): Promise<{ x: Float32Array; y: number[] }[][]> {
+  return twoEpochs(new DataLoader(await loadImageFolder(dir, folder), options({ batchSize: 4, transformModule: fixture(), workers: 0 })));
+}
+
 /** Two epochs of `loader`, each batch read into plain arrays; closes the loader. */
 async function twoEpochs(loader: DataLoader): Promise<{ x: Float32Array; y: number[] }[][]> {
   const epochs = [];
@@ -168,24 +187,46 @@ describe('DataLoader workers', () => {
   });
 
   it('give a streamed (and cached) folder the batches of the in-memory one, and name its files in errors', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'convkit-workers-'));
+    const dir = await classFolders('png', 6, 9, 7);
     try {
-      for (const [c, label] of ['a', 'b'].entries()) {
-        await mkdir(join(dir, label));
-        for (let i = 0; i < 6; i++) {
-          const pixels = Buffer.from(Array.from({ length: 9 * 7 * 3 }, (_, k) => (k * (i + 3) + 50 * c) % 256));
-          await writeFile(join(dir, label, `${i}.png`), await sharp(pixels, { raw: { width: 9, height: 7, channels: 3 } }).png().toBuffer());
-        }
-      }
       const folder = { size: [6, 5] as [number, number], log: false as const };
-      const memory = await loadImageFolder(dir, folder);
-      const expected = await twoEpochs(new DataLoader(memory, options({ batchSize: 4, transformModule: fixture(), workers: 0 })));
+      const expected = await inMemoryBatches(dir, folder);
       const streamed = await streamImageFolder(dir, { ...folder, cache: join(dir, 'rows.ckcache') });
       const inWorker = await twoEpochs(new DataLoader(streamed, options({ batchSize: 4, transformModule: fixture(), workers: 1 })));
       expect(inWorker).toEqual(expected);
       const failing = new DataLoader(streamed, options({ batchSize: 4, transformModule: fixture({ failAt: 1 }), shuffle: false }));
       await expect(twoEpochs(failing)).rejects.toThrow(`batch 1 of epoch 1 (${join(dir, 'a', '4.png')}, ${join(dir, 'a', '5.png')}, ${join(dir, 'b', '0.png')}, ${join(dir, 'b', '1.png')})`);
       await streamed.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("decode a streamed JPEG folder in the worker (the dataset's readRows unused), to the in-memory batches; a file it refuses goes back to readRows", async () => {
+    const dir = await classFolders('jpg', 5, 40, 30);
+    try {
+      const folder = { size: [12, 10] as [number, number], log: false as const };
+      const expected = await inMemoryBatches(dir, folder);
+      const streamed = await streamImageFolder(dir, folder);
+      const readRows = streamed.readRows.bind(streamed);
+      let reads = 0;
+      (streamed as { readRows: typeof readRows }).readRows = (rows) => {
+        reads += 1;
+        return readRows(rows);
+      };
+      expect(await twoEpochs(new DataLoader(streamed, options({ batchSize: 4, transformModule: fixture(), workers: 1 })))).toEqual(expected);
+      expect(reads).toBe(0);
+      // A truncated file: libjpeg-turbo refuses it in the worker, the dataset's readRows names it (sharp's reason).
+      const whole = await sharp(Buffer.alloc(40 * 30 * 3, 90), { raw: { width: 40, height: 30, channels: 3 } }).jpeg().toBuffer();
+      await writeFile(join(dir, 'b', '2.jpg'), whole.subarray(0, whole.length >> 1));
+      const broken = await streamImageFolder(dir, folder);
+      const loader = new DataLoader(broken, options({ batchSize: 4, transformModule: fixture(), workers: 1, shuffle: false }));
+      await expect(twoEpochs(loader)).rejects.toThrow(`${join(dir, 'b', '2.jpg')} (row 7, class "b") must be an image file decodable to 10×12×3, but it cannot be decoded (`);
+      // With onError: 'skip', the batches are those the training thread builds (the stand-in rows included).
+      const skipping = { ...folder, onError: 'skip' as const };
+      const inThread = await twoEpochs(new DataLoader(await streamImageFolder(dir, skipping), options({ batchSize: 4, transformModule: fixture(), workers: 0 })));
+      const inWorker = await twoEpochs(new DataLoader(await streamImageFolder(dir, skipping), options({ batchSize: 4, transformModule: fixture(), workers: 1 })));
+      expect(inWorker).toEqual(inThread);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

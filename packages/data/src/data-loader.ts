@@ -14,6 +14,8 @@ import type { IndexSampler } from './index-sampler.js';
 import { loadTransformModule, transformModuleUrl } from './transform-module.js';
 import type { TransformModule } from './transform-module.js';
 import { BatchWorkerPool, describeBatch } from './worker-pool.js';
+import type { BuiltImages, NotDecoded } from './worker-pool.js';
+import { workerDecodableFiles } from './stream-image-folder.js';
 
 /** Options of {@link DataLoader}. */
 export interface DataLoaderOptions extends BatchEncodingOptions {
@@ -141,6 +143,8 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
   private readonly dropLast: boolean;
   private readonly shuffle: boolean;
   private readonly prefetch: number;
+  /** The dataset's `readRows` calls not yet settled (file reads and decodes on other threads). */
+  private readsInFlight = 0;
   private transform: BatchTransform | undefined;
   private readonly encode: RowEncoder;
   private readonly encodeLabels: LabelEncoder;
@@ -270,12 +274,14 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     // and its result can be handed on (to a worker) only when the step ends; reading a step earlier leaves the build
     // a whole step. The rows are the same; only when they are read changes (and so no transform runs earlier).
     const readAhead = new Map<number, Promise<Uint8Array>>();
+    const filesForWorkers = this.workers > 0 ? workerDecodableFiles(this.dataset) : undefined;
     const readRows = (batchIndex: number): Promise<Uint8Array> | undefined => {
       const { dataset } = this;
-      if (this.prefetch === 0 || isInMemory(dataset) || batchIndex >= batches.length) return undefined;
+      // Workers that decode the files themselves need no rows from here.
+      if (this.prefetch === 0 || isInMemory(dataset) || filesForWorkers !== undefined || batchIndex >= batches.length) return undefined;
       let rows = readAhead.get(batchIndex);
       if (rows === undefined) {
-        rows = dataset.readRows(batches[batchIndex] as Int32Array);
+        rows = this.readDatasetRows(batches[batchIndex] as Int32Array);
         rows.catch(() => undefined); // reported when the batch is built; an epoch closed before never builds it
         readAhead.set(batchIndex, rows);
       }
@@ -314,10 +320,10 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
         void this.pool.stop();
       },
     };
-    // The turn of the event loop before each batch serves builds that wait on file reads and decodes; an in-memory
-    // dataset's builds do not (worker replies are collected without it), and skip its cost (~0.1 ms a batch).
-    const turnEachBatch = this.prefetch > 0 && !isInMemory(this.dataset);
-    const iterator = new EpochIterator(host, this.length, this.position, this.prefetch, make, this.workers > 0, turnEachBatch);
+    // The turn of the event loop before each batch serves builds that wait on file reads and decodes here: only while
+    // some are in flight (an in-memory dataset, a cache read at once, or files the workers decode need none; worker
+    // replies are collected without it).
+    const iterator = new EpochIterator(host, this.length, this.position, this.prefetch, make, this.workers > 0, () => this.readsInFlight > 0);
     this.active = iterator;
     return iterator;
   }
@@ -428,9 +434,27 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     const { dataset, pool } = this;
     const generation = pool.generation;
     const what = describeBatch((dataset as { files?: readonly string[] }).files, indices, batchIndex, this.epochIndex + 1);
-    const built = await pool.run(await (rows ?? dataset.readRows(indices)), transformSeed, batchIndex, what, generation);
+    // A streaming folder of JPEGs: the worker reads and decodes the files itself, so neither waits for this thread's
+    // turns between training steps; a file it does not decode sends the batch back to the dataset's readRows.
+    const files = rows === undefined ? workerDecodableFiles(dataset) : undefined;
+    let built: BuiltImages | NotDecoded | undefined;
+    if (files !== undefined) built = await pool.runFiles(Array.from(indices, (row) => files[row] as string), transformSeed, batchIndex, what, generation);
+    if (built === undefined || 'fallback' in built) {
+      built = await pool.run(await (rows ?? this.readDatasetRows(indices)), transformSeed, batchIndex, what, generation);
+    }
     const batch = { x: tf.tensor4d(built.x, built.shape, 'float32'), y: this.encodeLabels(indices) };
     return this.transformModule === undefined ? this.finishBatch(batch, transformSeed, batchIndex) : markTransformedAhead(batch, this.prefetch);
+  }
+
+  /** The dataset's `readRows(indices)`, counted in {@link readsInFlight} until it settles. */
+  private readDatasetRows(indices: Int32Array): Promise<Uint8Array> {
+    this.readsInFlight += 1;
+    const rows = this.dataset.readRows(indices);
+    const settled = (): void => {
+      this.readsInFlight -= 1;
+    };
+    rows.then(settled, settled);
+    return rows;
   }
 
   /** Builds batch `batchIndex` from `indices`; `rows`, when given, are the dataset's rows for them, read ahead. */
@@ -445,7 +469,7 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     if (isInMemory(dataset)) {
       batch = this.encode(dataset.images, indices, indices);
     } else {
-      const bytes = await (rows ?? dataset.readRows(indices));
+      const bytes = await (rows ?? this.readDatasetRows(indices));
       batch = this.encode(bytes, Int32Array.from({ length: indices.length }, (_, i) => i), indices);
     }
     return this.finishBatch(batch, transformSeed, batchIndex);

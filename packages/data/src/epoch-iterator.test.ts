@@ -35,11 +35,11 @@ describe('EpochIterator', () => {
 
   it.each([
     ['prefetch is 0', 0, undefined],
-    ['turnEachBatch is false (an in-memory dataset)', 2, false],
-  ] as const)('hands ready batches out without a turn of the event loop when %s', async (_name, prefetch, turnEachBatch) => {
+    ['turnBeforeBatch says no (no read in flight)', 2, () => false],
+  ] as const)('hands ready batches out without a turn of the event loop when %s', async (_name, prefetch, turnBeforeBatch) => {
     await expectNoLeak(async () => {
       const make = (): Promise<ImageBatch> => Promise.resolve({ x: tf.zeros([1, 1, 1, 1]), y: tf.zeros([1, 2]) });
-      const iterator = new EpochIterator(host, 3, 0, prefetch, make, true, turnEachBatch);
+      const iterator = new EpochIterator(host, 3, 0, prefetch, make, true, turnBeforeBatch);
       let turns = 0;
       for await (const { x, y } of iterator) {
         tf.dispose([x, y]);

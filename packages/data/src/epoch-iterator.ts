@@ -19,7 +19,7 @@ function disposeBatch(batch: ImageBatch): void {
 
 /**
  * One epoch of batches, assembled up to `prefetch` batches ahead of the consumer (by default, with `prefetch > 0`,
- * each batch is handed out after one turn of the event loop, see `next`; `turnEachBatch` false skips it).
+ * each batch is handed out after one turn of the event loop, see `next`; `turnBeforeBatch` says when to take it).
  *
  * Batch `b` is built by `make(b)` (asynchronous: a file-backed dataset reads and decodes its rows off the JS thread);
  * with `prefetch > 0` each build is queued with `setImmediate`, so it runs while the consumer awaits (e.g. a `loss.data()` sync) and is
@@ -40,7 +40,7 @@ export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
     private readonly prefetch: number,
     private readonly make: (batchIndex: number) => Promise<ImageBatch>,
     private readonly eager = false,
-    private readonly turnEachBatch: boolean = prefetch > 0,
+    private readonly turnBeforeBatch: () => boolean = () => prefetch > 0,
   ) {
     this.scheduled = start;
     this.delivered = start;
@@ -59,7 +59,7 @@ export class EpochIterator implements AsyncIterableIterator<ImageBatch> {
       throw error;
     }
     if (this.closed || this.delivered >= this.total) return DONE;
-    if (this.turnEachBatch) {
+    if (this.turnBeforeBatch()) {
       // One turn of the event loop before each batch, for builds that wait on I/O (a file-backed dataset's decodes). A
       // training step blocks the thread, and a consumer whose batches are ready never yields to the loop (its awaits
       // resolve as microtasks: wasm's `data()`, a built batch), so the decodes that finished during the step would be

@@ -1,11 +1,12 @@
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import type { FileSystem } from '@convkit/io';
 import type { Dataset } from './dataset.js';
 import { ImageCache } from './image-cache.js';
 import type { CacheSource } from './image-cache.js';
 import { checkFolderOptions, decodeImageFile, indexImageFolder } from './image-folder.js';
 import type { LoadImageFolderOptions } from './image-folder.js';
+import { JPEG_EXTENSIONS, loadJpegKernels } from './native-jpeg.js';
 import { loadSharp } from './sharp-loader.js';
 
 /** Options of {@link streamImageFolder}: those of `loadImageFolder`, plus the cache. */
@@ -33,6 +34,17 @@ export interface StreamingImageDataset extends Dataset {
   readonly cache: { readonly path: string; readonly complete: boolean } | undefined;
   /** Waits for pending cache writes and closes the cache file. The dataset cannot be read afterwards. */
   close(): Promise<void>;
+}
+
+const workerDecodable = new WeakMap<Dataset, readonly string[]>();
+
+/**
+ * The files of `dataset`, row by row, when a DataLoader's worker threads may read and decode its rows themselves (the
+ * same libjpeg-turbo call as `readRows`, so the same bytes): a streaming folder of RGB JPEGs only, without a cache
+ * (whose writes happen in `readRows`), with the addon built. Else `undefined`.
+ */
+export function workerDecodableFiles(dataset: Dataset): readonly string[] | undefined {
+  return workerDecodable.get(dataset);
 }
 
 /** Runs `task(i)` for `i` in `[0, count)`, at most `limit` at once. */
@@ -197,6 +209,15 @@ export async function streamImageFolder(dir: string, options: StreamImageFolderO
       await cache?.close();
     },
   };
+  if (
+    cache === undefined &&
+    channels === 3 &&
+    jpegDecoder === 'auto' &&
+    files.every((file) => JPEG_EXTENSIONS.includes(extname(file).toLowerCase())) &&
+    (await loadJpegKernels()) !== undefined
+  ) {
+    workerDecodable.set(dataset, files);
+  }
   log(
     `streamImageFolder: ${files.length} images in ${classNames.length} classes from ${dir}, decoded per batch to ` +
       `${height}×${width}×${channels}${cache === undefined ? '' : ` (cache ${cache.path}${cache.complete ? ', complete' : ', built in the first epoch'})`}`,

@@ -29,13 +29,19 @@ export interface BatchWorkerData extends BatchWorkerInit {
 /** One batch to build: its bytes (transferred), and what seeds its transform. */
 export interface BatchJob {
   id: number;
+  /** The rows' pixel bytes; empty when `files` are given instead. */
   bytes: Uint8Array;
+  /** JPEG files the worker decodes itself (libjpeg-turbo, to the pool's shape), one per row, instead of `bytes`. */
+  files?: readonly string[];
   transformSeed: number;
   batchIndex: number;
 }
 
-/** A worker's answer to a {@link BatchJob}. */
-export type WorkerReply = { id: number; x: Float32Array; shape: number[] } | { id: number; error: string };
+/** A worker's answer to a {@link BatchJob}: the batch, an error, or (`files` only) why it did not decode them. */
+export type WorkerReply =
+  | { id: number; x: Float32Array; shape: number[] }
+  | { id: number; error: string }
+  | { id: number; fallback: string };
 
 /** A built batch's images: float32 values and their `[B, H, W, C]` shape. */
 export interface BuiltImages {
@@ -43,8 +49,13 @@ export interface BuiltImages {
   shape: [number, number, number, number];
 }
 
+/** A job of `files` the worker did not decode (a file libjpeg-turbo refuses, no addon): the caller reads the rows. */
+export interface NotDecoded {
+  fallback: string;
+}
+
 interface Pending {
-  resolve: (images: BuiltImages) => void;
+  resolve: (images: BuiltImages | NotDecoded) => void;
   reject: (error: Error) => void;
   what: string;
 }
@@ -108,17 +119,31 @@ export class BatchWorkerPool {
    * `what` names the batch in errors (see {@link describeBatch}); `generation` is the pool's when the job was prepared.
    */
   run(bytes: Uint8Array, transformSeed: number, batchIndex: number, what: string, generation: number): Promise<BuiltImages> {
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const job: Omit<BatchJob, 'id'> = { bytes: whole ? bytes : bytes.slice(), transformSeed, batchIndex };
+    return this.send(job, what, generation) as Promise<BuiltImages>;
+  }
+
+  /**
+   * Builds one batch in a worker from JPEG `files` that the worker decodes itself, so that neither the reads nor the
+   * decodes wait on this thread (a training step blocks it). Resolves with {@link NotDecoded} when the worker did not
+   * decode them all: the caller then reads the rows as usual (which names a bad file or skips it).
+   */
+  runFiles(files: readonly string[], transformSeed: number, batchIndex: number, what: string, generation: number): Promise<BuiltImages | NotDecoded> {
+    return this.send({ bytes: new Uint8Array(0), files, transformSeed, batchIndex }, what, generation);
+  }
+
+  private send(job: Omit<BatchJob, 'id'>, what: string, generation: number): Promise<BuiltImages | NotDecoded> {
     if (generation !== this.stops) return Promise.reject(new Error(`${what} was not built: the loader's workers were stopped`));
     this.init ??= this.describe();
     while (this.slots.length < this.size) this.slots.push(this.spawn(this.init));
     const slot = this.slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
     const id = this.nextId++;
-    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    const job: BatchJob = { id, bytes: whole ? bytes : bytes.slice(), transformSeed, batchIndex };
-    return new Promise<BuiltImages>((resolve, reject) => {
+    const message: BatchJob = { ...job, id };
+    return new Promise<BuiltImages | NotDecoded>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject, what });
       if (slot.pending.size === 1) this.hold(slot, true);
-      slot.port.postMessage(job, [job.bytes.buffer as ArrayBuffer]);
+      slot.port.postMessage(message, message.bytes.byteLength > 0 ? [message.bytes.buffer as ArrayBuffer] : []);
     });
   }
 
@@ -177,6 +202,7 @@ export class BatchWorkerPool {
     slot.pending.delete(reply.id);
     if (slot.pending.size === 0) this.hold(slot, false);
     if ('error' in reply) pending.reject(new Error(`${pending.what} failed in the loader's worker: ${reply.error}`));
+    else if ('fallback' in reply) pending.resolve({ fallback: reply.fallback });
     else pending.resolve({ x: reply.x, shape: reply.shape as BuiltImages['shape'] });
   }
 
