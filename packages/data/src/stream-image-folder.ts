@@ -59,9 +59,10 @@ async function pool(count: number, limit: number, task: (i: number) => Promise<v
 /**
  * Opens a folder of images with one sub-folder per class as a streaming dataset: the same files, labels, order and
  * decoding as `loadImageFolder`, but no pixel is held in memory. Each batch of a {@link DataLoader} decodes its files
- * with sharp (on libvips' threads, off the JS thread, with JPEG/WebP shrink-on-load) while the previous batches train
- * (`prefetch`), so memory stays at a few batches whatever the image count, and the first step comes after a listing
- * of the folder, not a decode of it.
+ * off the JS thread (RGB JPEGs with libjpeg-turbo through `@convkit/native`, the rest with sharp) while the previous
+ * batches train (`prefetch`; a loader with `workers` has its workers read and decode the JPEGs of a folder without a
+ * cache), so memory stays at a few batches whatever the image count, and the first step comes after a listing of the
+ * folder, not a decode of it.
  *
  * With `cache`, the first epoch also writes every decoded image into one file of fixed-stride rows (see the README);
  * later epochs read rows from it by position. A cache whose files changed, or that is truncated or damaged, is
