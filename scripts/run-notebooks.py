@@ -36,7 +36,23 @@ def stream_text(cell, name=None):
                    if o.get("output_type") == "stream" and (name is None or o.get("name") == name))
 
 
+# A kernel that never answered its first kernel_info request, before any cell ran: tslab 1.0 can fail that reply when
+# the request arrives while its ZeroMQ socket is still binding ("Socket is blocked by a bind or unbind operation",
+# EBUSY), and nbclient then waits out the start-up timeout. No cell was sent, so the notebook is started again.
+STARTUP_RACE = ("Kernel didn't respond in", "Kernel died before replying to kernel_info")
+STARTUP_ATTEMPTS = 3
+
+
 def run(path, args):
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        outcome = run_once(path, args, last=attempt == STARTUP_ATTEMPTS)
+        if outcome != "startup-race":
+            return outcome
+        print(f"note {os.path.relpath(path, ROOT)}: the kernel did not answer at start-up (attempt {attempt} of "
+              f"{STARTUP_ATTEMPTS}); starting it again", flush=True)
+
+
+def run_once(path, args, last=False):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -57,6 +73,9 @@ def run(path, args):
         error = "cell raised an error"
     except Exception as e:  # kernel failed to start (NoSuchKernel, "Kernel died before replying to kernel_info"), ...
         error = f"{type(e).__name__}: {e}"
+        # Both messages come from the kernel's start (nbclient's wait_for_ready), before any cell is sent.
+        if not last and any(marker in str(e) for marker in STARTUP_RACE):
+            return "startup-race"
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and any(m in stream_text(cell, "stderr") for m in ASYNC_ERROR_MARKERS):
             error = error or f"cell {i} reported an uncaught async error"
