@@ -1,4 +1,4 @@
-import { loadNativeKernels } from '@convkit/core';
+import { loadNativeJpegDecoder } from '@convkit/core';
 import type { AffineMap, ColorMap, RawImage } from './transform.js';
 
 /** @convkit/native's JPEG decoder, as this package calls it. */
@@ -13,20 +13,14 @@ export type JpegDecoder = (
   }
 ) => Promise<RawImage>;
 
-let loading: Promise<{ decode: JpegDecoder } | { reason: string }> | undefined;
-
 /**
- * @convkit/native's `decodeJpeg`, loaded once through @convkit/core's `loadNativeKernels`: the decoder, or why there is
- * none (the package is not installed, its addon was not built, or it was built without libjpeg-turbo's headers).
+ * @convkit/native's `decodeJpeg` (through @convkit/core's `loadNativeJpegDecoder`, loaded once): the decoder, or why
+ * there is none (the package is not installed, its addon was not built, or it was built without libjpeg-turbo's
+ * headers).
  */
-export function nativeJpegDecoder(): Promise<{ decode: JpegDecoder } | { reason: string }> {
-  loading ??= loadNativeKernels().then((loaded) => {
-    if ('reason' in loaded) return { reason: loaded.reason };
-    const decodeJpeg = loaded.kernels.decodeJpeg;
-    if (decodeJpeg === undefined) return { reason: '@convkit/native was built without libjpeg-turbo (Debian: apt-get install libjpeg62-turbo-dev, then npm rebuild @convkit/native)' };
-    return { decode: decodeJpeg as JpegDecoder };
-  });
-  return loading;
+export async function nativeJpegDecoder(): Promise<{ decode: JpegDecoder } | { reason: string }> {
+  const loaded = await loadNativeJpegDecoder();
+  return 'reason' in loaded ? loaded : { decode: loaded.kernels.decodeJpeg as JpegDecoder };
 }
 
 /**

@@ -4,7 +4,7 @@ export * as tf from '@tensorflow/tfjs';
 export { Rng, createRng } from './rng.js';
 export type { RngState } from './rng.js';
 export { initBackend } from './backend.js';
-export { loadNativeKernels } from './wasm-native.js';
+export { loadNativeJpegDecoder, loadNativeKernels } from './wasm-native.js';
 export { NATIVE_IMAGE_PROVIDER_NAME, registerNativeImageKernels } from './native-image-kernels.js';
 export type { BackendAttempt, BackendReport, InitBackendOptions } from './backend.js';
 export { BACKEND_NAMES, BACKEND_REQUIREMENTS } from './backend-catalog.js';

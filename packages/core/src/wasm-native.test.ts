@@ -10,7 +10,7 @@ import { expectNoLeak, relativeError } from './testing.js';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 import { registerWasmOptimizerKernels } from './wasm-optimizer-kernels.js';
 import { listKernelAssignments, listKernelProviders, summariseKernels, withKernelProviders } from './kernel-registry.js';
-import { NATIVE_KERNEL_NAMES, nativeKernelsRegistered, registerNativeKernels, unregisterNativeKernels } from './wasm-native.js';
+import { NATIVE_KERNEL_NAMES, loadNativeJpegDecoder, loadNativeKernels, nativeKernelsRegistered, registerNativeKernels, unregisterNativeKernels } from './wasm-native.js';
 
 // Every native kernel is checked against the cpu backend's on the same random inputs (tfjs's pure-JS reference).
 const rng = createRng(2024);
@@ -348,5 +348,16 @@ describe('initBackend: native kernels on wasm', () => {
     await expect(initBackend({ backend: 'wasm', log: false, env: { CONVKIT_NATIVE: 'yes' } })).rejects.toThrow(
       "CONVKIT_NATIVE must be 0 or 1 (received 'yes')",
     );
+  });
+});
+
+describe('loadNativeKernels and loadNativeJpegDecoder', () => {
+  it('give the addon once, with its oneDNN description, and its JPEG decoder (this repository builds it with libjpeg-turbo)', async () => {
+    const loaded = await loadNativeKernels();
+    expect('kernels' in loaded ? loaded.detail : loaded.reason).toMatch(/^oneDNN \d+\.\d+\.\d+ \(/);
+    const jpeg = await loadNativeJpegDecoder();
+    expect('kernels' in jpeg ? typeof jpeg.kernels.decodeJpeg : jpeg.reason).toBe('function');
+    expect(await loadNativeJpegDecoder()).toBe(jpeg);
+    if ('kernels' in loaded && 'kernels' in jpeg) expect(jpeg.kernels).toBe(loaded.kernels);
   });
 });

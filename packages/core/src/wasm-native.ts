@@ -457,3 +457,27 @@ export async function loadNativeKernels(): Promise<{ kernels: NativeKernels; det
   if (!status.available) return { reason: status.reason };
   return { kernels: module.loadNative(), detail: `oneDNN ${status.version} (${status.cpuIsa})` };
 }
+
+let jpegLoading: Promise<{ kernels: NativeKernels & Required<Pick<NativeKernels, 'decodeJpeg'>> } | { reason: string }> | undefined;
+
+/**
+ * {@link loadNativeKernels} for @convkit/native's JPEG decoder: the kernels when the addon loads and was built with
+ * libjpeg-turbo's headers (so `decodeJpeg` is there), else why not. Loaded once for the process. The image pipelines of
+ * @convkit/augment and @convkit/data use it.
+ *
+ * @example
+ * ```ts
+ * const loaded = await loadNativeJpegDecoder();
+ * if ('kernels' in loaded) await loaded.kernels.decodeJpeg('photo.jpg', { scale: 2 });
+ * ```
+ */
+export function loadNativeJpegDecoder(): Promise<{ kernels: NativeKernels & Required<Pick<NativeKernels, 'decodeJpeg'>> } | { reason: string }> {
+  jpegLoading ??= loadNativeKernels().then((loaded) => {
+    if ('reason' in loaded) return { reason: loaded.reason };
+    if (loaded.kernels.decodeJpeg === undefined) {
+      return { reason: '@convkit/native was built without libjpeg-turbo (Debian: apt-get install libjpeg62-turbo-dev, then npm rebuild @convkit/native)' };
+    }
+    return { kernels: loaded.kernels as NativeKernels & Required<Pick<NativeKernels, 'decodeJpeg'>> };
+  });
+  return jpegLoading;
+}

@@ -288,10 +288,12 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
       return rows;
     };
     const make = (batchIndex: number): Promise<ImageBatch> => {
+      const indices = batches[batchIndex] as Int32Array;
       const rows = readRows(batchIndex);
       readAhead.delete(batchIndex);
       readRows(batchIndex + 1);
-      return this.makeBatch(batches[batchIndex] as Int32Array, transformSeed, batchIndex, rows);
+      const files = filesForWorkers === undefined ? undefined : Array.from(indices, (row) => filesForWorkers[row] as string);
+      return this.makeBatch(indices, transformSeed, batchIndex, rows, files);
     };
     this.unapplied = undefined;
     const host: EpochHost = {
@@ -429,16 +431,18 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     this.active = undefined;
   }
 
-  /** Builds batch `batchIndex` in a worker: the rows' bytes go there, normalised (and transformed) floats come back. */
-  private async makeBatchInWorker(indices: Int32Array, transformSeed: number, batchIndex: number, rows?: Promise<Uint8Array>): Promise<ImageBatch> {
+  /**
+   * Builds batch `batchIndex` in a worker: the rows' bytes (or, with `files`, the JPEG files the worker decodes itself)
+   * go there, normalised (and transformed) floats come back.
+   */
+  private async makeBatchInWorker(indices: Int32Array, transformSeed: number, batchIndex: number, rows?: Promise<Uint8Array>, files?: readonly string[]): Promise<ImageBatch> {
     const { dataset, pool } = this;
     const generation = pool.generation;
     const what = describeBatch((dataset as { files?: readonly string[] }).files, indices, batchIndex, this.epochIndex + 1);
     // A streaming folder of JPEGs: the worker reads and decodes the files itself, so neither waits for this thread's
     // turns between training steps; a file it does not decode sends the batch back to the dataset's readRows.
-    const files = rows === undefined ? workerDecodableFiles(dataset) : undefined;
     let built: BuiltImages | NotDecoded | undefined;
-    if (files !== undefined) built = await pool.runFiles(Array.from(indices, (row) => files[row] as string), transformSeed, batchIndex, what, generation);
+    if (files !== undefined) built = await pool.runFiles(files, transformSeed, batchIndex, what, generation);
     if (built === undefined || 'fallback' in built) {
       built = await pool.run(await (rows ?? this.readDatasetRows(indices)), transformSeed, batchIndex, what, generation);
     }
@@ -457,9 +461,12 @@ export class DataLoader implements AsyncIterable<ImageBatch> {
     return rows;
   }
 
-  /** Builds batch `batchIndex` from `indices`; `rows`, when given, are the dataset's rows for them, read ahead. */
-  private async makeBatch(indices: Int32Array, transformSeed: number, batchIndex: number, rows?: Promise<Uint8Array>): Promise<ImageBatch> {
-    if (this.workers > 0) return this.makeBatchInWorker(indices, transformSeed, batchIndex, rows);
+  /**
+   * Builds batch `batchIndex` from `indices`; `rows`, when given, are the dataset's rows for them, read ahead, and
+   * `files` the files a worker decodes itself instead (see `workerDecodableFiles`).
+   */
+  private async makeBatch(indices: Int32Array, transformSeed: number, batchIndex: number, rows?: Promise<Uint8Array>, files?: readonly string[]): Promise<ImageBatch> {
+    if (this.workers > 0) return this.makeBatchInWorker(indices, transformSeed, batchIndex, rows, files);
     if (this.transformModule !== undefined && this.transform === undefined) {
       this.loadingTransform ??= loadTransformModule(this.transformModule);
       this.transform = await this.loadingTransform;

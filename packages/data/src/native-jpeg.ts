@@ -1,9 +1,9 @@
 // JPEG decoding through @convkit/native's libjpeg-turbo (optional): the lazily loaded addon and the call that reads,
 // decodes and resizes a file on @convkit/native's decode threads.
-import { loadNativeKernels } from '@convkit/core';
+import { loadNativeJpegDecoder } from '@convkit/core';
 
-/** @convkit/native's kernels, as @convkit/core's `loadNativeKernels` gives them. */
-type NativeKernels = Extract<Awaited<ReturnType<typeof loadNativeKernels>>, { kernels: unknown }>['kernels'];
+/** @convkit/native's kernels with its JPEG decoder, as @convkit/core's `loadNativeJpegDecoder` gives them. */
+type NativeKernels = Extract<Awaited<ReturnType<typeof loadNativeJpegDecoder>>, { kernels: unknown }>['kernels'];
 
 /** Which decoder reads JPEG files: `'auto'` (libjpeg-turbo through `@convkit/native` when it is built) or `'sharp'`. */
 export type JpegDecoder = 'auto' | 'sharp';
@@ -14,16 +14,13 @@ export const JPEG_DECODERS: readonly JpegDecoder[] = Object.freeze(['auto', 'sha
 /** File extensions tried with libjpeg-turbo (other files, and JPEGs it refuses, go to sharp). */
 export const JPEG_EXTENSIONS: readonly string[] = Object.freeze(['.jpg', '.jpeg', '.jpe', '.jfif']);
 
-let loading: Promise<NativeKernels | undefined> | undefined;
-
 /**
  * `@convkit/native`'s kernels when the addon is installed, loads and has `decodeJpeg` (it is built with libjpeg-turbo's
- * headers), else `undefined`. Imported on first use; the outcome, either way, is kept for the process.
+ * headers), else `undefined` (sharp then decodes every file). Loaded once for the process.
  */
-export function loadJpegKernels(): Promise<NativeKernels | undefined> {
-  // Not installed, not built, or failed to load: sharp decodes every file.
-  loading ??= loadNativeKernels().then((loaded) => ('kernels' in loaded && loaded.kernels.decodeJpeg !== undefined ? loaded.kernels : undefined));
-  return loading;
+export async function loadJpegKernels(): Promise<NativeKernels | undefined> {
+  const loaded = await loadNativeJpegDecoder();
+  return 'kernels' in loaded ? loaded.kernels : undefined;
 }
 
 /**
@@ -33,7 +30,7 @@ export function loadJpegKernels(): Promise<NativeKernels | undefined> {
  * embedded ICC profile (sharp converts those colours through the profile; this decoder would not), or a broken file.
  */
 export async function decodeJpegNative(kernels: NativeKernels, path: string, height: number, width: number): Promise<Uint8Array> {
-  const decoded = await kernels.decodeJpeg!(path, { scale: 'fit', resize: { width, height }, refuseIccProfile: true });
+  const decoded = await kernels.decodeJpeg(path, { scale: 'fit', resize: { width, height }, refuseIccProfile: true });
   if (decoded.width !== width || decoded.height !== height || decoded.data.length !== width * height * 3) {
     throw new Error(`decoded to ${decoded.width}×${decoded.height}×3 instead of ${width}×${height}×3`);
   }
