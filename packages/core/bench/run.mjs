@@ -31,8 +31,9 @@ const option = (name, fallback) => {
 const batch = Number(option('batch', process.env.CONVKIT_BATCH ?? 64));
 // Training's optimizer: @convkit/optim's adam (fused on wasm), or tfjs's tf.train.adam with --optimizer tfjs.
 const trainOptimizer = option('optimizer', 'convkit');
-// convkit's conv layers: @convkit/core's conv2dLayer (conv + bias + relu as one kernel in training), or tf.layers.conv2d
-// with --layers tfjs.
+// convkit's conv layers: @convkit/core's conv2dLayer (conv + bias + relu as one kernel in training) and conv2dPoolLayer
+// (a conv followed by a 2×2 pool: one kernel for W1's first block), or tf.layers.conv2d and maxPooling2d with
+// --layers tfjs.
 const convLayers = option('layers', 'convkit');
 const repeats = Number(option('repeats', process.env.CONVKIT_BENCH_REPEATS ?? 5));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -113,7 +114,8 @@ if (args.includes('--child')) {
   // CONVKIT_BENCH_FUSED=0: the optimizer's per-variable ops, both fused-update providers off (the A/B's "before").
   const fused = process.env.CONVKIT_BENCH_FUSED !== '0';
   const low = report.precision === 'bf16' ? ', bf16 convolutions' : '';
-  const out = { backend: `${report.name}${kernels}${low}${fused ? '' : ', unfused optimizer'}`, native: report.native ?? null, precision: report.precision, precisionNote: report.precisionNote ?? null, fusedOptimizer: fused, threads: report.threads, workloads: {} };
+  const direct = report.convAlgorithm === 'direct' ? ', direct convolutions' : '';
+  const out = { backend: `${report.name}${kernels}${low}${direct}${fused ? '' : ', unfused optimizer'}`, native: report.native ?? null, precision: report.precision, precisionNote: report.precisionNote ?? null, convAlgorithm: report.convAlgorithm ?? null, fusedOptimizer: fused, threads: report.threads, workloads: {} };
   const within = (fn) => (fused ? fn() : withKernelProviders({ disable: ['native-fused-optimizer', 'wasm-fused-optimizer'] }, fn));
   await within(async () => { for (const name of option('workloads', 'w1,vgg').split(',')) {
     const run = await setUp(name, batch, { optimizer: trainOptimizer, layers: convLayers });
@@ -241,6 +243,10 @@ const fusedModes = args.includes('--fused-ab') ? ['1', '0'] : ['1'];
 // With oneDNN's kernels, convkit also runs with bf16 convolutions (CONVKIT_PRECISION=bf16, an opt-in) when the CPU
 // has bf16 instructions, against PyTorch under CPU autocast to bf16 (its config channels_last_bf16); --no-bf16 skips both.
 const bf16 = !args.includes('--no-bf16');
+// With oneDNN's kernels, convkit also runs with every convolution on oneDNN's direct algorithm
+// (CONVKIT_CONV_ALGORITHM=direct), so that the default's Winograd convolutions are measured against it in the same run;
+// --no-direct skips it.
+const directRow = !args.includes('--no-direct');
 const flops = {};
 const anatomies = [];
 const pytorchConfigs = {};
@@ -253,17 +259,20 @@ const withFlops = (row, flopsPerSample) => {
 /** convkit's configurations at one thread count, each in a child process: oneDNN (f32, bf16), wasm alone. */
 function runConvkit(threads) {
   const convkits = [];
-  const modes = nativeModes.flatMap((mode) => fusedModes.map((f) => [mode, f, 'f32']));
-  if (bf16 && nativeModes.includes('1')) modes.splice(1, 0, ['1', '1', 'bf16']);
-  for (const [native, fused, precision] of modes) {
+  const modes = nativeModes.flatMap((mode) => fusedModes.map((f) => [mode, f, 'f32', 'auto']));
+  if (directRow && nativeModes.includes('1')) modes.splice(1, 0, ['1', '1', 'f32', 'direct']);
+  if (bf16 && nativeModes.includes('1')) modes.splice(1, 0, ['1', '1', 'bf16', 'auto']);
+  for (const [native, fused, precision, algorithm] of modes) {
     const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, '--optimizer', trainOptimizer, '--layers', convLayers, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
       CONVKIT_THREADS: String(threads),
       CONVKIT_NATIVE: native,
       CONVKIT_BENCH_FUSED: fused,
       CONVKIT_PRECISION: precision,
+      CONVKIT_CONV_ALGORITHM: algorithm,
     });
     // Without the addon both runs are the same wasm run: keep one. bf16 where the CPU has none: not a row.
     if (native === '0' && convkits.some((other) => other.backend === result.backend)) continue;
+    if (algorithm === 'direct' && result.convAlgorithm !== 'direct') continue; // an addon without the setting
     if (precision === 'bf16' && result.precision !== 'bf16') {
       console.error(`bf16 not measured (${threads} threads): ${result.precisionNote ?? 'not used'}`);
       continue;
@@ -344,7 +353,7 @@ for (const threads of threadCounts) {
         const best = bestAt(convkit.precision ?? 'f32');
         const ours = convkit.workloads[name][mode];
         rows.push(withFlops({
-          workload: name, mode, system: 'convkit', config: `${convkit.native?.used ? 'oneDNN kernels' : 'wasm kernels only'}${convkit.precision === 'bf16' ? ', bf16 convolutions' : ''}${convkit.fusedOptimizer === false ? ', unfused optimizer' : ''}`, precision: convkit.precision ?? 'f32', fusedOptimizer: convkit.fusedOptimizer ?? true, backend: convkit.backend, threads: convkit.threads, batch,
+          workload: name, mode, system: 'convkit', config: `${convkit.native?.used ? 'oneDNN kernels' : 'wasm kernels only'}${convkit.precision === 'bf16' ? ', bf16 convolutions' : ''}${convkit.convAlgorithm === 'direct' ? ', direct convolutions' : ''}${convkit.fusedOptimizer === false ? ', unfused optimizer' : ''}`, precision: convkit.precision ?? 'f32', convAlgorithm: convkit.convAlgorithm ?? null, fusedOptimizer: convkit.fusedOptimizer ?? true, backend: convkit.backend, threads: convkit.threads, batch,
           samplesPerSecond: median(ours), spread: spread(ours), runs: ours.length,
           ratioToPytorch: best === undefined ? null : median(ours) / median(best.rates),
           pytorchConfig: best?.config ?? null,

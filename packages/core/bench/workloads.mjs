@@ -1,20 +1,21 @@
 // Benchmark workloads shared by bench/run.mjs and bench/profile.mjs. The same models are defined for PyTorch in
 // bench/torch_bench.py; keep the two in step.
 import * as tf from '@tensorflow/tfjs';
-import { conv2dLayer } from '../dist/index.js';
+import { conv2dLayer, conv2dPoolLayer } from '../dist/index.js';
 
-/** W1 (the issue's workload, 25 MFLOP per training sample) and a VGG-style CIFAR-sized network. */
+/**
+ * W1 (the issue's workload, 25 MFLOP per training sample) and a VGG-style CIFAR-sized network. `build(conv2d,
+ * convPool)`: `conv2d(args)` a conv layer, `convPool(args)` the layers of a relu conv followed by a 2×2 max pool.
+ */
 export const WORKLOADS = {
   w1: {
     description: 'conv32 3x3 same relu, maxpool 2, conv64 3x3 same relu, maxpool 2, dense128 relu, dense10; 28x28x1',
     input: [28, 28, 1],
-    build: (conv2d) =>
+    build: (conv2d, convPool) =>
       tf.sequential({
         layers: [
-          conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
+          ...convPool({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          ...convPool({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
           tf.layers.flatten(),
           tf.layers.dense({ units: 128, activation: 'relu' }),
           tf.layers.dense({ units: 10 }),
@@ -55,12 +56,15 @@ export const FLOP_CONVENTION =
  */
 export function flopsPerSample(model) {
   const layers = [];
-  for (const layer of model.layers) {
+  for (const [i, layer] of model.layers.entries()) {
     const kind = layer.getClassName();
+    const inputShape = i === 0 ? model.inputs[0].shape : model.layers[i - 1].outputShape;
     let macs;
-    if (kind === 'Conv2D') {
+    if (kind === 'Conv2D' || kind === 'ConvkitConv2DReluPool') {
       const [kh, kw, inC, outC] = layer.kernel.shape;
-      const [, outH, outW] = layer.outputShape;
+      // The convolution's own output (before conv2dPoolLayer's pool): tfjs's Conv2D shape rule.
+      const conv = kind === 'Conv2D' ? layer.outputShape : tf.layers.conv2d(layer.getConfig()).computeOutputShape(inputShape);
+      const [, outH, outW] = conv;
       macs = outH * outW * outC * kh * kw * inC;
     } else if (kind === 'Dense') {
       const [inputs, units] = layer.kernel.shape;
@@ -84,7 +88,12 @@ export async function setUp(name, batch, { optimizer: kind = 'convkit', layers =
   if (workload === undefined) throw new Error(`workload must be one of ${Object.keys(WORKLOADS).join(', ')} (received ${name})`);
   if (kind !== 'convkit' && kind !== 'tfjs') throw new Error(`optimizer must be 'convkit' or 'tfjs' (received ${kind})`);
   if (layers !== 'convkit' && layers !== 'tfjs') throw new Error(`layers must be 'convkit' or 'tfjs' (received ${layers})`);
-  const model = workload.build(layers === 'tfjs' ? tf.layers.conv2d : conv2dLayer);
+  // convkit's layers: conv2dLayer, and conv2dPoolLayer for a conv followed by a 2×2 pool (one kernel for W1's first
+  // block); tfjs's: tf.layers.conv2d and tf.layers.maxPooling2d.
+  const model =
+    layers === 'tfjs'
+      ? workload.build(tf.layers.conv2d, (args) => [tf.layers.conv2d(args), tf.layers.maxPooling2d({ poolSize: 2 })])
+      : workload.build(conv2dLayer, (args) => [conv2dPoolLayer(args)]);
   const optimizer = kind === 'tfjs' ? tf.train.adam(1e-3) : (await import('@convkit/optim')).adam({ learningRate: 1e-3 });
   const x = tf.randomNormal([batch, ...workload.input], 0, 1, 'float32', 1);
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 2), 10).toFloat();

@@ -57,7 +57,7 @@ describe('initBackend', () => {
     expect(report.native?.used).toBe(true);
     expect(lines).toEqual([
       `convkit: backend wasm (${report.threads} thread${report.threads === 1 ? '' : 's'}, ${report.native?.detail} kernels); ` +
-        `kernels: oneDNN 13, convkit-wasm 8, convkit-native 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), ${webgpuAttempt.text}`,
+        `kernels: oneDNN 15, convkit-wasm 8, convkit-native 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), ${webgpuAttempt.text}`,
     ]);
     expect(lines[0]).toBe(`convkit: ${report.summary}`);
   });
@@ -140,6 +140,54 @@ describe('initBackend', () => {
     y.dispose();
     await expect(initBackend({ log: false, env: { CONVKIT_PRECISION: 'fp16' } })).rejects.toThrow("CONVKIT_PRECISION must be 'f32' or 'bf16' (received 'fp16')");
     await expect(initBackend({ log: false, env: {}, precision: 'half' as 'bf16' })).rejects.toThrow("precision must be 'f32' or 'bf16' (received half)");
+  });
+
+  it("runs Winograd convolutions under the default 'auto' where the CPU has AVX-512, takes 'direct' and 'winograd' when asked, and rejects other settings", async () => {
+    const { loadNative } = await import('@convkit/native');
+    const native = loadNative();
+    const avx512 = native.info().cpuIsa.startsWith('avx512');
+    // 32 → 64 channels on 8×8: a convolution 'auto' runs with Winograd.
+    const g = { batchSize: 2, inHeight: 8, inWidth: 8, inChannels: 32, outChannels: 64, filterHeight: 3, filterWidth: 3, outHeight: 8, outWidth: 8, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1, padInfo: { top: 1, left: 1, bottom: 1, right: 1 } };
+    const x = tf.tidy(() => tf.randomUniform([2, 8, 8, 32], -1, 1, 'float32', 3)) as tf.Tensor4D;
+    const w = tf.tidy(() => tf.randomUniform([3, 3, 32, 64], -1, 1, 'float32', 4)) as tf.Tensor4D;
+    const convolve = async (): Promise<Float32Array> => {
+      const y = tf.conv2d(x, w, 1, 'same');
+      const values = (await y.data()) as Float32Array;
+      y.dispose();
+      return values;
+    };
+    try {
+      const auto = await initBackend({ log: false, env: {} });
+      expect(auto.convAlgorithm).toBe('auto');
+      expect(auto.summary).not.toContain('convolutions)');
+      expect(native.implementation('fwd', g)).toMatch(avx512 ? /wino/ : /^(?!.*wino)/);
+      const fromAuto = await convolve();
+      const direct = await initBackend({ log: false, env: { CONVKIT_CONV_ALGORITHM: 'direct' } });
+      expect(direct.convAlgorithm).toBe('direct');
+      expect(direct.summary).toContain(' kernels, direct convolutions)');
+      expect(native.getConvAlgorithm?.()).toBe('direct');
+      expect(native.implementation('fwd', g)).not.toMatch(/wino/);
+      const fromDirect = await convolve();
+      // The same convolution to float32 accuracy, by another algorithm where the CPU has Winograd.
+      const scale = Math.max(...fromDirect.map(Math.abs));
+      const worst = Math.max(...fromDirect.map((v, i) => Math.abs(v - (fromAuto[i] as number))));
+      expect(worst / scale).toBeLessThan(5e-6);
+      if (avx512) expect(worst).toBeGreaterThan(0);
+      else expect(worst).toBe(0);
+      const forced = await initBackend({ log: false, env: { CONVKIT_CONV_ALGORITHM: 'direct' }, convAlgorithm: 'winograd' });
+      expect(forced.convAlgorithm).toBe('winograd');
+      expect(forced.summary).toContain(' kernels, winograd convolutions)');
+      const cpu = await initBackend({ log: false, backend: 'cpu', env: {} });
+      expect(cpu.convAlgorithm).toBeUndefined();
+    } finally {
+      const back = await initBackend({ log: false, env: {} });
+      expect(back.convAlgorithm).toBe('auto');
+      x.dispose();
+      w.dispose();
+    }
+    expect(native.getConvAlgorithm?.()).toBe('auto');
+    await expect(initBackend({ log: false, env: { CONVKIT_CONV_ALGORITHM: 'fft' } })).rejects.toThrow("CONVKIT_CONV_ALGORITHM must be one of 'auto', 'direct', 'winograd' (received 'fft')");
+    await expect(initBackend({ log: false, env: {}, convAlgorithm: 'fast' as 'auto' })).rejects.toThrow("convAlgorithm must be one of 'auto', 'direct', 'winograd' (received fast)");
   });
 
   it('tells "installed but failed to load" apart from "not installed"', async () => {

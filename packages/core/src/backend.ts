@@ -14,6 +14,10 @@ import { describeAdapter, probeWebGpu, type WebGpuAdapterInfo } from './webgpu-b
 import { installWebGpuKernels } from './webgpu-kernels.js';
 import { declineNativeKernels, loadNativeKernels, registerNativeKernels } from './wasm-native.js';
 import { enableWasmThreads, unrefWasmWorkers, wasmInitialised } from './wasm-threads.js';
+import type { ConvAlgorithm } from '@convkit/native';
+
+/** The settings of {@link InitBackendOptions.convAlgorithm} (checked here: @convkit/native is optional). */
+const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'direct', 'winograd'];
 
 export type { BackendName } from './backend-catalog.js';
 
@@ -43,6 +47,11 @@ export interface BackendReport {
    */
   precision: 'f32' | 'bf16';
   precisionNote?: string;
+  /**
+   * With oneDNN's kernels: which float32 convolutions run with Winograd (`convAlgorithm` option or
+   * `CONVKIT_CONV_ALGORITHM`); absent on other backends, without the addon, or with an addon built before the setting.
+   */
+  convAlgorithm?: ConvAlgorithm;
   /** The WebGPU adapter, when the webgpu rung found one (also when it passed it over). */
   adapter?: WebGpuAdapterInfo;
   summary: string;
@@ -73,6 +82,15 @@ export interface InitBackendOptions {
    * and says why (`report.precisionNote`). Wins over `CONVKIT_PRECISION`. Defaults to `'f32'`.
    */
   precision?: 'f32' | 'bf16';
+  /**
+   * On wasm with oneDNN's kernels, which float32 convolutions run with oneDNN's Winograd F(4×4, 3×3) algorithm:
+   * `'auto'` those it speeds up (3×3, stride 1, 32+ input channels, c·oc / (c + oc) ≥ 20, output sides in multiples
+   * of 4; AVX-512 CPUs),
+   * `'direct'` none (the results of the previous releases bit for bit), `'winograd'` every 3×3 stride-1 convolution
+   * oneDNN has a Winograd kernel for. Winograd rounds differently (largest error against float64 about 1.5× the direct
+   * algorithm's). Wins over `CONVKIT_CONV_ALGORITHM`. Defaults to `'auto'`.
+   */
+  convAlgorithm?: ConvAlgorithm;
   /** Where the one-line summary goes; `false` silences it. Defaults to `console.log`. */
   log?: ((line: string) => void) | false;
   /** Environment to read `CONVKIT_BACKEND` from. Defaults to `process.env`. */
@@ -81,7 +99,7 @@ export interface InitBackendOptions {
   requireFunction?: RequireFunction;
 }
 
-type NativeUse = { used: boolean; detail: string; precision?: 'f32' | 'bf16'; precisionNote?: string };
+type NativeUse = { used: boolean; detail: string; precision?: 'f32' | 'bf16'; precisionNote?: string; convAlgorithm?: ConvAlgorithm };
 type RungResult =
   | { status: 'ok'; threads: number; native?: NativeUse; adapter?: WebGpuAdapterInfo }
   | { status: 'not-installed' | 'failed' | 'declined'; detail: string; adapter?: WebGpuAdapterInfo };
@@ -117,7 +135,7 @@ type LoadedNative = Awaited<ReturnType<typeof loadNativeKernels>>;
  * Registers oneDNN's kernels on wasm when wanted and available (`loaded`), at `precision` where the CPU allows it;
  * says which ran or why not.
  */
-function useNative(wanted: boolean, threads: number, loaded: LoadedNative | undefined, precision: 'f32' | 'bf16'): NativeUse {
+function useNative(wanted: boolean, threads: number, loaded: LoadedNative | undefined, precision: 'f32' | 'bf16', algorithm: ConvAlgorithm): NativeUse {
   const unavailable = (detail: string): NativeUse => ({
     used: false,
     detail,
@@ -132,16 +150,18 @@ function useNative(wanted: boolean, threads: number, loaded: LoadedNative | unde
     return unavailable(loaded.reason);
   }
   registerNativeKernels(loaded.kernels, threads);
-  const { setPrecision } = loaded.kernels;
+  const { setPrecision, setConvAlgorithm } = loaded.kernels;
+  setConvAlgorithm?.(algorithm);
+  const used = { used: true, detail: loaded.detail, ...(setConvAlgorithm === undefined ? {} : { convAlgorithm: algorithm }) };
   if (setPrecision === undefined) {
-    return { used: true, detail: loaded.detail, ...(precision === 'bf16' ? { precisionNote: 'bf16 needs a rebuild of @convkit/native' } : {}) };
+    return { ...used, ...(precision === 'bf16' ? { precisionNote: 'bf16 needs a rebuild of @convkit/native' } : {}) };
   }
   try {
     setPrecision(precision);
-    return { used: true, detail: loaded.detail, precision };
+    return { ...used, precision };
   } catch (error) {
     setPrecision('f32');
-    return { used: true, detail: loaded.detail, precision: 'f32', precisionNote: firstLine(error) };
+    return { ...used, precision: 'f32', precisionNote: firstLine(error) };
   }
 }
 
@@ -162,6 +182,7 @@ function wasmThreadCount(threads: number, nativeReady: boolean, env: Readonly<Re
 interface RungContext {
   threads: number | undefined;
   precision: 'f32' | 'bf16';
+  convAlgorithm: ConvAlgorithm;
   requireFunction: RequireFunction | undefined;
   native: boolean;
   forced: boolean;
@@ -196,7 +217,7 @@ async function tryRung(name: BackendName, context: RungContext): Promise<RungRes
       unrefWasmWorkers(tf.findBackend('wasm') ?? undefined);
       registerWasmGradientKernels();
       registerWasmOptimizerKernels();
-      const used = useNative(native, count, loaded, context.precision);
+      const used = useNative(native, count, loaded, context.precision, context.convAlgorithm);
       return { status: 'ok', threads: used.used ? count : getThreadsCount(), native: used };
     }
     await activate('cpu');
@@ -225,9 +246,11 @@ function summarise(
 ): string {
   const kernels = native === undefined ? '' : native.used ? `, ${native.detail} kernels` : `, convkit wasm kernels: ${native.detail}`;
   const precision = native?.precision === 'bf16' ? ', bf16 convolutions' : native?.precisionNote !== undefined ? `, f32 (bf16 asked: ${native.precisionNote})` : '';
+  // The default ('auto') goes unsaid; a setting a user chose is named.
+  const algorithm = native?.convAlgorithm === undefined || native.convAlgorithm === 'auto' ? '' : `, ${native.convAlgorithm} convolutions`;
   const providers = summariseKernels(BACKEND_REQUIREMENTS[name].tfBackend);
   const where = name === 'webgpu' && adapter !== undefined ? `adapter ${describeAdapter(adapter)}` : `${threads} thread${threads === 1 ? '' : 's'}`;
-  const head = `backend ${name} (${where}${kernels}${precision})${providers === undefined ? '' : `; kernels: ${providers}`}`;
+  const head = `backend ${name} (${where}${kernels}${precision}${algorithm})${providers === undefined ? '' : `; kernels: ${providers}`}`;
   if (forcedBy !== undefined) return `${head}; forced by ${forcedBy}`;
   const passed = attempts.filter((attempt) => attempt.status === 'not-installed' || attempt.status === 'failed' || attempt.status === 'declined');
   return passed.length === 0 ? head : `${head}; passed over: ${passed.map(describeAttempt).join(', ')}`;
@@ -311,6 +334,16 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     throw new Error(`precision must be 'f32' or 'bf16' (received ${String(options.precision)})`);
   }
   const precision = options.precision ?? (precisionEnv === 'bf16' ? 'bf16' : 'f32');
+  const algorithmEnv = env['CONVKIT_CONV_ALGORITHM'];
+  const algorithms: readonly string[] = CONV_ALGORITHMS;
+  const expected = CONV_ALGORITHMS.map((a) => `'${a}'`).join(', ');
+  if (algorithmEnv !== undefined && algorithmEnv !== '' && !algorithms.includes(algorithmEnv)) {
+    throw new Error(`CONVKIT_CONV_ALGORITHM must be one of ${expected} (received '${algorithmEnv}')`);
+  }
+  if (options.convAlgorithm !== undefined && !algorithms.includes(options.convAlgorithm)) {
+    throw new Error(`convAlgorithm must be one of ${expected} (received ${String(options.convAlgorithm)})`);
+  }
+  const convAlgorithm = options.convAlgorithm ?? ((algorithmEnv || 'auto') as ConvAlgorithm);
   const fromOption = options.backend === undefined ? 'auto' : parseBackendName(options.backend, 'backend');
   const requested =
     fromOption !== 'auto' ? fromOption : parseBackendName(env['CONVKIT_BACKEND'], 'CONVKIT_BACKEND');
@@ -325,7 +358,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const attempts: BackendAttempt[] = [];
   let chosen: { name: BackendName; threads: number; native?: NativeUse } | undefined;
   let adapter: WebGpuAdapterInfo | undefined;
-  const context = { threads, precision, requireFunction: options.requireFunction, native, forced: forcedBy !== undefined, env };
+  const context = { threads, precision, convAlgorithm, requireFunction: options.requireFunction, native, forced: forcedBy !== undefined, env };
   for (const name of BACKEND_NAMES) {
     if (chosen !== undefined) {
       attempts.push({ name, status: 'skipped', detail: `not tried: ${chosen.name} was chosen` });
@@ -359,6 +392,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     attempts,
     ...(chosen.native === undefined ? {} : { native: { used: chosen.native.used, detail: chosen.native.detail } }),
     precision: chosen.native?.precision ?? 'f32',
+    ...(chosen.native?.convAlgorithm === undefined ? {} : { convAlgorithm: chosen.native.convAlgorithm }),
     ...(precisionNote === undefined ? {} : { precisionNote }),
     ...(adapter === undefined ? {} : { adapter }),
     summary,

@@ -1,7 +1,7 @@
 // conv2d + bias + relu as one kernel in training too, and a tf.layers.conv2d that uses it.
 import * as tf from '@tensorflow/tfjs';
 import { kernelServedBy } from './kernel-registry.js';
-import { installPoolReluGradient, isReluMasked, markFusedReluOutput } from './pool-relu-gradient.js';
+import { installPoolReluGradient, isReluMasked, markFusedReluOutput, poolBiasSums } from './pool-relu-gradient.js';
 import { RELU_BIAS_GRAD_KERNEL, reluGrad } from './relu-gradient.js';
 import { NATIVE_PROVIDER_NAME } from './wasm-native.js';
 
@@ -132,14 +132,16 @@ const fusedConvGradConfig: tf.GradConfig = {
       throw new Error(`fusedConv2d's gradient takes activation 'relu' in NHWC (received activation '${activation}', dataFormat '${dataFormat}')`);
     }
     // Computed once for the three gradients; the tape disposes it when the backward pass ends. When a max pool's
-    // gradient already applied relu's mask (the pool reads y and nothing else reads y's gradient), dy is relu's gradient.
+    // gradient already applied relu's mask (the pool reads y and nothing else reads y's gradient), dy is relu's gradient,
+    // and the pool's kernel may have summed it per channel in the same pass (the bias gradient, as `Sum` gives it).
     const masked = isReluMasked(dy as tf.Tensor, y);
     const [dz, dbias] = masked ? [dy as tf.Tensor, undefined] : reluBiasGrad(dy as tf.Tensor, y);
+    const sums = masked ? poolBiasSums(dz) : undefined;
     const common = { strides, pad, dataFormat, dimRoundingMode };
     return {
       x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
       filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      bias: () => (dbias === undefined ? tf.sum(dz, [0, 1, 2]) : dbias.clone()),
+      bias: () => (dbias !== undefined ? dbias.clone() : sums !== undefined ? tf.tensor1d(sums) : tf.sum(dz, [0, 1, 2])),
     };
   },
 };

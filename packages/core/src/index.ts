@@ -13,6 +13,9 @@ export { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 export { RELU_BIAS_GRAD_KERNEL, RELU_GRAD_KERNEL, installReluGradient } from './relu-gradient.js';
 export { conv2dLayer, fusedConv2d, installFusedConvGradient } from './fused-conv.js';
 export { MAX_POOL_RELU_GRAD_KERNEL, installPoolReluGradient } from './pool-relu-gradient.js';
+export { CONV_RELU_POOL_MAX_IN_CHANNELS, Conv2DReluPool, conv2dPoolLayer, conv2dReluPool, installConvReluPoolGradient } from './conv-pool.js';
+export type { Conv2DPoolLayerArgs, Conv2dReluPoolArgs } from './conv-pool.js';
+export { CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL } from './conv-pool-names.js';
 export type { Conv2DLayerArgs, FusedConv2dArgs } from './fused-conv.js';
 export { registerWasmOptimizerKernels } from './wasm-optimizer-kernels.js';
 export {

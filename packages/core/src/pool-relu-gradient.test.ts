@@ -61,6 +61,10 @@ describe('MaxPool gradient with relu mask (conv → relu → max pool)', () => {
       expect(fused.kernels).not.toContain('MaxPoolGrad');
       expect(reference.kernels).toContain(RELU_BIAS_GRAD_KERNEL);
       expect(reference.kernels).not.toContain(MAX_POOL_RELU_GRAD_KERNEL);
+      // The bias gradient: summed by the 2×2 pool's kernel in its pass (no Sum beyond the loss's, as in the reference,
+      // where ConvkitReluBiasGrad sums); the 3×3 pool's fallback leaves a Sum to the convolution's gradient.
+      const sums = (kernels: string[]): number => kernels.filter((k) => k === 'Sum').length;
+      expect(sums(fused.kernels)).toBe(sums(reference.kernels) + (size === 2 ? 0 : 1));
     });
     tf.dispose([x, filter, bias, c]);
   });

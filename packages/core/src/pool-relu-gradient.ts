@@ -19,12 +19,29 @@ interface SharedState {
   reluOutputs: WeakSet<object>;
   maskedWith: WeakMap<object, object>;
   runningXs: Set<object>[];
+  /** The column sums a pool gradient kernel took of its output in the same pass, by the output's data. */
+  biasSums?: WeakMap<object, Float32Array>;
 }
 
 function shared(): SharedState {
   const engine = tf.engine() as unknown as { convkitPoolRelu?: SharedState };
   engine.convkitPoolRelu ??= { reluOutputs: new WeakSet(), maskedWith: new WeakMap(), runningXs: [] };
+  engine.convkitPoolRelu.biasSums ??= new WeakMap();
   return engine.convkitPoolRelu;
+}
+
+/**
+ * Notes that a {@link MAX_POOL_RELU_GRAD_KERNEL} kernel also summed its output over every axis but the channels (the
+ * bias gradient of the convolution below, bit for bit the backend's `Sum` over those axes) while writing it: `dataId`
+ * is the output's. Called by kernels (the wasm provider over @convkit/native); the sums live as long as the output.
+ */
+export function recordPoolBiasSums(dataId: object, sums: Float32Array): void {
+  shared().biasSums!.set(dataId, sums);
+}
+
+/** The channel sums of `dz` a pool gradient kernel took while writing it (see {@link recordPoolBiasSums}), if any. */
+export function poolBiasSums(dz: tf.Tensor): Float32Array | undefined {
+  return shared().biasSums!.get(dataOf(dz));
 }
 
 function dataOf(tensor: tf.Tensor): object {

@@ -81,14 +81,16 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     expect(served.get('ConvkitReluGrad')).toEqual(['native', 'wasm-gradients']); // not a tfjs kernel
     expect(served.get('ConvkitReluBiasGrad')).toEqual(['native']); // nor this one
     expect(served.get('ConvkitMaxPoolReluGrad')).toEqual(['native']); // nor this one
+    expect(served.get('ConvkitConv2DReluPool')).toEqual(['native']); // nor these
+    expect(served.get('ConvkitConv2DReluPoolGrad')).toEqual(['native']);
     expect(served.get('Cast')).toEqual(['wasm-identity', 'stock']);
     expect(served.get('Add')).toEqual(['native', 'stock']);
     expect(served.get('Relu')).toEqual(['native', 'stock']);
     expect(served.get('MaxPool')).toEqual(['native', 'stock']);
     expect(served.get('Transform')).toEqual(['native-image', 'stock']);
-    expect(summariseKernels('wasm')).toBe('oneDNN 13, convkit-wasm 8, convkit-native 3, stock rest');
+    expect(summariseKernels('wasm')).toBe('oneDNN 15, convkit-wasm 8, convkit-native 3, stock rest');
     expect(listKernelProviders('wasm').map((p) => [p.name, p.status, p.serving])).toEqual([
-      ['native', 'active', 13],
+      ['native', 'active', 15],
       ['native-fused-optimizer', 'active', 2],
       ['native-image', 'active', 1],
       ['wasm-matmul', 'active', 0],

@@ -5,9 +5,10 @@ import { getKernelProvider, installKernelProviders, removeKernelProvider, setKer
 import { heapFloats, makeOutput } from './wasm-heap.js';
 import { NATIVE_OPTIMIZER_PROVIDER_NAME, declineNativeOptimizerKernels, registerNativeOptimizerKernels } from './wasm-optimizer-kernels.js';
 import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel-call.js';
-import { MAX_POOL_RELU_GRAD_KERNEL } from './pool-relu-gradient.js';
+import { MAX_POOL_RELU_GRAD_KERNEL, recordPoolBiasSums } from './pool-relu-gradient.js';
 import { NATIVE_IMAGE_PROVIDER_NAME, declineNativeImageKernels, registerNativeImageKernels } from './native-image-kernels.js';
 import { RELU_BIAS_GRAD_KERNEL, RELU_GRAD_KERNEL } from './relu-gradient.js';
+import { CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL } from './conv-pool-names.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -219,8 +220,9 @@ function maxPoolGrad(args: KernelArgs, next: NextKernel): TensorInfo {
 
 /**
  * {@link MAX_POOL_RELU_GRAD_KERNEL}: the pool's gradient times relu's mask of its input, in one pass for 2×2 pools with
- * stride 2, else `maxPoolGrad` then `reluGrad` on the addon. No stock kernel below it: `MaxPool`'s gradient calls it
- * for float32 only.
+ * stride 2, else `maxPoolGrad` then `reluGrad` on the addon. In that pass the addon also sums the result per channel
+ * (the bias gradient of the convolution below, bit for bit what `Sum` gives), recorded for `fusedConv2d`'s gradient
+ * with `recordPoolBiasSums`. No stock kernel below it: `MaxPool`'s gradient calls it for float32 only.
  */
 function maxPoolReluGrad(args: KernelArgs): TensorInfo {
   const { backend } = args;
@@ -235,12 +237,78 @@ function maxPoolReluGrad(args: KernelArgs): TensorInfo {
   const gradient = heapFloats(backend, dy, name);
   const dx = heapFloats(backend, out, name);
   const native = active();
+  if (native.maxPoolReluBiasGrad !== undefined) {
+    const sums = new Float32Array(info.inChannels);
+    if (native.maxPoolReluBiasGrad(info, x, gradient, dx, sums)) {
+      recordPoolBiasSums(out.dataId as object, sums);
+      return out;
+    }
+  }
   if (!native.maxPoolReluGrad!(info, x, gradient, dx)) {
     const pooled = new Float32Array(dx.length);
     native.maxPoolGrad(info, x, gradient, pooled);
     native.reluGrad!(pooled, x, dx);
   }
   return out;
+}
+
+interface ConvReluPoolAttrs {
+  pad: 'same' | 'valid';
+  withDz?: boolean;
+}
+
+/** The convolution geometry of {@link CONV_RELU_POOL_KERNEL} and its gradient: stride 1, no dilation, NHWC. */
+function convReluPoolInfo(name: string, x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, pad: ConvReluPoolAttrs['pad']): Conv2DInfo {
+  if (!allFloat32(x, filter, bias) || x.shape.length !== 4 || filter.shape.length !== 4) {
+    throw new Error(`${name}: x and filter must be 4-D float32 tensors (received ${x.dtype} [${x.shape}] and ${filter.dtype} [${filter.shape}])`);
+  }
+  const info = convInfo(x.shape, filter.shape, { strides: 1, pad, dilations: 1 } as unknown as ConvBackpropAttrs, false);
+  const problem = active().geometryProblem(info);
+  if (problem !== undefined || info.outHeight < 2 || info.outWidth < 2 || isEmpty(x.shape)) {
+    throw new Error(`${name}: the convolution of x [${x.shape}] by filter [${filter.shape}] (pad '${pad}') must have an output of at least 2 × 2${problem === undefined ? '' : ` (${problem})`}`);
+  }
+  return info;
+}
+
+/** {@link CONV_RELU_POOL_KERNEL} on the addon: each pair of output rows computed and pooled in a buffer. */
+function convReluPool(args: KernelArgs): TensorInfo {
+  const { backend } = args;
+  const attrs = args.attrs as unknown as ConvReluPoolAttrs;
+  const x = args.inputs['x'] as TensorInfo;
+  const filter = args.inputs['filter'] as TensorInfo;
+  const bias = args.inputs['bias'] as TensorInfo | undefined;
+  const name = CONV_RELU_POOL_KERNEL;
+  const info = convReluPoolInfo(name, x, filter, bias, attrs.pad);
+  const out = makeOutput(backend, [info.batchSize, Math.floor(info.outHeight / 2), Math.floor(info.outWidth / 2), info.outChannels]);
+  active().convReluPool!(info, heapFloats(backend, x, name), heapFloats(backend, filter, name), bias === undefined ? null : heapFloats(backend, bias, name), heapFloats(backend, out, name));
+  return out;
+}
+
+/** {@link CONV_RELU_POOL_GRAD_KERNEL} on the addon; the bias gradient is recorded beside dfilter. */
+function convReluPoolGrad(args: KernelArgs): TensorInfo[] {
+  const { backend } = args;
+  const attrs = args.attrs as unknown as ConvReluPoolAttrs;
+  const x = args.inputs['x'] as TensorInfo;
+  const filter = args.inputs['filter'] as TensorInfo;
+  const bias = args.inputs['bias'] as TensorInfo | undefined;
+  const dy = args.inputs['dy'] as TensorInfo;
+  const name = CONV_RELU_POOL_GRAD_KERNEL;
+  const info = convReluPoolInfo(name, x, filter, bias, attrs.pad);
+  const dfilter = makeOutput(backend, [...filter.shape]);
+  const dz = attrs.withDz === true ? makeOutput(backend, info.outShape) : undefined;
+  const sums = new Float32Array(info.outChannels);
+  active().convReluPoolGrad!(
+    info,
+    heapFloats(backend, x, name),
+    heapFloats(backend, filter, name),
+    bias === undefined ? null : heapFloats(backend, bias, name),
+    heapFloats(backend, dy, name),
+    heapFloats(backend, dfilter, name),
+    sums,
+    dz === undefined ? null : heapFloats(backend, dz, name),
+  );
+  recordPoolBiasSums(dfilter.dataId as object, sums);
+  return dz === undefined ? [dfilter] : [dfilter, dz];
 }
 
 /** {@link RELU_GRAD_KERNEL} on OpenMP threads (float32; anything else goes below). */
@@ -358,6 +426,9 @@ function kernelsFor(native: NativeKernels): Record<string, ProviderKernel> {
     ...(native.addRows === undefined ? {} : { Add: add }),
     ...(native.relu === undefined ? {} : { Relu: relu }),
     ...(native.maxPool === undefined ? {} : { MaxPool: maxPool }),
+    ...(native.convReluPool === undefined || native.convReluPoolGrad === undefined
+      ? {}
+      : { [CONV_RELU_POOL_KERNEL]: convReluPool, [CONV_RELU_POOL_GRAD_KERNEL]: convReluPoolGrad }),
   };
 }
 

@@ -7,15 +7,19 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "dnnl.hpp"
@@ -171,16 +175,28 @@ struct Conv {
   memory::dims pad_l() const { return {pad_top, pad_left}; }
   memory::dims pad_r() const { return {pad_bottom, pad_right}; }
 
-  // `low`: bf16 source and weights (products in bf16, sums in f32), f32 destination.
-  dnnl::convolution_forward::desc forward_desc(bool with_bias, bool low = false) const {
+  // Activations in the layout a Winograd primitive picks (`tag::any`), for `wino`; NHWC otherwise.
+  memory::desc src_md_for(bool wino, dt type = dt::f32) const {
+    return wino ? memory::desc({n, c, h, w}, type, tag::any) : src_md(type);
+  }
+  memory::desc dst_md_for(bool wino, dt type = dt::f32) const {
+    return wino ? memory::desc({n, oc, oh, ow}, type, tag::any) : dst_md(type);
+  }
+  static dnnl::algorithm algorithm(bool wino) {
+    return wino ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
+  }
+
+  // `low`: bf16 source and weights (products in bf16, sums in f32), f32 destination. `wino`: oneDNN's Winograd
+  // F(4×4, 3×3) algorithm, on activations in its own blocked layout.
+  dnnl::convolution_forward::desc forward_desc(bool with_bias, bool low = false, bool wino = false) const {
     const dt in = low ? dt::bf16 : dt::f32;
     if (with_bias) {
-      return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                             src_md(in), weights_md(tag::any, in), bias_md(), dst_md(), strides(),
+      return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algorithm(wino), src_md_for(wino, in),
+                                             weights_md(tag::any, in), bias_md(), dst_md_for(wino), strides(),
                                              dilates(), pad_l(), pad_r());
     }
-    return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                           src_md(in), weights_md(tag::any, in), dst_md(), strides(), dilates(), pad_l(),
+    return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algorithm(wino), src_md_for(wino, in),
+                                           weights_md(tag::any, in), dst_md_for(wino), strides(), dilates(), pad_l(),
                                            pad_r());
   }
 };
@@ -202,11 +218,37 @@ struct Cached {
   dnnl::reorder weights_reorder;
   memory weights_scratch;   // the primitive's copy of the weights when reorder is true
   std::string impl;
-  // bf16 primitives: the f32 -> bf16 conversions of the activation inputs (src or diff_dst; a second for
-  // backward weights), into scratch memory the primitive reads.
+  // bf16 and Winograd primitives: the conversions of the caller's f32 NHWC activation inputs (src or diff_dst; a
+  // second for backward weights) into the type or layout the primitive reads (`low`), in scratch arenas 0 and 1.
   std::vector<dnnl::reorder> to_low;
-  std::vector<memory> low;
+  std::vector<memory::desc> low;
+  // Winograd primitives: the activation output (dst or diff_src) in the primitive's layout, in scratch arena 2, and
+  // its reorder into the caller's NHWC array.
+  bool converted_output = false;
+  memory::desc output_md;
+  dnnl::reorder from_output;
 };
+
+// The calling thread's scratch arena number `slot` (0 and 1: converted inputs, 2: an output in a primitive's layout),
+// at least `bytes` long. Every cached primitive shares them (a call converts, runs and converts back before it
+// returns), so converted activations cost three buffers of the largest conversion seen, not one per layer and pass.
+void* scratch(size_t slot, size_t bytes) {
+  struct Arena {
+    void* data = nullptr;
+    size_t size = 0;
+    ~Arena() { std::free(data); }
+  };
+  thread_local Arena arenas[3];
+  Arena& arena = arenas[slot];
+  if (arena.size < bytes) {
+    std::free(arena.data);
+    arena.size = 0;
+    arena.data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (arena.data == nullptr) throw std::bad_alloc();
+    arena.size = bytes;
+  }
+  return arena.data;
+}
 
 // The precision of the convolutions: f32 (the default), or bf16 products with f32 sums where the CPU has bf16
 // instructions (avx512_core_bf16, avx512_core_amx). Set by setPrecision.
@@ -215,17 +257,72 @@ bool& use_bf16() {
   return value;
 }
 
-// Adds to `entry` the conversion of a caller's f32 array of descriptor `user` into a bf16 scratch of `low_md`.
+// Adds to `entry` the conversion of a caller's f32 array of descriptor `user` into `low_md` (bf16, or a Winograd
+// primitive's layout).
 void add_low_input(Cached& entry, const memory::desc& user, const memory::desc& low_md) {
-  entry.low.emplace_back(low_md, engine());
-  entry.to_low.emplace_back(memory(user, engine(), nullptr), entry.low.back());
+  entry.low.push_back(low_md);
+  entry.to_low.emplace_back(memory(user, engine(), nullptr), memory(low_md, engine(), nullptr));
 }
 
-// Converts the caller's f32 `data` to the entry's bf16 scratch number `index` and returns the scratch.
-memory& low_input(Cached& entry, size_t index, const memory::desc& user, float* data) {
+// Converts the caller's f32 `data` into scratch arena `index` as the entry's conversion number `index` says, and
+// returns that memory.
+memory low_input(Cached& entry, size_t index, const memory::desc& user, float* data) {
   memory source(user, engine(), data);
-  entry.to_low[index].execute(stream(), source, entry.low[index]);
-  return entry.low[index];
+  memory target(entry.low[index], engine(), scratch(index, entry.low[index].get_size()));
+  entry.to_low[index].execute(stream(), source, target);
+  return target;
+}
+
+// Adds to `entry` an output of descriptor `chosen` in scratch and its reorder into the caller's `user` array.
+void add_converted_output(Cached& entry, const memory::desc& chosen, const memory::desc& user) {
+  entry.converted_output = true;
+  entry.output_md = chosen;
+  entry.from_output = dnnl::reorder(memory(chosen, engine(), nullptr), memory(user, engine(), nullptr));
+}
+
+// The memory a primitive reads for the caller's f32 NHWC input `data` (descriptor `user`): the array itself, or its
+// conversion number `index` (bf16, or a Winograd primitive's layout).
+memory input_memory(Cached& entry, size_t index, const memory::desc& user, float* data) {
+  return entry.low.empty() ? memory(user, engine(), data) : low_input(entry, index, user, data);
+}
+
+// The memory a primitive writes for the caller's f32 NHWC output `data`, and the copy into `data` after it ran.
+memory output_memory(Cached& entry, const memory::desc& user, float* data) {
+  if (!entry.converted_output) return memory(user, engine(), data);
+  return memory(entry.output_md, engine(), scratch(2, entry.output_md.get_size()));
+}
+void finish_output(Cached& entry, const memory::desc& user, float* data) {
+  if (!entry.converted_output) return;
+  memory source(entry.output_md, engine(), scratch(2, entry.output_md.get_size()));
+  memory target(user, engine(), data);
+  entry.from_output.execute(stream(), source, target);
+}
+
+// The convolution algorithm: 'auto' (the default) runs the shapes measured faster with Winograd that way, 'direct'
+// never does, 'winograd' does wherever oneDNN has a Winograd kernel for the shape. Set by setConvAlgorithm.
+enum ConvAlgorithm { kAlgorithmAuto = 0, kAlgorithmDirect = 1, kAlgorithmWinograd = 2 };
+ConvAlgorithm& conv_algorithm() {
+  static ConvAlgorithm value = kAlgorithmAuto;
+  return value;
+}
+
+// Whether a float32 convolution is tried with Winograd F(4×4, 3×3) under the current setting. oneDNN 2.x has it on
+// AVX-512 CPUs, for 3×3 kernels at stride 1 without dilation over channel counts in multiples of 16 (its own check
+// refuses the rest; the call then stays direct). 'auto' adds what measurement showed on a 2-core Xeon (AVX-512), each
+// pass timed in a model's place on the wasm heap with its layout conversions: Winograd saves multiplies in proportion
+// to c·oc per pixel and its conversions cost memory traffic in proportion to c + oc, so it gains where
+// c·oc / (c + oc) is at least 20 (32 → 64 channels at 16×16: 13.4 → 11.2 ms for the three passes at batch 64, 64 → 64:
+// 26.3 → 18.7, 128 → 128 at 8×8: 27.7 → 15.4) and not below (32 → 32 at 32×32: 32.0 against 32.1), and only on outputs
+// whose sides are multiples of 4, which its 4×4 tiles cover exactly (32 → 64 at 14×14, tiles over 16×16: 11.0 against
+// 11.5 ms; at 28×28: 49.5 → 42.7).
+bool winograd_for(const Conv& conv) {
+  const ConvAlgorithm setting = conv_algorithm();
+  if (setting == kAlgorithmDirect) return false;
+  const bool shape = conv.kh == 3 && conv.kw == 3 && conv.stride_h == 1 && conv.stride_w == 1 &&
+                     conv.dilation_h == 1 && conv.dilation_w == 1 && conv.c % 16 == 0 && conv.oc % 16 == 0;
+  if (!shape) return false;
+  if (setting == kAlgorithmWinograd) return true;
+  return conv.c >= 32 && conv.c * conv.oc >= 20 * (conv.c + conv.oc) && conv.oh % 4 == 0 && conv.ow % 4 == 0;
 }
 
 std::unordered_map<std::string, std::unique_ptr<Cached>>& cache() {
@@ -296,44 +393,85 @@ Cached& cached(const std::string& shape_key, Make make) {
 // convolution it would run as a reference falls back to f32. 
 bool jit(const std::string& impl) { return impl.find("ref") == std::string::npos; }
 
+// A Winograd primitive descriptor made by `make`, or nothing when oneDNN has no Winograd kernel for the shape.
+template <typename Pd, typename Make>
+std::optional<Pd> winograd_pd(Make make) {
+  try {
+    return make();
+  } catch (const dnnl::error&) {
+    return std::nullopt;
+  }
+}
+
 Cached& forward_primitive(const Conv& conv, bool with_bias, int activation, float alpha, bool low) {
-  const std::string key = conv.key(low ? "fwd_bf16" : "fwd", with_bias * 100 + activation) + ":" + std::to_string(alpha);
+  const bool try_wino = !low && winograd_for(conv);
+  const std::string key = conv.key(low ? "fwd_bf16" : try_wino ? "fwd_wino" : "fwd", with_bias * 100 + activation) +
+                          ":" + std::to_string(alpha);
   return cached(key, [&] {
-    auto pd = dnnl::convolution_forward::primitive_desc(conv.forward_desc(with_bias, low),
-                                                        activation_attr(activation, alpha), engine());
+    using Pd = dnnl::convolution_forward::primitive_desc;
+    const auto attr = activation_attr(activation, alpha);
+    std::optional<Pd> wino;
+    if (try_wino) wino = winograd_pd<Pd>([&] { return Pd(conv.forward_desc(with_bias, false, true), attr, engine()); });
+    const Pd pd = wino ? *wino : Pd(conv.forward_desc(with_bias, low), attr, engine());
     auto entry = with_weights(dnnl::convolution_forward(pd), pd.weights_desc(), pd.impl_info_str(), conv, false);
     if (low) add_low_input(*entry, conv.src_md(), conv.src_md(dt::bf16));
+    if (wino) {
+      add_low_input(*entry, conv.src_md(), pd.src_desc());
+      add_converted_output(*entry, pd.dst_desc(), conv.dst_md());
+    }
     return entry;
   });
 }
 
 Cached& backward_data_primitive(const Conv& conv, bool low) {
-  return cached(conv.key(low ? "bwd_data_bf16" : "bwd_data"), [&] {
-    const dt in = low ? dt::bf16 : dt::f32;
-    auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false, low), engine());
-    auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, conv.src_md(),
-                                                      conv.weights_md(tag::any, in), conv.dst_md(in), conv.strides(),
-                                                      conv.dilates(), conv.pad_l(), conv.pad_r());
-    auto pd = dnnl::convolution_backward_data::primitive_desc(desc, engine(), hint);
+  const bool try_wino = !low && winograd_for(conv);
+  return cached(conv.key(low ? "bwd_data_bf16" : try_wino ? "bwd_data_wino" : "bwd_data"), [&] {
+    using Pd = dnnl::convolution_backward_data::primitive_desc;
+    const auto make = [&](bool wino) {
+      const dt in = low ? dt::bf16 : dt::f32;
+      auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false, low, wino), engine());
+      auto desc = dnnl::convolution_backward_data::desc(Conv::algorithm(wino), conv.src_md_for(wino),
+                                                        conv.weights_md(tag::any, in), conv.dst_md_for(wino, in),
+                                                        conv.strides(), conv.dilates(), conv.pad_l(), conv.pad_r());
+      return Pd(desc, engine(), hint);
+    };
+    std::optional<Pd> wino;
+    if (try_wino) wino = winograd_pd<Pd>([&] { return make(true); });
+    const Pd pd = wino ? *wino : make(false);
     auto entry = with_weights(dnnl::convolution_backward_data(pd), pd.weights_desc(), pd.impl_info_str(), conv, false);
     if (low) add_low_input(*entry, conv.dst_md(), conv.dst_md(dt::bf16));
+    if (wino) {
+      add_low_input(*entry, conv.dst_md(), pd.diff_dst_desc());
+      add_converted_output(*entry, pd.diff_src_desc(), conv.src_md());
+    }
     return entry;
   });
 }
 
 Cached& backward_weights_primitive(const Conv& conv, bool low) {
-  return cached(conv.key(low ? "bwd_weights_bf16" : "bwd_weights"), [&] {
-    const dt in = low ? dt::bf16 : dt::f32;
-    auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false, low), engine());
-    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, conv.src_md(in),
-                                                         conv.weights_md(tag::any), conv.dst_md(in), conv.strides(),
-                                                         conv.dilates(), conv.pad_l(), conv.pad_r());
-    auto pd = dnnl::convolution_backward_weights::primitive_desc(desc, engine(), hint);
+  const bool try_wino = !low && winograd_for(conv);
+  return cached(conv.key(low ? "bwd_weights_bf16" : try_wino ? "bwd_weights_wino" : "bwd_weights"), [&] {
+    using Pd = dnnl::convolution_backward_weights::primitive_desc;
+    const auto make = [&](bool wino) {
+      const dt in = low ? dt::bf16 : dt::f32;
+      auto hint = dnnl::convolution_forward::primitive_desc(conv.forward_desc(false, low, wino), engine());
+      auto desc = dnnl::convolution_backward_weights::desc(Conv::algorithm(wino), conv.src_md_for(wino, in),
+                                                           conv.weights_md(tag::any), conv.dst_md_for(wino, in),
+                                                           conv.strides(), conv.dilates(), conv.pad_l(), conv.pad_r());
+      return Pd(desc, engine(), hint);
+    };
+    std::optional<Pd> wino;
+    if (try_wino) wino = winograd_pd<Pd>([&] { return make(true); });
+    const Pd pd = wino ? *wino : make(false);
     auto entry = with_weights(dnnl::convolution_backward_weights(pd), pd.diff_weights_desc(), pd.impl_info_str(), conv,
                               true);
     if (low) {
       add_low_input(*entry, conv.src_md(), conv.src_md(dt::bf16));
       add_low_input(*entry, conv.dst_md(), conv.dst_md(dt::bf16));
+    }
+    if (wino) {
+      add_low_input(*entry, conv.src_md(), pd.src_desc());
+      add_low_input(*entry, conv.dst_md(), pd.diff_dst_desc());
     }
     return entry;
   });
@@ -408,12 +546,13 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
       entry.weights_reorder.execute(stream(), user_weights, entry.weights_scratch);
     }
     std::unordered_map<int, memory> io{
-        {DNNL_ARG_SRC, low ? low_input(entry, 0, conv.src_md(), x.data) : memory(conv.src_md(), engine(), x.data)},
+        {DNNL_ARG_SRC, input_memory(entry, 0, conv.src_md(), x.data)},
         {DNNL_ARG_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights},
-        {DNNL_ARG_DST, memory(conv.dst_md(), engine(), y.data)},
+        {DNNL_ARG_DST, output_memory(entry, conv.dst_md(), y.data)},
     };
     if (with_bias) io.emplace(DNNL_ARG_BIAS, memory(conv.bias_md(), engine(), bias.data));
     entry.primitive.execute(stream(), io);
+    finish_output(entry, conv.dst_md(), y.data);
     stream().wait();
     if (apart) activate_keeping_nan(y.data, conv.dst_size(), requested);
     return undefined(env);
@@ -432,10 +571,10 @@ napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
     Cached& entry = backward_data_primitive(conv, low);
     memory user_weights(conv.weights_md(tag::hwio), engine(), filter.data);
     if (entry.reorder) entry.weights_reorder.execute(stream(), user_weights, entry.weights_scratch);
-    entry.primitive.execute(stream(), {{DNNL_ARG_DIFF_DST, low ? low_input(entry, 0, conv.dst_md(), dy.data)
-                                                               : memory(conv.dst_md(), engine(), dy.data)},
+    entry.primitive.execute(stream(), {{DNNL_ARG_DIFF_DST, input_memory(entry, 0, conv.dst_md(), dy.data)},
                                        {DNNL_ARG_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights},
-                                       {DNNL_ARG_DIFF_SRC, memory(conv.src_md(), engine(), dx.data)}});
+                                       {DNNL_ARG_DIFF_SRC, output_memory(entry, conv.src_md(), dx.data)}});
+    finish_output(entry, conv.src_md(), dx.data);
     stream().wait();
     return undefined(env);
   });
@@ -452,10 +591,8 @@ napi_value Conv2dBackwardFilter(napi_env env, napi_callback_info info) {
     const bool low = low_for([&]() -> Cached& { return backward_weights_primitive(conv, true); });
     Cached& entry = backward_weights_primitive(conv, low);
     memory user_weights(conv.weights_md(tag::hwio), engine(), dfilter.data);
-    entry.primitive.execute(stream(), {{DNNL_ARG_SRC, low ? low_input(entry, 0, conv.src_md(), x.data)
-                                                          : memory(conv.src_md(), engine(), x.data)},
-                                       {DNNL_ARG_DIFF_DST, low ? low_input(entry, 1, conv.dst_md(), dy.data)
-                                                               : memory(conv.dst_md(), engine(), dy.data)},
+    entry.primitive.execute(stream(), {{DNNL_ARG_SRC, input_memory(entry, 0, conv.src_md(), x.data)},
+                                       {DNNL_ARG_DIFF_DST, input_memory(entry, 1, conv.dst_md(), dy.data)},
                                        {DNNL_ARG_DIFF_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights}});
     if (entry.reorder) entry.weights_reorder.execute(stream(), entry.weights_scratch, user_weights);
     stream().wait();
@@ -493,6 +630,10 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   });
 }
 
+// Loops compiled for AVX-512, AVX2 and the baseline (the addon is otherwise built for the baseline x86-64); the loader
+// picks what the CPU has.
+#define CONVKIT_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), flatten))
+
 // One row of SumRows: acc[j] += row[j] in float64, in blocks of 16 columns then the rest. Measured: the same loop over
 // a runtime width compiled to code whose time did not drop with a second thread (0.37 ms at 1 and 2 threads for a
 // 64×28×28×32 sum); in fixed blocks it halves (0.17 ms).
@@ -502,6 +643,13 @@ void sum_row(const float* __restrict row, double* __restrict acc, int64_t cols) 
     for (int k = 0; k < 16; ++k) acc[j + k] += row[j + k];
   }
   for (; j < cols; ++j) acc[j] += row[j];
+}
+
+// `count` consecutive rows of SumRows added into acc in order, compiled per ISA (CONVKIT_CLONES): the float → double
+// conversions and adds run 8 columns an instruction with AVX-512 instead of 2 (the same adds in the same order, so
+// the same sums). 64×28×28×32 at one thread: 1.18 → 0.86 ms with a fused pool gradient pass.
+CONVKIT_CLONES void sum_rows_block(const float* __restrict rows, int64_t count, double* __restrict acc, int64_t cols) {
+  for (int64_t r = 0; r < count; ++r) sum_row(rows + r * cols, acc, cols);
 }
 
 // One row of ReluBiasGrad: out = dy · step(y) (ReluGrad's mask), acc[j] += out[j] in float64; blocks as in sum_row.
@@ -527,22 +675,43 @@ void relu_bias_row(const float* __restrict dy, const float* __restrict y, float*
 // thread's accumulators (its own allocation, so that threads never share a cache line), which are then added in thread
 // order and rounded once into out[cols]. Small sums (a dense layer's bias gradient) stay on this thread: waking the pool
 // costs more than they do. SumRows and ReluBiasGrad share it, so their sums agree bit for bit.
-template <typename Row>
-void column_sums(int64_t rows, int64_t cols, float* out, Row row) {
-  const int threads = rows * cols > 65536 ? omp_get_max_threads() : 1;
+// The threads column sums over `rows` × `cols` values run on.
+int column_sum_threads(int64_t rows, int64_t cols) { return rows * cols > 65536 ? omp_get_max_threads() : 1; }
+
+// The rows [first, second) thread `t` of `threads` sums: contiguous blocks, the first rows % threads blocks one row
+// longer (libgomp's schedule(static) split, written out so that a pass fusing the sums can follow it).
+std::pair<int64_t, int64_t> column_sum_range(int64_t rows, int t, int threads) {
+  const int64_t q = rows / threads;
+  const int64_t r = rows % threads;
+  const int64_t begin = t < r ? t * (q + 1) : r * (q + 1) + (t - r) * q;
+  return {begin, begin + (t < r ? q + 1 : q)};
+}
+
+// Column sums where range(begin, end, acc) adds rows [begin, end), in order, into the calling thread's accumulators.
+template <typename Range>
+void column_sums_by_range(int64_t rows, int64_t cols, float* out, Range range) {
+  const int threads = column_sum_threads(rows, cols);
   std::vector<std::vector<double>> partial(static_cast<size_t>(threads));
 #pragma omp parallel num_threads(threads)
   {
+    const int t = omp_get_thread_num();
+    const auto [begin, end] = column_sum_range(rows, t, omp_get_num_threads());
     std::vector<double> acc(static_cast<size_t>(cols), 0.0);
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < rows; ++i) row(i, acc.data());
-    partial[static_cast<size_t>(omp_get_thread_num())] = std::move(acc);
+    range(begin, end, acc.data());
+    partial[static_cast<size_t>(t)] = std::move(acc);
   }
   for (int64_t j = 0; j < cols; ++j) {
     double total = 0;
     for (const auto& acc : partial) total += acc.empty() ? 0.0 : acc[static_cast<size_t>(j)];
     out[j] = static_cast<float>(total);
   }
+}
+
+template <typename Row>
+void column_sums(int64_t rows, int64_t cols, float* out, Row row) {
+  column_sums_by_range(rows, cols, out, [&](int64_t begin, int64_t end, double* acc) {
+    for (int64_t i = begin; i < end; ++i) row(i, acc);
+  });
 }
 
 // sumRows(x, rows, cols, out): out[j] = Σ_i x[i·cols + j], the reduction of every axis but the innermost.
@@ -555,7 +724,9 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
     FloatView x = float_array(env, a[0], "x", static_cast<size_t>(rows * cols));
     FloatView out = float_array(env, a[3], "out", static_cast<size_t>(cols));
     const float* values = x.data;
-    column_sums(rows, cols, out.data, [values, cols](int64_t i, double* acc) { sum_row(values + i * cols, acc, cols); });
+    column_sums_by_range(rows, cols, out.data, [values, cols](int64_t begin, int64_t end, double* acc) {
+      sum_rows_block(values + begin * cols, end - begin, acc, cols);
+    });
     return undefined(env);
   });
 }
@@ -707,9 +878,8 @@ inline void max_pool_grad_row(const float* top, const float* bottom, const float
   zero_outside_impl<ReluMask>(bottom + covered_w, dbottom + covered_w, row_stride - covered_w);
 }
 
-// The rows compiled for AVX-512, AVX2 and the baseline (the addon is otherwise built for the baseline x86-64); the
-// loader picks what the CPU has. The masked row runs at the plain row's speed with AVX-512 and 2x slower on SSE2.
-#define CONVKIT_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), flatten))
+// The rows compiled for AVX-512, AVX2 and the baseline (CONVKIT_CLONES); the masked row runs at the plain row's speed
+// with AVX-512 and 2x slower on SSE2.
 CONVKIT_CLONES void max_pool_grad_row_plain(const float* top, const float* bottom, const float* grad, float* dtop, float* dbottom,
                                             int64_t out_width, int64_t channels, int64_t row_stride) {
   max_pool_grad_row<false>(top, bottom, grad, dtop, dbottom, out_width, channels, row_stride);
@@ -765,6 +935,220 @@ napi_value MaxPoolReluGrad(napi_env env, napi_callback_info info) {
     napi_value result;
     check(env, napi_get_boolean(env, tiled, &result), "napi_get_boolean");
     return result;
+  });
+}
+
+// reluGrad(maxPoolGrad(x, dy), x) for a tiles_two_by_two pool, with dbias = its column sums over every pixel
+// (sumRows(dx, n·h·w, c)) taken in the same pass, bit for bit as sumRows takes them: each summing thread writes its
+// own block of pixels (column_sum_range) one window row (two image rows) at a time and adds those rows while they are
+// in cache, in pixel order. When a block does not start on a window row (an odd batch split across two threads), the
+// pass and the sums run one after the other instead.
+void max_pool_relu_bias_grad(const Conv& g, const float* x, const float* dy, float* dx, float* dbias) {
+  const int64_t channels = g.c;
+  const int64_t pixels = g.n * g.h * g.w;
+  const int64_t row_stride = g.w * channels;
+  const int threads = column_sum_threads(pixels, channels);
+  bool aligned = true;
+  for (int t = 0; t < threads; ++t) {
+    const int64_t begin = column_sum_range(pixels, t, threads).first;
+    const int64_t y = (begin / g.w) % g.h;
+    aligned = aligned && begin % g.w == 0 && (y % 2 == 0 || y >= 2 * g.oh);
+  }
+  if (!aligned) {
+    max_pool_grad_tiled<true>(g, x, dy, dx);
+    column_sums_by_range(pixels, channels, dbias, [dx, channels](int64_t begin, int64_t end, double* acc) {
+      sum_rows_block(dx + begin * channels, end - begin, acc, channels);
+    });
+    return;
+  }
+  column_sums_by_range(pixels, channels, dbias, [&](int64_t begin, int64_t end, double* acc) {
+    for (int64_t r = begin / g.w; r < end / g.w;) {  // r: an image row, batch-major
+      const int64_t y = r % g.h;
+      const int64_t at = r * row_stride;
+      const int64_t rows = y < 2 * g.oh ? 2 : 1;  // a window row, or a row no window covers
+      if (rows == 2) {
+        const float* grad = dy + ((r / g.h) * g.oh + y / 2) * g.ow * channels;
+        max_pool_grad_row_masked(x + at, x + at + row_stride, grad, dx + at, dx + at + row_stride, g.ow, channels, row_stride);
+      } else {
+        zero_outside_impl<true>(x + at, dx + at, row_stride);
+      }
+      sum_rows_block(dx + at, rows * g.w, acc, channels);
+      r += rows;
+    }
+  });
+}
+
+// maxPoolReluBiasGrad(geometry, x, dy, dx, dbias) -> bool: maxPoolReluGrad's dx and, in the same pass, dbias = the sum
+// of dx over every axis but the channels, bit for bit sumRows of dx: the backward pass of conv + bias + relu → 2x2 max
+// pool up to the convolution's own gradients. Returns false, writing nothing, for pools other than 2x2 stride 2.
+napi_value MaxPoolReluBiasGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const PoolGradArgs parsed = pool_grad_args(env, info);
+    const Conv& g = parsed.g;
+    auto a = args(env, info, 5);
+    FloatView dbias = float_array(env, a[4], "dbias", static_cast<size_t>(g.c));
+    const bool tiled = tiles_two_by_two(g);
+    if (tiled) max_pool_relu_bias_grad(g, parsed.x.data, parsed.dy.data, parsed.dx.data, dbias.data);
+    napi_value result;
+    check(env, napi_get_boolean(env, tiled, &result), "napi_get_boolean");
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// conv + bias + relu + 2x2 max pool as one kernel, forward and backward, for convolutions over few input channels (a
+// network's first layer): its full-size output never goes to memory. Each pair of output rows is computed into a
+// buffer, pooled there, and recomputed in the backward pass, which finds the windows' winners again (the same code,
+// the same bits) and adds the filter and bias gradients from them.
+
+// relu(conv(x, filter) + bias) of image b's output row oy (stride 1, no dilation) into row[ow · oc]: float32 products
+// and sums in the order ky, kx, ci, then the bias; tfjs's relu (NaN kept, −0 → +0). Output channels go in blocks of
+// 16 held in registers across the taps (a loop over a runtime width ran 3x slower: gcc kept the sums in memory).
+namespace conv_pool_v4 {
+#pragma GCC push_options
+#pragma GCC target("arch=x86-64-v4")
+#pragma GCC optimize("fp-contract=fast")
+#include "conv_pool.inc"
+#pragma GCC pop_options
+}  // namespace conv_pool_v4
+namespace conv_pool_avx2 {
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#pragma GCC optimize("fp-contract=fast")
+#include "conv_pool.inc"
+#pragma GCC pop_options
+}  // namespace conv_pool_avx2
+namespace conv_pool_base {
+#include "conv_pool.inc"
+}  // namespace conv_pool_base
+
+// The row loops for this CPU: AVX-512 (x86-64-v4: F, BW, DQ, VL, CD), AVX2, or the baseline.
+struct ConvPoolRows {
+  decltype(&conv_pool_base::conv_relu_row) relu_row;
+  decltype(&conv_pool_base::conv_weight_grad_row) weight_grad_row;
+};
+const ConvPoolRows& conv_pool_rows() {
+  static const ConvPoolRows rows = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl")) {
+      return ConvPoolRows{conv_pool_v4::conv_relu_row, conv_pool_v4::conv_weight_grad_row};
+    }
+    if (__builtin_cpu_supports("avx2")) return ConvPoolRows{conv_pool_avx2::conv_relu_row, conv_pool_avx2::conv_weight_grad_row};
+    return ConvPoolRows{conv_pool_base::conv_relu_row, conv_pool_base::conv_weight_grad_row};
+  }();
+  return rows;
+}
+
+// The geometry of a convolution the fused kernels take: stride 1, no dilation, an output of at least 2 × 2.
+void check_conv_pool_geometry(const Conv& g) {
+  if (g.stride_h != 1 || g.stride_w != 1 || g.dilation_h != 1 || g.dilation_w != 1) {
+    throw JsError{"geometry: convReluPool takes stride 1 without dilation"};
+  }
+  if (g.oh < 2 || g.ow < 2) throw JsError{"geometry: convReluPool needs an output of at least 2 x 2 for its 2 x 2 pool"};
+}
+
+// A group of output rows: a window row (2py, 2py + 1), or the odd last row no window covers.
+struct RowGroup {
+  int64_t b, oy, rows;
+};
+RowGroup row_group(const Conv& g, int64_t index) {
+  const int64_t per_image = g.oh / 2 + g.oh % 2;
+  const int64_t b = index / per_image;
+  const int64_t k = index % per_image;
+  return {b, 2 * k, 2 * k + 1 < g.oh ? 2 : 1};
+}
+
+// convReluPool(geometry, x, filter, bias | null, pooled): pooled = maxPool(relu(conv(x, filter) + bias)), 2x2 windows
+// at stride 2 ('valid'), tfjs's pool rule (the first strictly greatest; NaN never wins; -inf without a winner).
+napi_value ConvReluPool(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 5);
+    const Conv g = Conv::from(env, a[0]);
+    check_conv_pool_geometry(g);
+    const int64_t ph = g.oh / 2, pw = g.ow / 2;
+    FloatView x = float_array(env, a[1], "x", g.src_size());
+    FloatView filter = float_array(env, a[2], "filter", g.weights_size());
+    const float* bias = is_null_or_undefined(env, a[3]) ? nullptr : float_array(env, a[3], "bias", g.oc).data;
+    FloatView pooled = float_array(env, a[4], "pooled", static_cast<size_t>(g.n * ph * pw * g.oc));
+    const int64_t oc = g.oc;
+#pragma omp parallel if (g.n * ph * g.ow * oc > 65536)
+    {
+      std::vector<float> rows(static_cast<size_t>(2 * g.ow * oc));
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < g.n * ph; ++r) {
+        const int64_t b = r / ph, py = r % ph;
+        float* top = rows.data();
+        float* bottom = top + g.ow * oc;
+        const ConvPoolRows& loops = conv_pool_rows();
+        loops.relu_row(g, x.data, filter.data, bias, b, 2 * py, top);
+        loops.relu_row(g, x.data, filter.data, bias, b, 2 * py + 1, bottom);
+        for (int64_t px = 0; px < pw; ++px) {
+          const int64_t at = 2 * px * oc;
+          pool_window_max(top + at, top + at + oc, bottom + at, bottom + at + oc, pooled.data + (r * pw + px) * oc, oc);
+        }
+      }
+    }
+    return undefined(env);
+  });
+}
+
+// convReluPoolGrad(geometry, x, filter, bias | null, dpooled, dfilter, dbias | null, dz | null): the gradients of
+// sum(pooled · dpooled) for convReluPool's pooled. dz (optional, the convolution output's gradient, n·oh·ow·oc) is
+// reluGrad(maxPoolGrad(dpooled)) bit for bit as maxPoolReluGrad gives it from this kernel's outputs; dfilter (HWIO)
+// and dbias are its convolution gradients, summed in float32 over each output row and in float64 over rows.
+napi_value ConvReluPoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 8);
+    const Conv g = Conv::from(env, a[0]);
+    check_conv_pool_geometry(g);
+    const int64_t ph = g.oh / 2, pw = g.ow / 2, oc = g.oc;
+    FloatView x = float_array(env, a[1], "x", g.src_size());
+    FloatView filter = float_array(env, a[2], "filter", g.weights_size());
+    const float* bias = is_null_or_undefined(env, a[3]) ? nullptr : float_array(env, a[3], "bias", oc).data;
+    FloatView dpooled = float_array(env, a[4], "dpooled", static_cast<size_t>(g.n * ph * pw * oc));
+    FloatView dfilter = float_array(env, a[5], "dfilter", g.weights_size());
+    float* dbias = is_null_or_undefined(env, a[6]) ? nullptr : float_array(env, a[6], "dbias", oc).data;
+    float* dz = is_null_or_undefined(env, a[7]) ? nullptr : float_array(env, a[7], "dz", g.dst_size()).data;
+    const int64_t taps = g.weights_size();
+    const int64_t groups = g.n * (ph + g.oh % 2);
+    const int threads = g.n * g.oh * g.ow * oc > 65536 ? omp_get_max_threads() : 1;
+    std::vector<std::vector<double>> partial(static_cast<size_t>(threads));
+    const int64_t row_stride = g.ow * oc;
+#pragma omp parallel num_threads(threads)
+    {
+      std::vector<float> y(static_cast<size_t>(2 * row_stride)), d(static_cast<size_t>(2 * row_stride));
+      std::vector<float> wacc(static_cast<size_t>(taps + oc));
+      std::vector<double> total(static_cast<size_t>(taps + oc), 0.0);
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < groups; ++r) {
+        const RowGroup group = row_group(g, r);
+        for (int64_t k = 0; k < group.rows; ++k) {
+          conv_pool_rows().relu_row(g, x.data, filter.data, bias, group.b, group.oy + k, y.data() + k * row_stride);
+        }
+        if (group.rows == 2) {
+          const float* grad = dpooled.data + (group.b * ph + group.oy / 2) * pw * oc;
+          max_pool_grad_row_masked(y.data(), y.data() + row_stride, grad, d.data(), d.data() + row_stride, pw, oc, row_stride);
+        } else {
+          zero_outside_impl<true>(y.data(), d.data(), row_stride);
+        }
+        std::fill(wacc.begin(), wacc.end(), 0.f);
+        for (int64_t k = 0; k < group.rows; ++k) {
+          const float* dk = d.data() + k * row_stride;
+          conv_pool_rows().weight_grad_row(g, x.data, dk, group.b, group.oy + k, wacc.data(), wacc.data() + taps);
+          if (dz != nullptr) std::copy(dk, dk + row_stride, dz + ((group.b * g.oh) + group.oy + k) * row_stride);
+        }
+        for (int64_t i = 0; i < taps + oc; ++i) total[static_cast<size_t>(i)] += wacc[static_cast<size_t>(i)];
+      }
+      partial[static_cast<size_t>(omp_get_thread_num())] = std::move(total);
+    }
+    for (int64_t i = 0; i < taps + oc; ++i) {
+      double sum = 0;
+      for (const auto& p : partial) sum += p.empty() ? 0.0 : p[static_cast<size_t>(i)];
+      if (i < taps) dfilter.data[i] = static_cast<float>(sum);
+      else if (dbias != nullptr) dbias[i - taps] = static_cast<float>(sum);
+    }
+    return undefined(env);
   });
 }
 
@@ -1253,6 +1637,34 @@ napi_value SetPrecision(napi_env env, napi_callback_info info) {
   });
 }
 
+// setConvAlgorithm("auto" | "direct" | "winograd"): which float32 convolutions run with Winograd (winograd_for).
+// getConvAlgorithm(): the current setting.
+const char* const kAlgorithmNames[] = {"auto", "direct", "winograd"};
+
+napi_value SetConvAlgorithm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1);
+    char value[16] = {0};
+    size_t length = 0;
+    if (napi_get_value_string_utf8(env, a[0], value, sizeof value, &length) != napi_ok) {
+      throw JsError{"algorithm: expected 'auto', 'direct' or 'winograd'"};
+    }
+    for (int i = 0; i < 3; ++i) {
+      if (std::strcmp(value, kAlgorithmNames[i]) == 0) {
+        conv_algorithm() = static_cast<ConvAlgorithm>(i);
+        return undefined(env);
+      }
+    }
+    throw JsError{std::string("algorithm: expected 'auto', 'direct' or 'winograd', received '") + value + "'"};
+  });
+}
+
+napi_value GetConvAlgorithm(napi_env env, napi_callback_info) {
+  napi_value value;
+  napi_create_string_utf8(env, kAlgorithmNames[conv_algorithm()], NAPI_AUTO_LENGTH, &value);
+  return value;
+}
+
 napi_value GetPrecision(napi_env env, napi_callback_info) {
   napi_value value;
   const char* text = use_bf16() ? "bf16" : "f32";
@@ -1336,6 +1748,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolReluGrad", nullptr, MaxPoolReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolReluBiasGrad", nullptr, MaxPoolReluBiasGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convReluPool", nullptr, ConvReluPool, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convReluPoolGrad", nullptr, ConvReluPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transformImages", nullptr, TransformImages, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -1349,6 +1764,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"getPrecision", nullptr, GetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setConvAlgorithm", nullptr, SetConvAlgorithm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"getConvAlgorithm", nullptr, GetConvAlgorithm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"implementation", nullptr, Implementation, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const addon = join(root, 'build', 'Release', 'convkit_native.node');
-const sources = [join(root, 'binding.gyp'), join(root, 'native', 'addon.cc'), join(root, 'native', 'jpeg.cc'), join(root, 'native', 'jpeg.h'), join(root, 'scripts', 'build-addon.mjs')];
+const sources = [join(root, 'binding.gyp'), join(root, 'native', 'addon.cc'), join(root, 'native', 'jpeg.cc'), join(root, 'native', 'jpeg.h'), join(root, 'native', 'conv_pool.inc'), join(root, 'scripts', 'build-addon.mjs')];
 const required = process.env.CONVKIT_NATIVE_REQUIRED === '1';
 const HOW_TO = 'install oneDNN and a C++ compiler (Debian/Ubuntu: apt-get install libdnnl-dev libjpeg62-turbo-dev g++ make python3), then `npm rebuild @convkit/native`';
 

@@ -316,6 +316,121 @@ describe('maxPoolReluGrad', () => {
   });
 });
 
+describe('maxPoolReluBiasGrad', () => {
+  // The reference: maxPoolReluGrad, then sumRows of its result (each tested against the kernels in turn and direct sums).
+  it.each([
+    // Above 65,536 values the sums run on the threads, each over its own block of pixels.
+    ['tiny (one summing thread), NaN in x', geometry(2, 6, 8, 5, 5, [2, 2], [2, 2], [1, 1], false), 2],
+    ['odd sizes: a last row and column no window covers, 33 channels', geometry(3, 7, 9, 33, 33, [2, 2], [2, 2], [1, 1], false), 1],
+    ['W1 conv1 on two threads (the blocks split between images)', geometry(8, 28, 28, 32, 32, [2, 2], [2, 2], [1, 1], false), 2],
+    ['one image on two threads (the blocks split on a window row)', geometry(1, 28, 28, 128, 128, [2, 2], [2, 2], [1, 1], false), 2],
+    ['two threads splitting inside an image row (the pass, then the sums)', geometry(3, 7, 9, 1024, 1024, [2, 2], [2, 2], [1, 1], false), 2],
+    ['odd height on two threads (rows no window covers inside the blocks)', geometry(2, 9, 8, 512, 512, [2, 2], [2, 2], [1, 1], false), 2],
+  ])('%s: bit for bit maxPoolReluGrad and sumRows of its result', (_name, g, threads) => {
+    native.setThreads(threads);
+    try {
+      const random = makeRandom(g.inHeight * 11 + g.inChannels + threads);
+      const n = sizes(g);
+      const x = Float32Array.from({ length: n.x }, () => Math.max(0, random() * 3 - 1));
+      for (let i = 5; i < n.x; i += 211) x[i] = Number.NaN;
+      const dy = Float32Array.from({ length: n.y }, () => (random() - 0.5) * 1e3);
+      const expected = new Float32Array(n.x);
+      expect(native.maxPoolReluGrad!(g, x, dy, expected)).toBe(true);
+      const expectedSums = new Float32Array(g.inChannels);
+      native.sumRows(expected, n.x / g.inChannels, g.inChannels, expectedSums);
+      const dx = new Float32Array(n.x).fill(12345);
+      const sums = new Float32Array(g.inChannels).fill(7);
+      expect(native.maxPoolReluBiasGrad!(g, x, dy, dx, sums)).toBe(true);
+      expect(dx.reduce((count, value, i) => count + (Object.is(value, expected[i]) ? 0 : 1), 0)).toBe(0);
+      expect(Array.from(sums).map((v, j) => Object.is(v, expectedSums[j]))).toEqual(Array.from(sums, () => true));
+      // NaN in x reaches the sums of its channel (relu's mask keeps NaN), as it reaches sumRows'.
+      expect(expectedSums.some((v) => Number.isNaN(v))).toBe(true);
+    } finally {
+      native.setThreads(1);
+    }
+  });
+
+  it('leaves other pools to the caller, and checks dbias', () => {
+    const g = geometry(1, 6, 6, 2, 2, [3, 3], [2, 2], [1, 1], true);
+    const dx = new Float32Array(72).fill(7);
+    const sums = new Float32Array(2).fill(7);
+    expect(native.maxPoolReluBiasGrad!(g, new Float32Array(72), new Float32Array(18), dx, sums)).toBe(false);
+    expect([...dx, ...sums].every((value) => value === 7)).toBe(true);
+    const tiled = geometry(1, 4, 4, 2, 2, [2, 2], [2, 2], [1, 1], false);
+    expect(() => native.maxPoolReluBiasGrad!(tiled, new Float32Array(32), new Float32Array(8), new Float32Array(32), new Float32Array(1))).toThrow(
+      'dbias: expected at least 2 floats, received 1',
+    );
+  });
+});
+
+describe('convReluPool and convReluPoolGrad', () => {
+  // The reference: the kernels in turn (conv2d with bias and relu, maxPool; maxPoolReluGrad, conv2dBackwardFilter,
+  // sumRows), each tested above against direct sums.
+  const poolGeometry = (g: ConvGeometry): ConvGeometry => geometry(g.batchSize, g.outHeight, g.outWidth, g.outChannels, g.outChannels, [2, 2], [2, 2], [1, 1], false);
+  it.each([
+    ['W1 conv1: 1 → 32 channels, 28×28 same, on two threads', geometry(16, 28, 28, 1, 32, [3, 3], [1, 1], [1, 1], true), 2],
+    ['3 → 16 channels, odd output 7×9 (a row and a column no window covers), one thread', geometry(3, 7, 9, 3, 16, [3, 3], [1, 1], [1, 1], true), 1],
+    ['2 → 8 channels, 5×5 valid on 12×11', geometry(2, 12, 11, 2, 8, [5, 5], [1, 1], [1, 1], false), 1],
+  ])('%s: the composition of the separate kernels', (_name, g, threads) => {
+    native.setThreads(threads);
+    try {
+      const random = makeRandom(g.inHeight * 13 + g.outChannels);
+      const n = sizes(g);
+      const p = poolGeometry(g);
+      const pooledSize = sizes(p).y;
+      const x = Float32Array.from({ length: n.x }, () => random() * 2 - 0.5);
+      const filter = Float32Array.from({ length: n.filter }, () => random() - 0.5);
+      const bias = Float32Array.from({ length: g.outChannels }, () => random() - 0.6);
+      const dpooled = Float32Array.from({ length: pooledSize }, () => random() * 2 - 1);
+      // The separate kernels.
+      const y = new Float32Array(n.y);
+      native.conv2d(g, x, filter, bias, y, 'relu');
+      const expectedPooled = new Float32Array(pooledSize);
+      native.maxPool!(p, y, expectedPooled);
+      const expectedDz = new Float32Array(n.y);
+      expect(native.maxPoolReluGrad!(p, y, dpooled, expectedDz)).toBe(true);
+      const expectedDfilter = new Float32Array(n.filter);
+      native.conv2dBackwardFilter(g, x, expectedDz, expectedDfilter);
+      const expectedDbias = new Float32Array(g.outChannels);
+      native.sumRows(expectedDz, n.y / g.outChannels, g.outChannels, expectedDbias);
+      // The fused kernels.
+      const pooled = new Float32Array(pooledSize).fill(Number.NaN);
+      native.convReluPool!(g, x, filter, bias, pooled);
+      const dfilter = new Float32Array(n.filter).fill(Number.NaN);
+      const dbias = new Float32Array(g.outChannels).fill(Number.NaN);
+      const dz = new Float32Array(n.y).fill(Number.NaN);
+      native.convReluPoolGrad!(g, x, filter, bias, dpooled, dfilter, dbias, dz);
+      // The convolution sums in another order than oneDNN's: equal to float32 rounding, the same pool winners.
+      expect(maxRelativeError(pooled, expectedPooled)).toBeLessThan(1e-6);
+      expect(maxRelativeError(dz, expectedDz)).toBe(0);
+      expect(maxRelativeError(dfilter, expectedDfilter)).toBeLessThan(1e-5);
+      expect(maxRelativeError(dbias, expectedDbias)).toBeLessThan(1e-5);
+      // Without the optional outputs: the same filter gradient.
+      const again = new Float32Array(n.filter);
+      native.convReluPoolGrad!(g, x, filter, null, dpooled, again, null, null);
+      const noBias = new Float32Array(n.filter);
+      const yNoBias = new Float32Array(n.y);
+      native.conv2d(g, x, filter, null, yNoBias, 'relu');
+      const dzNoBias = new Float32Array(n.y);
+      native.maxPoolReluGrad!(p, yNoBias, dpooled, dzNoBias);
+      native.conv2dBackwardFilter(g, x, dzNoBias, noBias);
+      expect(maxRelativeError(again, noBias)).toBeLessThan(1e-5);
+    } finally {
+      native.setThreads(1);
+    }
+  });
+
+  it('refuses strides, dilations and outputs below 2 × 2, naming the geometry', () => {
+    const strided = geometry(1, 8, 8, 1, 4, [3, 3], [2, 2], [1, 1], true);
+    const small = geometry(1, 3, 3, 1, 4, [3, 3], [1, 1], [1, 1], false);
+    const out = new Float32Array(64);
+    expect(() => native.convReluPool!(strided, new Float32Array(64), new Float32Array(36), null, out)).toThrow('geometry: convReluPool takes stride 1 without dilation');
+    expect(() => native.convReluPool!(small, new Float32Array(9), new Float32Array(36), null, out)).toThrow('geometry: convReluPool needs an output of at least 2 x 2');
+    const g = geometry(1, 4, 4, 1, 4, [3, 3], [1, 1], [1, 1], true);
+    expect(() => native.convReluPool!(g, new Float32Array(16), new Float32Array(36), null, new Float32Array(3))).toThrow('pooled: expected at least 16 floats, received 3');
+  });
+});
+
 describe('sumRows', () => {
   it('sums every row into one, in float64', () => {
     const rows = 1001;
@@ -493,6 +608,97 @@ describe('setPrecision: bf16 convolutions', () => {
       native.setPrecision!('f32');
     }
     expect(maxRelativeError(run()[0]!, f32[0]!)).toBe(0);
+  });
+});
+
+describe('setConvAlgorithm: Winograd convolutions', () => {
+  const avx512 = native.info().cpuIsa.startsWith('avx512');
+  const references = (g: ConvGeometry, x: Float32Array, filter: Float32Array, bias: Float32Array, dy: Float32Array) => {
+    const n = sizes(g);
+    const y = new Float64Array(n.y);
+    const dx = new Float64Array(n.x);
+    const df = new Float64Array(n.filter);
+    eachTap(g, (xi, fi, yi) => {
+      y[yi] = (y[yi] as number) + (x[xi] as number) * (filter[fi] as number);
+      dx[xi] = (dx[xi] as number) + (dy[yi] as number) * (filter[fi] as number);
+      df[fi] = (df[fi] as number) + (dy[yi] as number) * (x[xi] as number);
+    });
+    // relu(conv + bias), the forward pass the layers run fused.
+    for (let i = 0; i < y.length; i++) y[i] = Math.max(0, (y[i] as number) + (bias[i % g.outChannels] as number));
+    return [y, dx, df] as const;
+  };
+  const run = (g: ConvGeometry, x: Float32Array, filter: Float32Array, bias: Float32Array, dy: Float32Array): Float32Array[] => {
+    const n = sizes(g);
+    const out = [new Float32Array(n.y), new Float32Array(n.x), new Float32Array(n.filter)] as const;
+    native.conv2d(g, x, filter, bias, out[0], 'relu');
+    native.conv2dBackwardData(g, dy, filter, out[1]);
+    native.conv2dBackwardFilter(g, x, dy, out[2]);
+    return [...out];
+  };
+  const withAlgorithm = <T>(algorithm: 'auto' | 'direct' | 'winograd', body: () => T): T => {
+    native.setConvAlgorithm!(algorithm);
+    try {
+      return body();
+    } finally {
+      native.setConvAlgorithm!('auto');
+    }
+  };
+  const passes = ['fwd', 'bwd_data', 'bwd_weights'] as const;
+
+  it("defaults to 'auto', and refuses an unknown algorithm naming the value", () => {
+    expect(native.getConvAlgorithm?.()).toBe('auto');
+    expect(() => native.setConvAlgorithm?.('fft' as 'auto')).toThrow("algorithm must be one of 'auto', 'direct', 'winograd' (received fft)");
+    expect(native.getConvAlgorithm?.()).toBe('auto');
+  });
+
+  it(`runs the three passes of a 32 → 64 channel 3×3 convolution on 8×12 with Winograd under 'auto' where the CPU has AVX-512 (this CPU: ${native.info().cpuIsa}), to float32 accuracy`, () => {
+    const g = geometry(2, 8, 12, 32, 64, [3, 3], [1, 1], [1, 1], true);
+    const random = makeRandom(7);
+    const n = sizes(g);
+    const [x, filter, bias, dy] = [filled(n.x, random), filled(n.filter, random), filled(64, random), filled(n.y, random)];
+    const expected = references(g, x, filter, bias, dy);
+    const direct = withAlgorithm('direct', () => {
+      passes.forEach((pass) => expect(native.implementation(pass, g), pass).not.toMatch(/wino/));
+      return run(g, x, filter, bias, dy);
+    });
+    const auto = run(g, x, filter, bias, dy);
+    passes.forEach((pass) => expect(native.implementation(pass, g), pass).toMatch(avx512 ? /wino/ : /^(?!.*wino)/));
+    [0, 1, 2].forEach((i) => {
+      expect(maxRelativeError(direct[i]!, expected[i]!), `direct pass ${i}`).toBeLessThan(1e-6);
+      // Winograd's transforms round more than the direct sums do, still at float32's scale.
+      expect(maxRelativeError(auto[i]!, expected[i]!), `winograd pass ${i}`).toBeLessThan(5e-6);
+      // A different algorithm: not the direct results bit for bit (where it ran).
+      if (avx512) expect(maxRelativeError(auto[i]!, direct[i]!), `pass ${i}`).toBeGreaterThan(0);
+      else expect(maxRelativeError(auto[i]!, direct[i]!), `pass ${i}`).toBe(0);
+    });
+  });
+
+  it("keeps the direct algorithm under 'auto' for shapes Winograd does not speed up, and 'winograd' takes them where oneDNN can", () => {
+    const random = makeRandom(8);
+    // 14×14 outputs (4×4 tiles over 16×16), 32 → 32 channels (c·oc / (c + oc) = 16, below 20) and 16 input channels:
+    // direct under 'auto'.
+    const shapes = [geometry(1, 14, 14, 32, 64, [3, 3], [1, 1], [1, 1], true), geometry(1, 8, 8, 32, 32, [3, 3], [1, 1], [1, 1], true), geometry(1, 8, 8, 16, 64, [3, 3], [1, 1], [1, 1], true)];
+    for (const g of shapes) {
+      const n = sizes(g);
+      const [x, filter, bias, dy] = [filled(n.x, random), filled(n.filter, random), filled(g.outChannels, random), filled(n.y, random)];
+      const expected = references(g, x, filter, bias, dy);
+      const auto = run(g, x, filter, bias, dy);
+      passes.forEach((pass) => expect(native.implementation(pass, g), pass).not.toMatch(/wino/));
+      const forced = withAlgorithm('winograd', () => {
+        passes.forEach((pass) => expect(native.implementation(pass, g), pass).toMatch(avx512 ? /wino/ : /^(?!.*wino)/));
+        return run(g, x, filter, bias, dy);
+      });
+      [0, 1, 2].forEach((i) => {
+        expect(maxRelativeError(auto[i]!, expected[i]!)).toBeLessThan(1e-6);
+        expect(maxRelativeError(forced[i]!, expected[i]!)).toBeLessThan(5e-6);
+      });
+    }
+    // Strided, 1×1 and 3-channel convolutions never run Winograd.
+    withAlgorithm('winograd', () => {
+      for (const g of [geometry(1, 8, 8, 32, 32, [3, 3], [2, 2], [1, 1], true), geometry(1, 8, 8, 32, 32, [1, 1], [1, 1], [1, 1], true), geometry(1, 8, 8, 3, 32, [3, 3], [1, 1], [1, 1], true)]) {
+        passes.forEach((pass) => expect(native.implementation(pass, g), pass).not.toMatch(/wino/));
+      }
+    });
   });
 });
 

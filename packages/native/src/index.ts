@@ -51,6 +51,11 @@ export const FUSED_ACTIVATIONS: Readonly<Record<'linear' | 'relu' | 'relu6' | 'l
 /** A name of {@link FUSED_ACTIVATIONS}. */
 export type FusedActivation = keyof typeof FUSED_ACTIVATIONS;
 
+/** The settings of {@link NativeKernels.setConvAlgorithm}: which float32 convolutions run with Winograd. */
+export const CONV_ALGORITHMS = ['auto', 'direct', 'winograd'] as const;
+/** One of {@link CONV_ALGORITHMS}. */
+export type ConvAlgorithm = (typeof CONV_ALGORITHMS)[number];
+
 /** An RGB image decoded by {@link NativeKernels.decodeJpeg}: `height × width × 3` bytes, row by row. */
 export interface DecodedJpeg {
   data: Uint8Array;
@@ -159,6 +164,37 @@ export interface NativeKernels {
    */
   maxPoolReluGrad?(geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): boolean;
   /**
+   * `maxPoolReluGrad`'s `dx` and, in the same pass, `dbias` (`c` floats) = the sum of `dx` over every axis but the
+   * channels, bit for bit `sumRows(dx, n·h·w, c)`: the backward pass of conv + bias + relu → 2×2 max pool up to the
+   * convolution's own gradients, reading the activation once. Returns false, writing nothing, for pools other than
+   * 2×2 with stride 2. Absent in older builds.
+   */
+  maxPoolReluBiasGrad?(geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array, dbias: Float32Array): boolean;
+  /**
+   * `pooled = maxPool(relu(conv(x, filter) + bias))` in one pass, the pool 2×2 at stride 2 ('valid', tfjs's rule), for
+   * a convolution at stride 1 without dilation (`geometry` is the convolution's; `pooled` holds
+   * `n · ⌊oh/2⌋ · ⌊ow/2⌋ · oc` floats): each pair of output rows is computed into a buffer and pooled there, so the
+   * full-size activation never goes to memory. A direct loop (products in the order ky, kx, ci), fast where there are
+   * few input channels (a first layer); oneDNN's convolutions are faster from a few dozen. Absent in older builds.
+   */
+  convReluPool?(geometry: ConvGeometry, x: Float32Array, filter: Float32Array, bias: Float32Array | null, pooled: Float32Array): void;
+  /**
+   * The gradients of `sum(pooled · dpooled)` for {@link NativeKernels.convReluPool}: `dfilter` (HWIO) and `dbias`,
+   * recomputing the convolution rows to find the pool's winners again; with `dz`, also the convolution output's
+   * gradient `reluGrad(maxPoolGrad(dpooled))` (`n · oh · ow · oc` floats), from which `conv2dBackwardData` gives the
+   * input's. Sums in float32 per output row, in float64 over rows. Absent in older builds.
+   */
+  convReluPoolGrad?(
+    geometry: ConvGeometry,
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array | null,
+    dpooled: Float32Array,
+    dfilter: Float32Array,
+    dbias: Float32Array | null,
+    dz: Float32Array | null,
+  ): void;
+  /**
    * `tf.image.transform` on float32 NHWC images (tfjs's `Transform` kernel), bit for bit tfjs-backend-wasm's values:
    * each output pixel `(x, y)` reads the input at `((t0·x + t1·y + t2) / k, (t3·x + t4·y + t5) / k)`, `k = t6·x + t7·y
    * + 1`, with `transforms` holding 8 values per image (or 8 for all when `options.perImage` is false), and writes
@@ -205,6 +241,18 @@ export interface NativeKernels {
   setPrecision?(precision: 'f32' | 'bf16'): void;
   /** The current precision of the convolutions (see `setPrecision`). Absent in older builds. */
   getPrecision?(): 'f32' | 'bf16';
+  /**
+   * Which float32 convolutions run with oneDNN's Winograd F(4×4, 3×3) algorithm instead of its direct one: `'auto'`
+   * (the default) those measured faster that way (3×3, stride 1, no dilation, channel counts in multiples of 16 with
+   * 32 or more input channels and c·oc / (c + oc) ≥ 20, output sides in multiples of 4), `'direct'` none, `'winograd'` every 3×3 stride-1
+   * convolution oneDNN has a Winograd kernel for. Winograd needs AVX-512 (oneDNN 2.x); elsewhere, and for the shapes
+   * it refuses, convolutions stay direct. Its results differ from the direct algorithm's by rounding (measured: the
+   * largest error against a float64 reference 1.5× the direct one's). bf16 convolutions (`setPrecision`) are never
+   * Winograd. Absent in older builds.
+   */
+  setConvAlgorithm?(algorithm: ConvAlgorithm): void;
+  /** The current convolution algorithm setting (see `setConvAlgorithm`). Absent in older builds. */
+  getConvAlgorithm?(): ConvAlgorithm;
   /**
    * One Adam/AdamW step of one variable, in one pass (@convkit/optim's rule, float32 with no fused multiply-add):
    * reads `w`, `g`, `m`, `v` (and `vMax`) and writes `wOut`, `mOut`, `vOut` (and `vMaxOut`). `scalars` are the
@@ -269,6 +317,18 @@ interface RawAddon {
   matMul: NativeKernels['matMul'];
   maxPoolGrad(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   maxPoolReluGrad?(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): boolean;
+  maxPoolReluBiasGrad?(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array, dbias: Float32Array): boolean;
+  convReluPool?(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, pooled: Float32Array): void;
+  convReluPoolGrad?(
+    geometry: Int32Array,
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array | null,
+    dpooled: Float32Array,
+    dfilter: Float32Array,
+    dbias: Float32Array | null,
+    dz: Float32Array | null,
+  ): void;
   sumRows: NativeKernels['sumRows'];
   reluGrad?: NonNullable<NativeKernels['reluGrad']>;
   transformImages?(image: Float32Array, dims: Int32Array, transforms: Float32Array, fillValue: number, out: Float32Array): void;
@@ -278,6 +338,8 @@ interface RawAddon {
   maxPool?(geometry: Int32Array, x: Float32Array, y: Float32Array): void;
   setPrecision?(precision: string): void;
   getPrecision?(): 'f32' | 'bf16';
+  setConvAlgorithm?(algorithm: string): void;
+  getConvAlgorithm?(): ConvAlgorithm;
   adamUpdate?: NonNullable<NativeKernels['adamUpdate']>;
   sgdUpdate?: NonNullable<NativeKernels['sgdUpdate']>;
   setThreads(threads: number): void;
@@ -461,6 +523,28 @@ function wrap(raw: RawAddon): NativeKernels {
     ...(raw.maxPoolReluGrad === undefined
       ? {}
       : { maxPoolReluGrad: (geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array) => raw.maxPoolReluGrad!(packGeometry(geometry), x, dy, dx) }),
+    ...(raw.convReluPool === undefined || raw.convReluPoolGrad === undefined
+      ? {}
+      : {
+          convReluPool: (geometry: ConvGeometry, x: Float32Array, filter: Float32Array, bias: Float32Array | null, pooled: Float32Array) =>
+            raw.convReluPool!(packGeometry(geometry), x, filter, bias ?? null, pooled),
+          convReluPoolGrad: (
+            geometry: ConvGeometry,
+            x: Float32Array,
+            filter: Float32Array,
+            bias: Float32Array | null,
+            dpooled: Float32Array,
+            dfilter: Float32Array,
+            dbias: Float32Array | null,
+            dz: Float32Array | null,
+          ) => raw.convReluPoolGrad!(packGeometry(geometry), x, filter, bias ?? null, dpooled, dfilter, dbias ?? null, dz ?? null),
+        }),
+    ...(raw.maxPoolReluBiasGrad === undefined
+      ? {}
+      : {
+          maxPoolReluBiasGrad: (geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array, dbias: Float32Array) =>
+            raw.maxPoolReluBiasGrad!(packGeometry(geometry), x, dy, dx, dbias),
+        }),
     sumRows: (x, rows, cols, out) => raw.sumRows(x, rows, cols, out),
     ...(raw.reluGrad === undefined ? {} : { reluGrad: raw.reluGrad }),
     ...(raw.reluBiasGrad === undefined ? {} : { reluBiasGrad: raw.reluBiasGrad }),
@@ -480,6 +564,17 @@ function wrap(raw: RawAddon): NativeKernels {
             raw.setPrecision!(precision);
           },
           getPrecision: () => raw.getPrecision!(),
+        }),
+    ...(raw.setConvAlgorithm === undefined || raw.getConvAlgorithm === undefined
+      ? {}
+      : {
+          setConvAlgorithm(algorithm: ConvAlgorithm) {
+            if (!CONV_ALGORITHMS.includes(algorithm)) {
+              throw new Error(`algorithm must be one of ${CONV_ALGORITHMS.map((a) => `'${a}'`).join(', ')} (received ${String(algorithm)})`);
+            }
+            raw.setConvAlgorithm!(algorithm);
+          },
+          getConvAlgorithm: () => raw.getConvAlgorithm!(),
         }),
     ...(raw.maxPool === undefined ? {} : { maxPool: (geometry: ConvGeometry, x: Float32Array, y: Float32Array) => raw.maxPool!(packGeometry(geometry), x, y) }),
     ...(raw.adamUpdate === undefined ? {} : { adamUpdate: raw.adamUpdate }),

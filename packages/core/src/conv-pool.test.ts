@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { createRng } from './rng.js';
+import { expectNoLeak } from './testing.js';
+import { fusedConv2d } from './fused-conv.js';
+import { CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL } from './conv-pool-names.js';
+import { Conv2DReluPool, conv2dPoolLayer, conv2dReluPool } from './conv-pool.js';
+import { useWasmWithNative } from './native-wasm.test-helpers.js';
+
+// The reference: the separate kernels (oneDNN's convolution with bias and relu, the max pool), tested elsewhere.
+const rng = createRng(57);
+useWasmWithNative();
+
+function normal(shape: number[], scale = 1, shift = 0): tf.Tensor {
+  return tf.tensor(Float32Array.from({ length: tf.util.sizeFromShape(shape) }, () => rng.normal() * scale + shift), shape);
+}
+
+const separate = (x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | undefined, pad: 'same' | 'valid'): tf.Tensor =>
+  tf.maxPool(tf.relu(bias === undefined ? tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, pad) : tf.add(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, pad), bias)) as tf.Tensor4D, 2, 2, 'valid');
+
+/** The largest |a − b| over the largest |b|. */
+async function relativeError(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const [av, bv] = [await a.data(), await b.data()];
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < bv.length; i++) {
+    worst = Math.max(worst, Math.abs((av[i] as number) - (bv[i] as number)));
+    scale = Math.max(scale, Math.abs(bv[i] as number));
+  }
+  return worst / Math.max(scale, 1e-12);
+}
+
+async function kernelsOf(fn: () => tf.TensorContainer): Promise<string[]> {
+  const info = await tf.profile(fn);
+  return info.kernels.map((k) => k.name);
+}
+
+describe('conv2dReluPool: conv + bias + relu + 2×2 max pool as one kernel', () => {
+  it.each([
+    ['W1 first block: 1 → 32 channels, 28×28 same', [4, 28, 28, 1], [3, 3, 1, 32], 'same'],
+    ['3 → 16 channels, 5×5 valid on 13×12 (odd output: a row and a column no window covers)', [2, 13, 12, 3], [5, 5, 3, 16], 'valid'],
+    ['2 → 20 channels (a block of 16 and 4 more), 9×7 same', [3, 9, 7, 2], [3, 3, 2, 20], 'same'],
+  ] as const)('%s: the separate kernels\' values and gradients, through the one kernel', async (_name, xShape, fShape, pad) => {
+    const x = normal([...xShape], 1, 0.1);
+    const filter = normal([...fShape], 0.4);
+    const bias = normal([fShape[3]], 0.2, -0.1);
+    const pooled = separate(x, filter, bias, pad);
+    const c = normal(pooled.shape);
+    await expectNoLeak(async () => {
+      const y = conv2dReluPool({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, bias, pad });
+      expect(y.shape).toEqual(pooled.shape);
+      expect(await relativeError(y, pooled)).toBeLessThan(1e-6);
+      y.dispose();
+      const loss = (block: (a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(block(a, f, b), c));
+      const fused = tf.grads(loss((a, f, b) => conv2dReluPool({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, bias: b, pad })))([x, filter, bias]);
+      const reference = tf.grads(loss((a, f, b) => separate(a, f, b, pad)))([x, filter, bias]);
+      // The input's gradient goes through the same relu/pool gradient and oneDNN's backward-data pass; the filter and
+      // bias gradients are summed in another order.
+      expect(await relativeError(fused[0]!, reference[0]!)).toBeLessThan(1e-6);
+      expect(await relativeError(fused[1]!, reference[1]!)).toBeLessThan(1e-5);
+      expect(await relativeError(fused[2]!, reference[2]!)).toBeLessThan(1e-5);
+      tf.dispose([...fused, ...reference]);
+    });
+    const kernels = await kernelsOf(() => tf.grads((f: tf.Tensor, b: tf.Tensor) => tf.sum(conv2dReluPool({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, bias: b, pad })))([filter, bias]));
+    expect(kernels).toContain(CONV_RELU_POOL_KERNEL);
+    // The filter's and the bias's gradients from one backward kernel; the input's is not asked for.
+    expect(kernels.filter((k) => k === CONV_RELU_POOL_GRAD_KERNEL)).toHaveLength(1);
+    expect(kernels).not.toContain('Conv2DBackpropFilter');
+    expect(kernels).not.toContain('Conv2DBackpropInput');
+    expect(kernels).not.toContain('MaxPool');
+    tf.dispose([x, filter, bias, pooled, c]);
+  });
+
+  it('keeps relu\'s NaN out of the pool as the separate kernels do, and passes NaN into the gradients', async () => {
+    const x = normal([1, 6, 6, 1]);
+    const values = x.dataSync().slice();
+    values[7] = Number.NaN;
+    const xn = tf.tensor4d(values, [1, 6, 6, 1]);
+    const filter = normal([3, 3, 1, 16], 0.5);
+    const bias = normal([16], 0.1);
+    const fused = conv2dReluPool({ x: xn, filter: filter as tf.Tensor4D, bias, pad: 'same' });
+    const reference = separate(xn, filter, bias, 'same');
+    const [a, b] = [await fused.data(), await reference.data()];
+    // Windows around the NaN: relu keeps it, the pool never picks it (−∞ where a window holds nothing else).
+    expect(b.some((v) => v === Number.NEGATIVE_INFINITY)).toBe(true);
+    const close = (v: number, w: number): boolean => v === w || Math.abs(v - w) < 1e-5;
+    expect(Array.from(a).map((v, i) => (Number.isNaN(v) ? 'NaN' : close(v, b[i] as number)))).toEqual(Array.from(b).map((v) => (Number.isNaN(v) ? 'NaN' : true)));
+    const [dfilter] = tf.grads((f: tf.Tensor) => tf.sum(conv2dReluPool({ x: xn, filter: f as tf.Tensor4D, bias, pad: 'same' })))([filter]);
+    const [expected] = tf.grads((f: tf.Tensor) => tf.sum(separate(xn, f, bias, 'same')))([filter]);
+    expect(Array.from(await dfilter!.data()).map(Number.isNaN)).toEqual(Array.from(await expected!.data()).map(Number.isNaN));
+    tf.dispose([x, xn, filter, bias, fused, reference, dfilter!, expected!]);
+  });
+
+  it('runs the separate kernels (fusedConv2d, then tf.maxPool) above 4 input channels, without a bias, and on cpu', async () => {
+    const cases = [
+      { x: normal([2, 8, 8, 8]), filter: normal([3, 3, 8, 16], 0.3), bias: normal([16]) },
+      { x: normal([2, 8, 8, 1]), filter: normal([3, 3, 1, 16], 0.3), bias: undefined },
+    ];
+    for (const { x, filter, bias } of cases) {
+      const kernels = await kernelsOf(() => conv2dReluPool({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, bias, pad: 'same' }));
+      expect(kernels).not.toContain(CONV_RELU_POOL_KERNEL);
+      const fused = conv2dReluPool({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, bias, pad: 'same' });
+      const reference = tf.maxPool(fusedConv2d({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, bias, strides: 1, pad: 'same', activation: 'relu' }) as tf.Tensor4D, 2, 2, 'valid');
+      expect(Array.from(await fused.data())).toEqual(Array.from(await reference.data()));
+      tf.dispose([x, filter, ...(bias === undefined ? [] : [bias]), fused, reference]);
+    }
+    const x = normal([1, 6, 6, 1]);
+    const filter = normal([3, 3, 1, 4]);
+    const bias = normal([4]);
+    const onWasm = await conv2dReluPool({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, bias, pad: 'same' }).data();
+    await tf.setBackend('cpu');
+    try {
+      const cpuX = tf.tensor(await x.data(), x.shape);
+      const cpuF = tf.tensor(await filter.data(), filter.shape);
+      const cpuB = tf.tensor(await bias.data(), bias.shape);
+      const onCpu = conv2dReluPool({ x: cpuX as tf.Tensor4D, filter: cpuF as tf.Tensor4D, bias: cpuB, pad: 'same' });
+      const data = await onCpu.data();
+      Array.from(data).forEach((v, i) => expect(v).toBeCloseTo(onWasm[i] as number, 5));
+      tf.dispose([cpuX, cpuF, cpuB, onCpu]);
+    } finally {
+      await tf.setBackend('wasm');
+    }
+    tf.dispose([x, filter, bias]);
+  });
+
+  it('names the argument, the value and what was expected for bad input', () => {
+    const x = tf.zeros([1, 6, 6, 2]) as tf.Tensor4D;
+    const filter = tf.zeros([3, 3, 1, 4]) as tf.Tensor4D;
+    expect(() => conv2dReluPool({ x, filter, pad: 'same' })).toThrow("conv2dReluPool: x's channels (x.shape[3] = 2) must equal filter's input channels (filter.shape[2] = 1)");
+    const f2 = tf.zeros([3, 3, 2, 4]) as tf.Tensor4D;
+    expect(() => conv2dReluPool({ x, filter: f2, pad: 'full' as 'same' })).toThrow("conv2dReluPool: pad must be 'same' or 'valid' (received full)");
+    expect(() => conv2dReluPool({ x, filter: f2, bias: tf.zeros([3]), pad: 'same' })).toThrow('conv2dReluPool: bias must be [4] (filter\'s output channels; received [3])');
+    const small = tf.zeros([1, 3, 3, 2]) as tf.Tensor4D;
+    expect(() => conv2dReluPool({ x: small, filter: f2, pad: 'valid' })).toThrow("conv2dReluPool: the convolution's output (1×1) must be at least 2×2 for the 2×2 pool");
+    tf.dispose([x, filter, f2, small]);
+  });
+});
+
+describe('conv2dPoolLayer', () => {
+  it('is conv2d(relu) then maxPooling2d(2) in one layer, trains, and saves and loads as ConvkitConv2DReluPool', async () => {
+    const model = tf.sequential({
+      layers: [
+        conv2dPoolLayer({ inputShape: [12, 12, 1], filters: 16, kernelSize: 3, padding: 'same' }),
+        conv2dPoolLayer({ filters: 32, kernelSize: 3, padding: 'valid' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3 }),
+      ],
+    });
+    expect(model.layers.map((l) => l.getClassName())).toEqual(['ConvkitConv2DReluPool', 'ConvkitConv2DReluPool', 'Flatten', 'Dense']);
+    expect(model.layers[0]!.outputShape).toEqual([null, 6, 6, 16]);
+    expect(model.layers[1]!.outputShape).toEqual([null, 2, 2, 32]);
+    const x = normal([4, 12, 12, 1]);
+    // The layer's output: the op with its weights.
+    const [kernel, bias] = model.layers[0]!.getWeights();
+    const first = model.layers[0]!.apply(x) as tf.Tensor;
+    const expected = conv2dReluPool({ x: x as tf.Tensor4D, filter: kernel as tf.Tensor4D, bias, pad: 'same' });
+    expect(Array.from(await first.data())).toEqual(Array.from(await expected.data()));
+    // A training step moves every weight.
+    model.compile({ optimizer: tf.train.sgd(0.1), loss: 'meanSquaredError' });
+    const before = model.getWeights().map((w) => w.dataSync().slice());
+    await model.fit(x, normal([4, 3]), { epochs: 1, verbose: 0 });
+    model.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).not.toEqual(Array.from(before[i]!)));
+    // Save and load.
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    expect(loaded.layers[0]).toBeInstanceOf(Conv2DReluPool);
+    const [p1, p2] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
+    expect(Array.from(await p2.data())).toEqual(Array.from(await p1.data()));
+    tf.dispose([x, first, expected, p1, p2]); // kernel and bias are the layer's own variables
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('refuses what it cannot be, naming the argument', () => {
+    expect(() => conv2dPoolLayer({ filters: 4, kernelSize: 3, activation: 'tanh' as 'relu' })).toThrow("conv2dPoolLayer: activation must be 'relu' (received 'tanh')");
+    expect(() => conv2dPoolLayer({ filters: 4, kernelSize: 3, strides: 2 } as never)).toThrow('conv2dPoolLayer: strides must be 1 (received 2)');
+    expect(() => conv2dPoolLayer({ filters: 4, kernelSize: 3, dilationRate: [2, 2] } as never)).toThrow('conv2dPoolLayer: dilationRate must be 1 (received [2,2])');
+    expect(() => conv2dPoolLayer({ filters: 4, kernelSize: 3, padding: 'causal' as 'same' })).toThrow("conv2dPoolLayer: padding must be 'same' or 'valid' (received 'causal')");
+  });
+});
