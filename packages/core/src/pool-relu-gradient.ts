@@ -31,17 +31,18 @@ function shared(): SharedState {
 }
 
 /**
- * Notes that a {@link MAX_POOL_RELU_GRAD_KERNEL} kernel also summed its output over every axis but the channels (the
- * bias gradient of the convolution below, bit for bit the backend's `Sum` over those axes) while writing it: `dataId`
- * is the output's. Called by kernels (the wasm provider over @convkit/native); the sums live as long as the output.
+ * Notes a bias gradient a kernel took in the pass that wrote `dataId`'s tensor: a {@link MAX_POOL_RELU_GRAD_KERNEL}
+ * kernel's sums of its output over every axis but the channels (the bias gradient of the convolution below, bit for bit
+ * the backend's `Sum` over those axes), or the conv-relu-pool backward kernel's bias gradient beside its filter
+ * gradient. Called by kernels (the wasm provider over @convkit/native); the sums live as long as that tensor's data.
  */
 export function recordPoolBiasSums(dataId: object, sums: Float32Array): void {
   shared().biasSums!.set(dataId, sums);
 }
 
-/** The channel sums of `dz` a pool gradient kernel took while writing it (see {@link recordPoolBiasSums}), if any. */
-export function poolBiasSums(dz: tf.Tensor): Float32Array | undefined {
-  return shared().biasSums!.get(dataOf(dz));
+/** The bias gradient a kernel recorded beside `tensor` (see {@link recordPoolBiasSums}), if any. */
+export function poolBiasSums(tensor: tf.Tensor): Float32Array | undefined {
+  return shared().biasSums!.get(dataOf(tensor));
 }
 
 function dataOf(tensor: tf.Tensor): object {
