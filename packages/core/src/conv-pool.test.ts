@@ -73,7 +73,7 @@ describe('conv2dReluPool: conv + bias + relu + 2×2 max pool as one kernel', () 
 
   it('keeps relu\'s NaN out of the pool as the separate kernels do, and passes NaN into the gradients', async () => {
     const x = normal([1, 6, 6, 1]);
-    const values = x.dataSync().slice();
+    const values = (await x.data()).slice();
     values[7] = Number.NaN;
     const xn = tf.tensor4d(values, [1, 6, 6, 1]);
     const filter = normal([3, 3, 1, 16], 0.5);
@@ -157,9 +157,10 @@ describe('conv2dPoolLayer', () => {
     expect(Array.from(await first.data())).toEqual(Array.from(await expected.data()));
     // A training step moves every weight.
     model.compile({ optimizer: tf.train.sgd(0.1), loss: 'meanSquaredError' });
-    const before = model.getWeights().map((w) => w.dataSync().slice());
+    const before = await Promise.all(model.getWeights().map(async (w) => (await w.data()).slice()));
     await model.fit(x, normal([4, 3]), { epochs: 1, verbose: 0 });
-    model.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).not.toEqual(Array.from(before[i]!)));
+    const after = await Promise.all(model.getWeights().map(async (w) => Array.from(await w.data())));
+    after.forEach((values, i) => expect(values).not.toEqual(Array.from(before[i]!)));
     // Save and load.
     let artifacts: tf.io.ModelArtifacts | undefined;
     await model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
