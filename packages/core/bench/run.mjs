@@ -11,7 +11,8 @@
 // Options: --batch 64, --repeats 5, --steps N (timed steps per window; default W1 10, VGG 4), --workloads w1,vgg,
 // --peak-size 2048, --peak-repeats 5, --optimizer convkit|tfjs (training's Adam: @convkit/optim's, the default, or
 // tf.train.adam), --rounds N (2: convkit and PyTorch alternate which runs first, medians over all rounds' windows),
-// --layers convkit|tfjs (convkit's conv layers: conv2dLayer, the default, or tf.layers.conv2d), --fused-ab
+// --layers convkit|tfjs (convkit's conv layers: conv2dLayer, the default, or tf.layers.conv2d), --loss convkit|tfjs
+// (@convkit/core's softmaxCrossEntropyFromLogits, the default, or tf.losses.softmaxCrossEntropy), --fused-ab
 // (also without the fused optimizer update), --out FILE (default results/bench/core.json at the repository root).
 // `--backend webgpu` measures convkit on WebGPU alone (CONVKIT_BACKEND=webgpu, reads with `await data()`) and writes
 // results/bench/gpu-webgpu.json on a GPU, or results/bench/webgpu-software.json on a software adapter (lavapipe), with
@@ -35,6 +36,9 @@ const trainOptimizer = option('optimizer', 'convkit');
 // (a conv followed by a 2×2 pool: one kernel for W1's first block), or tf.layers.conv2d and maxPooling2d with
 // --layers tfjs.
 const convLayers = option('layers', 'convkit');
+// The loss: @convkit/core's softmaxCrossEntropyFromLogits (one kernel each way on wasm), or tf.losses.softmaxCrossEntropy
+// with --loss tfjs.
+const lossKind = option('loss', 'convkit');
 const repeats = Number(option('repeats', process.env.CONVKIT_BENCH_REPEATS ?? 5));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
@@ -55,7 +59,7 @@ if (option('backend', 'auto') === 'webgpu') {
   };
   const rows = [];
   for (const name of option('workloads', 'w1,vgg').split(',')) {
-    const run = await setUp(name, batch, { optimizer: trainOptimizer, layers: convLayers });
+    const run = await setUp(name, batch, { optimizer: trainOptimizer, layers: convLayers, loss: lossKind });
     const steps = Number(option('steps', 3));
     for (const [mode, fn] of [['train', run.trainAsync], ['infer', run.inferAsync]]) {
       const windows = await rates(fn, mode === 'train' ? steps : steps * 2);
@@ -118,7 +122,7 @@ if (args.includes('--child')) {
   const out = { backend: `${report.name}${kernels}${low}${direct}${fused ? '' : ', unfused optimizer'}`, native: report.native ?? null, precision: report.precision, precisionNote: report.precisionNote ?? null, convAlgorithm: report.convAlgorithm ?? null, fusedOptimizer: fused, threads: report.threads, workloads: {} };
   const within = (fn) => (fused ? fn() : withKernelProviders({ disable: ['native-fused-optimizer', 'wasm-fused-optimizer'] }, fn));
   await within(async () => { for (const name of option('workloads', 'w1,vgg').split(',')) {
-    const run = await setUp(name, batch, { optimizer: trainOptimizer, layers: convLayers });
+    const run = await setUp(name, batch, { optimizer: trainOptimizer, layers: convLayers, loss: lossKind });
     const steps = stepsFor(name);
     const rates = (fn, count) => {
       for (let i = 0; i < 3; i++) fn();
@@ -263,7 +267,7 @@ function runConvkit(threads) {
   if (directRow && nativeModes.includes('1')) modes.splice(1, 0, ['1', '1', 'f32', 'direct']);
   if (bf16 && nativeModes.includes('1')) modes.splice(1, 0, ['1', '1', 'bf16', 'auto']);
   for (const [native, fused, precision, algorithm] of modes) {
-    const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, '--optimizer', trainOptimizer, '--layers', convLayers, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
+    const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, '--optimizer', trainOptimizer, '--layers', convLayers, '--loss', lossKind, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
       CONVKIT_THREADS: String(threads),
       CONVKIT_NATIVE: native,
       CONVKIT_BENCH_FUSED: fused,
@@ -403,6 +407,6 @@ const fp32Limit = {
 const loadAverage = { start: loadStart, end: loadavg(), note: 'os.loadavg() (1, 5, 15 min) when the run started and ended' };
 writeFileSync(
   file,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, rounds, optimizer: trainOptimizer, layers: convLayers, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, warnings, rows }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, rounds, optimizer: trainOptimizer, layers: convLayers, loss: lossKind, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, warnings, rows }, null, 2)}\n`,
 );
 console.log(`wrote ${file}`);

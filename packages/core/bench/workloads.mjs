@@ -1,7 +1,7 @@
 // Benchmark workloads shared by bench/run.mjs and bench/profile.mjs. The same models are defined for PyTorch in
 // bench/torch_bench.py; keep the two in step.
 import * as tf from '@tensorflow/tfjs';
-import { conv2dLayer, conv2dPoolLayer } from '../dist/index.js';
+import { conv2dLayer, conv2dPoolLayer, softmaxCrossEntropyFromLogits } from '../dist/index.js';
 
 /**
  * W1 (the issue's workload, 25 MFLOP per training sample) and a VGG-style CIFAR-sized network. `build(conv2d,
@@ -83,11 +83,12 @@ export function flopsPerSample(model) {
  * start and the Learner use; on wasm it updates every weight in one fused kernel per step), or tfjs's
  * `tf.train.adam` with `optimizer: 'tfjs'`.
  */
-export async function setUp(name, batch, { optimizer: kind = 'convkit', layers = 'convkit' } = {}) {
+export async function setUp(name, batch, { optimizer: kind = 'convkit', layers = 'convkit', loss = 'convkit' } = {}) {
   const workload = WORKLOADS[name];
   if (workload === undefined) throw new Error(`workload must be one of ${Object.keys(WORKLOADS).join(', ')} (received ${name})`);
   if (kind !== 'convkit' && kind !== 'tfjs') throw new Error(`optimizer must be 'convkit' or 'tfjs' (received ${kind})`);
   if (layers !== 'convkit' && layers !== 'tfjs') throw new Error(`layers must be 'convkit' or 'tfjs' (received ${layers})`);
+  if (loss !== 'convkit' && loss !== 'tfjs') throw new Error(`loss must be 'convkit' or 'tfjs' (received ${loss})`);
   // convkit's layers: conv2dLayer, and conv2dPoolLayer for a conv followed by a 2×2 pool (one kernel for W1's first
   // block); tfjs's: tf.layers.conv2d and tf.layers.maxPooling2d.
   const model =
@@ -97,7 +98,9 @@ export async function setUp(name, batch, { optimizer: kind = 'convkit', layers =
   const optimizer = kind === 'tfjs' ? tf.train.adam(1e-3) : (await import('@convkit/optim')).adam({ learningRate: 1e-3 });
   const x = tf.randomNormal([batch, ...workload.input], 0, 1, 'float32', 1);
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 2), 10).toFloat();
-  const lossOf = () => tf.losses.softmaxCrossEntropy(y, model.apply(x));
+  // convkit's softmaxCrossEntropyFromLogits (one kernel each way on wasm; what the Learner's 'softmaxCrossEntropy'
+  // runs), or tfjs's tf.losses.softmaxCrossEntropy (~35 kernels per step) with loss 'tfjs'.
+  const lossOf = () => (loss === 'tfjs' ? tf.losses.softmaxCrossEntropy(y, model.apply(x)) : softmaxCrossEntropyFromLogits(y, model.apply(x)));
   const variables = model.trainableWeights.map((weight) => weight.read());
   // One step: gradients of every trainable weight, one optimizer update, the gradients freed (as minimize does).
   const step = () => {

@@ -57,7 +57,7 @@ describe('initBackend', () => {
     expect(report.native?.used).toBe(true);
     expect(lines).toEqual([
       `convkit: backend wasm (${report.threads} thread${report.threads === 1 ? '' : 's'}, ${report.native?.detail} kernels); ` +
-        `kernels: oneDNN 15, convkit-wasm 8, convkit-native 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), ${webgpuAttempt.text}`,
+        `kernels: oneDNN 15, convkit-wasm 10, convkit-native 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), ${webgpuAttempt.text}`,
     ]);
     expect(lines[0]).toBe(`convkit: ${report.summary}`);
   });
@@ -77,7 +77,7 @@ describe('initBackend', () => {
     expect(forced.name).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
     expect(forced.attempts.filter((a) => a.status === 'skipped').map((a) => a.name)).toEqual(['node-gpu', 'node', 'webgpu', 'wasm']);
-    expect(lines).toEqual(['convkit: backend cpu (1 thread); kernels: convkit-cpu 2, stock rest; forced by CONVKIT_BACKEND=cpu']);
+    expect(lines).toEqual(['convkit: backend cpu (1 thread); kernels: convkit-cpu 4, stock rest; forced by CONVKIT_BACKEND=cpu']);
     const option = await initBackend({ backend: 'wasm', log: false, env: { CONVKIT_BACKEND: 'cpu' } });
     expect(option.name).toBe('wasm');
     expect(option.summary).toContain("forced by backend option 'wasm'");

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { installKernelProviders, setKernelProvider, type KernelProvider, type NextKernel } from './kernel-registry.js';
 import type { KernelArgs } from './wasm-kernel-call.js';
+import { CPU_SOFTMAX_CROSS_ENTROPY_KERNELS, SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL } from './softmax-cross-entropy.js';
 
 interface CpuBackend {
   data: { get(dataId: object): { values: ArrayLike<number> } };
@@ -86,13 +87,18 @@ function resizeNearestNeighborGrad(args: KernelArgs): tf.TensorInfo {
   return backend.makeTensorInfo(images.shape, 'float32', output);
 }
 
-/** convkit's fixes on the cpu backend (above tfjs's stock kernels). */
+/** convkit's fixes on the cpu backend (above tfjs's stock kernels), and its softmax cross-entropy kernels. */
 export const CPU_FIXES_PROVIDER: KernelProvider = {
   name: 'cpu-fixes',
   label: 'convkit-cpu',
   backend: 'cpu',
   priority: 100,
-  kernels: { ResizeNearestNeighborGrad: resizeNearestNeighborGrad, Transform: transformBatch },
+  kernels: {
+    ResizeNearestNeighborGrad: resizeNearestNeighborGrad,
+    Transform: transformBatch,
+    [SOFTMAX_CROSS_ENTROPY_KERNEL]: CPU_SOFTMAX_CROSS_ENTROPY_KERNELS.forward as unknown as (args: KernelArgs) => tf.TensorInfo,
+    [SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL]: CPU_SOFTMAX_CROSS_ENTROPY_KERNELS.backward as unknown as (args: KernelArgs) => tf.TensorInfo,
+  },
 };
 
 /**

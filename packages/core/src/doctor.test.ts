@@ -56,7 +56,7 @@ describe('doctor', () => {
     expect(report.webgpu.adapter?.software ?? true).toBe(true);
     expect(report.willRun).toBe('wasm');
     expect(report.kernels?.backend).toBe('wasm');
-    expect(report.kernels?.summary).toBe('oneDNN 15, convkit-wasm 8, convkit-native 3, stock rest');
+    expect(report.kernels?.summary).toBe('oneDNN 15, convkit-wasm 10, convkit-native 3, stock rest');
     expect(report.kernels?.assignments.find((a) => a.kernel === 'BatchMatMul')).toEqual({
       backend: 'wasm',
       kernel: 'BatchMatMul',
@@ -69,7 +69,7 @@ describe('doctor', () => {
     expect(text).toContain('  wasm     installed, loads');
     expect(text).toContain(`  missing: ${CUDA_LIBRARIES.join(', ')}`);
     expect(text).toContain('\nwill run: wasm (');
-    expect(text).toContain('\nkernels on wasm: oneDNN 15, convkit-wasm 8, convkit-native 3, stock rest\n');
+    expect(text).toContain('\nkernels on wasm: oneDNN 15, convkit-wasm 10, convkit-native 3, stock rest\n');
     expect(text).toContain('  provider native (oneDNN, priority 200): active, serves 15 of 15');
     expect(text).toMatch(/\n {2}BatchMatMul +native → wasm-matmul → stock\n/);
     expect(text).toContain(`WebGPU adapter: ${report.webgpu.detail}`);
@@ -79,7 +79,7 @@ describe('doctor', () => {
   it('lists a declined provider with its reason', async () => {
     const report = await doctor({ env: { CONVKIT_NATIVE: '0' }, searchDirs: [], runCommand: noCommands });
     expect(report.kernels?.providers.find((p) => p.name === 'native')).toMatchObject({ status: 'declined', reason: 'native kernels off', serving: 0 });
-    expect(report.kernels?.summary).toBe('convkit-wasm 15, stock rest');
+    expect(report.kernels?.summary).toBe('convkit-wasm 17, stock rest');
     expect(formatDoctorReport(report)).toContain('  provider native (oneDNN, priority 200): declined: native kernels off');
   });
 

@@ -39,6 +39,12 @@ export type {
 } from './kernel-registry.js';
 export type { KernelArgs } from './wasm-kernel-call.js';
 export { installCpuKernels } from './cpu-kernels.js';
+export {
+  SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
+  SOFTMAX_CROSS_ENTROPY_KERNEL,
+  installSoftmaxCrossEntropyGradient,
+  softmaxCrossEntropyFromLogits,
+} from './softmax-cross-entropy.js';
 export { assertBackendHealthy, backendDeviceError, describeAdapter, isSoftwareAdapter, probeWebGpu } from './webgpu-backend.js';
 export type { WebGpuAdapterInfo, WebGpuProbe } from './webgpu-backend.js';
 export {

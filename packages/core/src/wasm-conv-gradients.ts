@@ -7,6 +7,7 @@ import { conv2dBackpropInputByPhases } from './wasm-conv-phases.js';
 import { POOL_GRADIENT_KERNELS } from './wasm-pool-gradients.js';
 import { DEPTHWISE_GRADIENT_KERNELS } from './wasm-depthwise-gradients.js';
 import { ACTIVATION_GRADIENT_KERNELS } from './wasm-activation-gradients.js';
+import { SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL, WASM_SOFTMAX_CROSS_ENTROPY_KERNELS } from './softmax-cross-entropy.js';
 import { installReluGradient } from './relu-gradient.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -120,6 +121,8 @@ export const WASM_GRADIENT_PROVIDER: KernelProvider = {
       ...POOL_GRADIENT_KERNELS,
       ...DEPTHWISE_GRADIENT_KERNELS,
       ...ACTIVATION_GRADIENT_KERNELS,
+      { kernelName: SOFTMAX_CROSS_ENTROPY_KERNEL, kernelFunc: WASM_SOFTMAX_CROSS_ENTROPY_KERNELS.forward },
+      { kernelName: SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, kernelFunc: WASM_SOFTMAX_CROSS_ENTROPY_KERNELS.backward },
     ].map(({ kernelName, kernelFunc }) => [kernelName, kernelFunc as (args: KernelArgs) => TensorInfo]),
   ),
 };

@@ -88,14 +88,15 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     expect(served.get('Relu')).toEqual(['native', 'stock']);
     expect(served.get('MaxPool')).toEqual(['native', 'stock']);
     expect(served.get('Transform')).toEqual(['native-image', 'stock']);
-    expect(summariseKernels('wasm')).toBe('oneDNN 15, convkit-wasm 8, convkit-native 3, stock rest');
+    expect(served.get('ConvkitSoftmaxCrossEntropy')).toEqual(['wasm-gradients']);
+    expect(summariseKernels('wasm')).toBe('oneDNN 15, convkit-wasm 10, convkit-native 3, stock rest');
     expect(listKernelProviders('wasm').map((p) => [p.name, p.status, p.serving])).toEqual([
       ['native', 'active', 15],
       ['native-fused-optimizer', 'active', 2],
       ['native-image', 'active', 1],
       ['wasm-matmul', 'active', 0],
       ['wasm-fused-optimizer', 'active', 3],
-      ['wasm-gradients', 'active', 3],
+      ['wasm-gradients', 'active', 5],
       ['wasm-identity', 'active', 2],
     ]);
   });
@@ -316,8 +317,8 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
       expect(bits(wasm[0]), JSON.stringify({ shape, window, stride, pad })).toEqual(bits(cpu[0]));
     }
     // The 2×2 stride-2 tiling (its own fast path): even and odd sizes (a last row and column in no window), channel
-    // counts below and above a SIMD block.
-    for (const shape of [[2, 8, 8, 3], [1, 7, 5, 20], [3, 4, 6, 17]] as Shape4[]) {
+    // counts below and above a SIMD block, and whole blocks of 16.
+    for (const shape of [[2, 8, 8, 3], [1, 7, 5, 20], [3, 4, 6, 17], [2, 6, 8, 32], [1, 7, 9, 48]] as Shape4[]) {
       const values = Float32Array.from(normals(rng, size(shape)), (v, i) => (i % 5 === 0 ? (specials[i % specials.length] as number) : Math.round(v * 2) / 2));
       const { cpu, wasm } = await onBoth(() => read(() => [tf.maxPool(tf.tensor4d(values, shape), 2, 2, 'valid')]));
       const bits = (a: ArrayLike<number>): string[] => Array.from(a, (v) => (Object.is(v, -0) ? '-0' : String(v)));

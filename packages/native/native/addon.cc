@@ -1001,13 +1001,14 @@ napi_value MaxPoolReluBiasGrad(napi_env env, napi_callback_info info) {
 // buffer, pooled there, and recomputed in the backward pass, which finds the windows' winners again (the same code,
 // the same bits) and adds the filter and bias gradients from them.
 
-// relu(conv(x, filter) + bias) of image b's output row oy (stride 1, no dilation) into row[ow · oc]: float32 products
-// and sums in the order ky, kx, ci, then the bias; tfjs's relu (NaN kept, −0 → +0). Output channels go in blocks of
-// 16 held in registers across the taps (a loop over a runtime width ran 3x slower: gcc kept the sums in memory).
+// The row loops of conv_pool.inc (relu(conv(x, filter) + bias) of an output row: float32 products and sums in the
+// order ky, kx, ci, then the bias, tfjs's relu (NaN kept, −0 → +0); a row's filter and bias gradients; the 2x2 pool
+// of two rows and its masked gradient) compiled for AVX-512, AVX2 and the baseline.
 namespace conv_pool_v4 {
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
 #pragma GCC optimize("fp-contract=fast")
+constexpr int kAccumulators = 24;
 #include "conv_pool.inc"
 #pragma GCC pop_options
 }  // namespace conv_pool_v4
@@ -1015,10 +1016,12 @@ namespace conv_pool_avx2 {
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #pragma GCC optimize("fp-contract=fast")
+constexpr int kAccumulators = 6;
 #include "conv_pool.inc"
 #pragma GCC pop_options
 }  // namespace conv_pool_avx2
 namespace conv_pool_base {
+constexpr int kAccumulators = 3;
 #include "conv_pool.inc"
 }  // namespace conv_pool_base
 
@@ -1026,18 +1029,45 @@ namespace conv_pool_base {
 struct ConvPoolRows {
   decltype(&conv_pool_base::conv_relu_row) relu_row;
   decltype(&conv_pool_base::conv_weight_grad_row) weight_grad_row;
+  decltype(&conv_pool_base::pool_row_pair) pool_rows;
+  decltype(&conv_pool_base::pool_grad_row_pair) pool_grad_rows;
 };
 const ConvPoolRows& conv_pool_rows() {
   static const ConvPoolRows rows = [] {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vl")) {
-      return ConvPoolRows{conv_pool_v4::conv_relu_row, conv_pool_v4::conv_weight_grad_row};
+      return ConvPoolRows{conv_pool_v4::conv_relu_row, conv_pool_v4::conv_weight_grad_row, conv_pool_v4::pool_row_pair, conv_pool_v4::pool_grad_row_pair};
     }
-    if (__builtin_cpu_supports("avx2")) return ConvPoolRows{conv_pool_avx2::conv_relu_row, conv_pool_avx2::conv_weight_grad_row};
-    return ConvPoolRows{conv_pool_base::conv_relu_row, conv_pool_base::conv_weight_grad_row};
+    if (__builtin_cpu_supports("avx2")) return ConvPoolRows{conv_pool_avx2::conv_relu_row, conv_pool_avx2::conv_weight_grad_row, conv_pool_avx2::pool_row_pair, conv_pool_avx2::pool_grad_row_pair};
+    return ConvPoolRows{conv_pool_base::conv_relu_row, conv_pool_base::conv_weight_grad_row, conv_pool_base::pool_row_pair, conv_pool_base::pool_grad_row_pair};
   }();
   return rows;
+}
+
+// The fused kernels' fast path: output channels in 1 to 4 blocks of 16, the input rows zero-padded per output row.
+bool conv_pool_padded(const Conv& g) { return g.oc % 16 == 0 && g.oc <= 64; }
+
+// Width in floats of a zero-padded input row (stride 1): ow + kw − 1 columns, column j the input column j − pad_left.
+int64_t padded_row_floats(const Conv& g) { return (g.ow + g.kw - 1) * g.c; }
+
+// Input rows [iy0, iy0 + rows) of image b zero-padded into out (rows of padded_row_floats; rows outside the image 0).
+void pad_input_rows(const Conv& g, const float* x, int64_t b, int64_t iy0, int64_t rows, float* out) {
+  const int64_t stride = padded_row_floats(g);
+  const int64_t begin = std::min<int64_t>(g.pad_left, g.ow + g.kw - 1);
+  const int64_t end = std::max<int64_t>(begin, std::min<int64_t>(g.pad_left + g.w, g.ow + g.kw - 1));
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = out + r * stride;
+    const int64_t iy = iy0 + r;
+    if (iy < 0 || iy >= g.h) {
+      std::fill(row, row + stride, 0.f);
+      continue;
+    }
+    std::fill(row, row + begin * g.c, 0.f);
+    const float* source = x + ((b * g.h + iy) * g.w + begin - g.pad_left) * g.c;
+    std::copy(source, source + (end - begin) * g.c, row + begin * g.c);
+    std::fill(row + end * g.c, row + stride, 0.f);
+  }
 }
 
 // The geometry of a convolution the fused kernels take: stride 1, no dilation, an output of at least 2 × 2.
@@ -1072,21 +1102,23 @@ napi_value ConvReluPool(napi_env env, napi_callback_info info) {
     const float* bias = is_null_or_undefined(env, a[3]) ? nullptr : float_array(env, a[3], "bias", g.oc).data;
     FloatView pooled = float_array(env, a[4], "pooled", static_cast<size_t>(g.n * ph * pw * g.oc));
     const int64_t oc = g.oc;
+    const bool padded = conv_pool_padded(g);
+    const int64_t stride = padded_row_floats(g);
 #pragma omp parallel if (g.n * ph * g.ow * oc > 65536)
     {
       std::vector<float> rows(static_cast<size_t>(2 * g.ow * oc));
+      std::vector<float> xpad(padded ? static_cast<size_t>((g.kh + 1) * stride) : 0);
+      const ConvPoolRows& loops = conv_pool_rows();
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < g.n * ph; ++r) {
         const int64_t b = r / ph, py = r % ph;
         float* top = rows.data();
         float* bottom = top + g.ow * oc;
-        const ConvPoolRows& loops = conv_pool_rows();
-        loops.relu_row(g, x.data, filter.data, bias, b, 2 * py, top);
-        loops.relu_row(g, x.data, filter.data, bias, b, 2 * py + 1, bottom);
-        for (int64_t px = 0; px < pw; ++px) {
-          const int64_t at = 2 * px * oc;
-          pool_window_max(top + at, top + at + oc, bottom + at, bottom + at + oc, pooled.data + (r * pw + px) * oc, oc);
-        }
+        if (padded) pad_input_rows(g, x.data, b, 2 * py - g.pad_top, g.kh + 1, xpad.data());
+        const float* pad = padded ? xpad.data() : nullptr;
+        loops.relu_row(g, x.data, pad, stride, filter.data, bias, b, 2 * py, top);
+        loops.relu_row(g, x.data, padded ? pad + stride : nullptr, stride, filter.data, bias, b, 2 * py + 1, bottom);
+        loops.pool_rows(top, bottom, pw, oc, pooled.data + r * pw * oc);
       }
     }
     return undefined(env);
@@ -1115,18 +1147,27 @@ napi_value ConvReluPoolGrad(napi_env env, napi_callback_info info) {
     const int threads = g.n * g.oh * g.ow * oc > 65536 ? omp_get_max_threads() : 1;
     std::vector<std::vector<double>> partial(static_cast<size_t>(threads));
     const int64_t row_stride = g.ow * oc;
+    const bool padded = conv_pool_padded(g);
+    const int64_t stride = padded_row_floats(g);
 #pragma omp parallel num_threads(threads)
     {
       std::vector<float> y(static_cast<size_t>(2 * row_stride)), d(static_cast<size_t>(2 * row_stride));
       std::vector<float> wacc(static_cast<size_t>(taps + oc));
       std::vector<double> total(static_cast<size_t>(taps + oc), 0.0);
+      std::vector<float> xpad(padded ? static_cast<size_t>((g.kh + 1) * stride) : 0);
+      const ConvPoolRows& loops = conv_pool_rows();
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < groups; ++r) {
         const RowGroup group = row_group(g, r);
+        if (padded) pad_input_rows(g, x.data, group.b, group.oy - g.pad_top, g.kh + group.rows - 1, xpad.data());
+        const auto pad_of = [&](int64_t k) { return padded ? xpad.data() + k * stride : nullptr; };
         for (int64_t k = 0; k < group.rows; ++k) {
-          conv_pool_rows().relu_row(g, x.data, filter.data, bias, group.b, group.oy + k, y.data() + k * row_stride);
+          loops.relu_row(g, x.data, pad_of(k), stride, filter.data, bias, group.b, group.oy + k, y.data() + k * row_stride);
         }
-        if (group.rows == 2) {
+        if (group.rows == 2 && padded) {
+          const float* grad = dpooled.data + (group.b * ph + group.oy / 2) * pw * oc;
+          loops.pool_grad_rows(y.data(), y.data() + row_stride, grad, d.data(), d.data() + row_stride, pw, g.ow, oc);
+        } else if (group.rows == 2) {
           const float* grad = dpooled.data + (group.b * ph + group.oy / 2) * pw * oc;
           max_pool_grad_row_masked(y.data(), y.data() + row_stride, grad, d.data(), d.data() + row_stride, pw, oc, row_stride);
         } else {
@@ -1135,7 +1176,7 @@ napi_value ConvReluPoolGrad(napi_env env, napi_callback_info info) {
         std::fill(wacc.begin(), wacc.end(), 0.f);
         for (int64_t k = 0; k < group.rows; ++k) {
           const float* dk = d.data() + k * row_stride;
-          conv_pool_rows().weight_grad_row(g, x.data, dk, group.b, group.oy + k, wacc.data(), wacc.data() + taps);
+          loops.weight_grad_row(g, x.data, pad_of(k), stride, dk, group.b, group.oy + k, wacc.data(), wacc.data() + taps);
           if (dz != nullptr) std::copy(dk, dk + row_stride, dz + ((group.b * g.oh) + group.oy + k) * row_stride);
         }
         for (int64_t i = 0; i < taps + oc; ++i) total[static_cast<size_t>(i)] += wacc[static_cast<size_t>(i)];
@@ -1538,6 +1579,8 @@ void adam_loop(size_t n, const float* __restrict w, const float* __restrict g, c
 
 using AdamLoop = void (*)(size_t, const float*, const float*, const float*, const float*, const float*, float*, float*,
                           float*, float*, const float*);
+// Left to the baseline build: its 4-wide square roots and divisions (0.48 ms for W1's 421,642 weights at one thread)
+// ran faster than AVX-512's (0.66 ms); the divider's throughput per element does not grow with the width.
 const AdamLoop kAdamLoops[8] = {adam_loop<false, false, false>, adam_loop<true, false, false>, adam_loop<false, true, false>,
                                 adam_loop<true, true, false>,   adam_loop<false, false, true>, adam_loop<true, false, true>,
                                 adam_loop<false, true, true>,   adam_loop<true, true, true>};

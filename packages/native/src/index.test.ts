@@ -284,6 +284,7 @@ describe('maxPoolReluGrad', () => {
     ['2×2 stride 2, relu outputs with NaN, ±0, ±∞ gradients', geometry(2, 6, 8, 5, 5, [2, 2], [2, 2], [1, 1], false), 1],
     ['odd sizes (a last row and column in no window: 0, or NaN where x is NaN), 33 channels', geometry(2, 7, 9, 33, 33, [2, 2], [2, 2], [1, 1], false), 1],
     ['W1 conv1 on threads (above the threading threshold)', geometry(8, 28, 28, 32, 32, [2, 2], [2, 2], [1, 1], false), 2],
+    ['odd sizes, 48 channels (whole blocks of 16)', geometry(2, 7, 9, 48, 48, [2, 2], [2, 2], [1, 1], false), 1],
   ])('%s: bit for bit reluGrad(maxPoolGrad(x, dy), x)', (_name, g, threads) => {
     native.setThreads(threads);
     const random = makeRandom(g.inHeight * 7 + g.inChannels);
@@ -371,6 +372,11 @@ describe('convReluPool and convReluPoolGrad', () => {
     ['W1 conv1: 1 → 32 channels, 28×28 same, on two threads', geometry(16, 28, 28, 1, 32, [3, 3], [1, 1], [1, 1], true), 2],
     ['3 → 16 channels, odd output 7×9 (a row and a column no window covers), one thread', geometry(3, 7, 9, 3, 16, [3, 3], [1, 1], [1, 1], true), 1],
     ['2 → 8 channels, 5×5 valid on 12×11', geometry(2, 12, 11, 2, 8, [5, 5], [1, 1], [1, 1], false), 1],
+    // The vector tiles take 1 to 4 blocks of 16 output channels (loop counts fixed for 3×3 on 1 and 3 channels, else
+    // at run time); 80 channels take the unpadded loops.
+    ['4 → 48 channels, 5×5 same on 9×10', geometry(2, 9, 10, 4, 48, [5, 5], [1, 1], [1, 1], true), 1],
+    ['1 → 64 channels, 3×3 valid on 10×13 (odd output width)', geometry(3, 10, 13, 1, 64, [3, 3], [1, 1], [1, 1], false), 2],
+    ['2 → 80 channels, 3×3 same on 6×6', geometry(2, 6, 6, 2, 80, [3, 3], [1, 1], [1, 1], true), 1],
   ])('%s: the composition of the separate kernels', (_name, g, threads) => {
     native.setThreads(threads);
     try {
