@@ -5,6 +5,8 @@
 #include <node_api.h>
 
 #include <omp.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -602,6 +604,26 @@ napi_value Conv2dBackwardFilter(napi_env env, napi_callback_info info) {
 
 // matMul(batch, m, n, k, transposeA, transposeB, a, aStride, b, bStride, c): for each batch i,
 // c[i] = op(a[i]) · op(b[i]) with row-major m×n results; a stride of 0 broadcasts an operand.
+// Asynchronous signals (SIGPROF from `node --cpu-prof`, SIGINT, SIGTERM, ...) held back on this thread while it lives,
+// and delivered when it ends. oneDNN 2.6's dnnl_sgemm, interrupted by a signal handler on its thread, corrupted the
+// process's heap (`node --cpu-prof` over a loop of matMul calls aborted in glibc's free within seconds; with the
+// signals held back, never). Faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) and SIGABRT stay open.
+class AsyncSignalsBlocked {
+ public:
+  AsyncSignalsBlocked() {
+    sigset_t set;
+    sigfillset(&set);
+    for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&set, fault);
+    pthread_sigmask(SIG_BLOCK, &set, &previous_);
+  }
+  ~AsyncSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  AsyncSignalsBlocked(const AsyncSignalsBlocked&) = delete;
+  AsyncSignalsBlocked& operator=(const AsyncSignalsBlocked&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
 napi_value MatMul(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto a = args(env, info, 11);
@@ -620,6 +642,7 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
     FloatView out = float_array(env, a[10], "c", static_cast<size_t>(batch * m * n));
     const int64_t lda = transpose_a ? m : k;
     const int64_t ldb = transpose_b ? k : n;
+    const AsyncSignalsBlocked blocked;
     for (int64_t i = 0; i < batch; ++i) {
       dnnl_status_t status = dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, 1.f,
                                         lhs.data + i * a_stride, lda, rhs.data + i * b_stride, ldb, 0.f,
