@@ -1,12 +1,8 @@
-import * as tf from "@tensorflow/tfjs";
-import { softmaxCrossEntropyFromLogits } from "@convkit/core";
+import * as tf from '@tensorflow/tfjs';
+import { softmaxCrossEntropyFromLogits } from '@convkit/core';
 
 /** The built-in losses, by name. */
-export type LossName =
-  | "softmaxCrossEntropy"
-  | "categoricalCrossEntropy"
-  | "meanSquaredError"
-  | "meanAbsoluteError";
+export type LossName = 'softmaxCrossEntropy' | 'categoricalCrossEntropy' | 'meanSquaredError' | 'meanAbsoluteError';
 
 /** A loss function: the mean loss of a batch as a scalar. Must not dispose `pred` or `y`. */
 export type LossFunction = (pred: tf.Tensor, y: tf.Tensor) => tf.Scalar;
@@ -21,9 +17,7 @@ export type LossFunction = (pred: tf.Tensor, y: tf.Tensor) => tf.Scalar;
  * console.log(Object.keys(LOSS_NAMES));
  * ```
  */
-export const LOSS_NAMES: Readonly<
-  Record<LossName, { classification: boolean }>
-> = {
+export const LOSS_NAMES: Readonly<Record<LossName, { classification: boolean }>> = {
   softmaxCrossEntropy: { classification: true },
   categoricalCrossEntropy: { classification: true },
   meanSquaredError: { classification: false },
@@ -42,31 +36,17 @@ export function toOneHot(pred: tf.Tensor, y: tf.Tensor): tf.Tensor {
   if (y.rank === pred.rank) {
     if (!tf.util.arraysEqual(y.shape, pred.shape)) {
       throw new Error(
-        `labels of shape [${y.shape.join(
-          ", "
-        )}] do not match predictions of shape [${pred.shape.join(", ")}]`
+        `labels of shape [${y.shape.join(', ')}] do not match predictions of shape [${pred.shape.join(', ')}]`
       );
     }
-    return y.dtype === "float32" ? y.clone() : tf.cast(y, "float32");
+    return y.dtype === 'float32' ? y.clone() : tf.cast(y, 'float32');
   }
-  if (
-    y.rank === pred.rank - 1 &&
-    tf.util.arraysEqual(y.shape, pred.shape.slice(0, -1))
-  ) {
-    return tf.tidy(() =>
-      tf
-        .oneHot(tf.cast(y, "int32").flatten(), classes)
-        .reshape(pred.shape)
-        .toFloat()
-    );
+  if (y.rank === pred.rank - 1 && tf.util.arraysEqual(y.shape, pred.shape.slice(0, -1))) {
+    return tf.tidy(() => tf.oneHot(tf.cast(y, 'int32').flatten(), classes).reshape(pred.shape).toFloat());
   }
   throw new Error(
-    `labels must be one-hot with the predictions' shape [${pred.shape.join(
-      ", "
-    )}] or class indices of shape ` +
-      `[${pred.shape.slice(0, -1).join(", ")}] (received shape [${y.shape.join(
-        ", "
-      )}])`
+    `labels must be one-hot with the predictions' shape [${pred.shape.join(', ')}] or class indices of shape ` +
+      `[${pred.shape.slice(0, -1).join(', ')}] (received shape [${y.shape.join(', ')}])`
   );
 }
 
@@ -74,12 +54,10 @@ export function toOneHot(pred: tf.Tensor, y: tf.Tensor): tf.Tensor {
 function toValues(pred: tf.Tensor, y: tf.Tensor): tf.Tensor {
   if (y.size !== pred.size) {
     throw new Error(
-      `targets of shape [${y.shape.join(
-        ", "
-      )}] do not match predictions of shape [${pred.shape.join(", ")}]`
+      `targets of shape [${y.shape.join(', ')}] do not match predictions of shape [${pred.shape.join(', ')}]`
     );
   }
-  return tf.cast(y, "float32").reshape(pred.shape);
+  return tf.cast(y, 'float32').reshape(pred.shape);
 }
 
 const LOSSES: Record<LossName, LossFunction> = {
@@ -87,37 +65,16 @@ const LOSSES: Record<LossName, LossFunction> = {
   // so an index outside [0, classes) throws there instead of training as a row of zeros.
   softmaxCrossEntropy: (pred, y) =>
     tf.tidy(() => {
-      const indices =
-        y.rank === pred.rank - 1 &&
-        tf.util.arraysEqual(y.shape, pred.shape.slice(0, -1));
-      return softmaxCrossEntropyFromLogits(
-        indices
-          ? y.dtype === "int32"
-            ? y
-            : tf.cast(y, "int32")
-          : toOneHot(pred, y),
-        pred
-      );
+      const indices = y.rank === pred.rank - 1 && tf.util.arraysEqual(y.shape, pred.shape.slice(0, -1));
+      return softmaxCrossEntropyFromLogits(indices ? (y.dtype === 'int32' ? y : tf.cast(y, 'int32')) : toOneHot(pred, y), pred);
     }),
   categoricalCrossEntropy: (pred, y) =>
     tf.tidy(() => {
-      const clipped = tf.clipByValue(
-        pred,
-        PROBABILITY_EPSILON,
-        1 - PROBABILITY_EPSILON
-      );
-      return tf.neg(
-        tf.mean(tf.sum(tf.mul(toOneHot(pred, y), tf.log(clipped)), -1))
-      ) as tf.Scalar;
+      const clipped = tf.clipByValue(pred, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON);
+      return tf.neg(tf.mean(tf.sum(tf.mul(toOneHot(pred, y), tf.log(clipped)), -1))) as tf.Scalar;
     }),
-  meanSquaredError: (pred, y) =>
-    tf.tidy(
-      () => tf.mean(tf.square(tf.sub(pred, toValues(pred, y)))) as tf.Scalar
-    ),
-  meanAbsoluteError: (pred, y) =>
-    tf.tidy(
-      () => tf.mean(tf.abs(tf.sub(pred, toValues(pred, y)))) as tf.Scalar
-    ),
+  meanSquaredError: (pred, y) => tf.tidy(() => tf.mean(tf.square(tf.sub(pred, toValues(pred, y)))) as tf.Scalar),
+  meanAbsoluteError: (pred, y) => tf.tidy(() => tf.mean(tf.abs(tf.sub(pred, toValues(pred, y)))) as tf.Scalar),
 };
 
 /**
@@ -142,13 +99,10 @@ const LOSSES: Record<LossName, LossFunction> = {
  * ```
  */
 export function resolveLoss(loss: LossName | LossFunction): LossFunction {
-  if (typeof loss === "function") return loss;
-  if (typeof loss === "string" && Object.hasOwn(LOSSES, loss))
-    return LOSSES[loss];
+  if (typeof loss === 'function') return loss;
+  if (typeof loss === 'string' && Object.hasOwn(LOSSES, loss)) return LOSSES[loss];
   throw new Error(
-    `loss must be one of ${Object.keys(LOSSES).join(
-      ", "
-    )} or a function (pred, y) => tf.Scalar ` +
-      `(received ${typeof loss === "string" ? `"${loss}"` : String(loss)})`
+    `loss must be one of ${Object.keys(LOSSES).join(', ')} or a function (pred, y) => tf.Scalar ` +
+      `(received ${typeof loss === 'string' ? `"${loss}"` : String(loss)})`
   );
 }
