@@ -112,6 +112,40 @@ describe('fused optimizer kernels: C++ (@convkit/native) and WebAssembly', () =>
     expect(native.flatMap((output) => Array.from(output)).every(Number.isFinite)).toBe(true);
   });
 
+  it('writes over the variable and its slots where nothing else holds their buffers, else into new ones: the same bits', async () => {
+    const attrs = { ...ADAM, count: 1, amsgrad: false, weightScale: [1], weightDecay: [0.01], beta1: [0.9], oneMinusBeta1: [0.1], beta2: [0.999], oneMinusBeta2: [0.001], negativeStepSize: [-0.01], sqrtBiasCorrection2: [0.0447], epsilon: [1e-8] };
+    const step = async (holdClones: boolean) => {
+      const inputs = {
+        variable0: tf.tensor(values(35, 1), [7, 5]),
+        gradient0: tf.tensor(values(35, 2), [7, 5]),
+        expAvg0: tf.tensor(values(35, 3), [7, 5]),
+        expAvgSq0: tf.tensor(values(35, 4).map(Math.abs), [7, 5]),
+      };
+      const updated = [inputs.variable0, inputs.expAvg0, inputs.expAvgSq0];
+      const before = await Promise.all(updated.map(async (t) => (await t.data()) as Float32Array));
+      // A clone shares its tensor's buffer (convkit's Identity on wasm): the buffer then has two holders.
+      const clones = holdClones ? updated.map((t) => t.clone()) : [];
+      const outputs = tf.engine().runKernel(FUSED_ADAM_KERNEL, inputs, attrs) as tf.Tensor[];
+      const sameBuffer = outputs.map((out, i) => out.dataId === updated[i]!.dataId);
+      const after = await Promise.all(outputs.map(async (t) => (await t.data()) as Float32Array));
+      const kept = await Promise.all(clones.map(async (t) => (await t.data()) as Float32Array));
+      tf.dispose([...Object.values(inputs), ...outputs, ...clones]);
+      return { sameBuffer, before, after, kept };
+    };
+    const inPlace = await expectNoLeak(() => step(false));
+    const copied = await expectNoLeak(() => step(true));
+    expect(inPlace.sameBuffer).toEqual([true, true, true]);
+    expect(copied.sameBuffer).toEqual([false, false, false]);
+    inPlace.after.forEach((output, at) => expect(bits(output), `output ${at}`).toEqual(bits(copied.after[at]!)));
+    inPlace.after.forEach((output, at) => expect(bits(output), `output ${at} changed`).not.toEqual(bits(inPlace.before[at]!)));
+    // The clones still read the values from before the step.
+    copied.kept.forEach((values, at) => expect(bits(values), `clone ${at}`).toEqual(bits(copied.before[at]!)));
+    // The WebAssembly loops never write in place.
+    const webAssembly = await withKernelProviders({ disable: [NATIVE_OPTIMIZER_PROVIDER_NAME] }, () => expectNoLeak(() => step(false)));
+    expect(webAssembly.sameBuffer).toEqual([false, false, false]);
+    webAssembly.after.forEach((output, at) => expect(bits(output), `WebAssembly output ${at}`).toEqual(bits(copied.after[at]!)));
+  });
+
   it('names a missing input, a wrong shape and a scalar array of the wrong length', () => {
     const w = tf.zeros([2]);
     const g = tf.zeros([3]);

@@ -63,6 +63,28 @@ function input(args: KernelArgs, kernel: string, name: string, like?: TensorInfo
  */
 type Pass = (backend: tf.KernelBackend, operands: TensorInfo[], slots: readonly string[], scalars: Float32Array, flags: number) => void;
 
+/** The parts of the wasm backend's data map that in-place updates use (tfjs-backend-wasm 4.x). */
+interface RefCountedBackend {
+  refCount(dataId: object): number;
+  incRef(dataId: object): void;
+}
+
+/**
+ * The output for a variable's or a slot's new value: its own buffer, updated in place, when nothing but this tensor
+ * holds that buffer (the backend's reference count is 1: no clone, reshape or saved copy shares it; the optimizer then
+ * assigns the variable and drops the old slot, which leave the same buffer with the new values), else a new buffer.
+ * In place, a step reads and writes each weight's memory once instead of streaming to new memory: Adam over W1's
+ * 421,642 weights with cold caches 0.86 → 0.48 ms at one thread.
+ */
+function updatedInPlaceOr(backend: tf.KernelBackend, like: TensorInfo): TensorInfo {
+  const counted = backend as unknown as Partial<RefCountedBackend>;
+  if (typeof counted.refCount === 'function' && typeof counted.incRef === 'function' && counted.refCount(like.dataId as object) === 1) {
+    counted.incRef(like.dataId as object);
+    return { dataId: like.dataId, shape: [...like.shape], dtype: like.dtype };
+  }
+  return makeOutput(backend, [...like.shape]);
+}
+
 /**
  * A fused kernel: per variable, reads `variable{i}`, `gradient{i}` and the slots `slotsOf` names (in order), makes one
  * output like the variable for the value and each slot, and runs `pass` on them all.
@@ -74,6 +96,7 @@ function fusedKernel(
   slotsOf: (call: FusedCall, v: number) => readonly string[],
   flagsOf: (call: FusedCall, v: number) => number,
   pass: Pass,
+  inPlace: boolean,
 ): ProviderKernel {
   return (args) => {
     const call = readCall(args, kernel, names, flagNames);
@@ -81,7 +104,9 @@ function fusedKernel(
       const variable = input(args, kernel, `variable${v}`);
       return [variable, input(args, kernel, `gradient${v}`, variable), ...slotsOf(call, v).map((name) => input(args, kernel, `${name}${v}`, variable))];
     });
-    const outputs = operands.map((list) => [list[0]!, ...list.slice(2)].map((like) => makeOutput(args.backend, [...like.shape])));
+    const outputs = operands.map((list) =>
+      [list[0]!, ...list.slice(2)].map((like) => (inPlace ? updatedInPlaceOr(args.backend, like) : makeOutput(args.backend, [...like.shape]))),
+    );
     // Passes only after every allocation (an allocation may grow the heap and detach earlier views).
     for (let v = 0; v < call.count; v++) pass(args.backend, [...operands[v]!, ...outputs[v]!], slotsOf(call, v), call.scalars[v]!, flagsOf(call, v));
     return outputs.flat();
@@ -167,7 +192,9 @@ function modulePass(rule: Rule, name: keyof UpdateModule): Pass {
   };
 }
 
-const kernelOf = (rule: Rule, pass: Pass): ProviderKernel => fusedKernel(rule.kernel, rule.scalars, rule.flagNames, rule.slotsOf, rule.flagsOf, pass);
+/** `inPlace`: whether the pass may write a variable's or a slot's new value over its old one (see updatedInPlaceOr). */
+const kernelOf = (rule: Rule, pass: Pass, inPlace = false): ProviderKernel =>
+  fusedKernel(rule.kernel, rule.scalars, rule.flagNames, rule.slotsOf, rule.flagsOf, pass, inPlace);
 
 /**
  * convkit's fused optimizer updates on wasm, as WebAssembly loops on the backend's heap (wasm-update-module.ts), a
@@ -223,7 +250,9 @@ export function registerNativeOptimizerKernels(native: Pick<NativeKernels, 'adam
     adamUpdate(...(views(ADAM, backend, operands, slots) as [AdamArgs[0], AdamArgs[1], AdamArgs[2], AdamArgs[3], AdamArgs[4], AdamArgs[5], AdamArgs[6], AdamArgs[7], AdamArgs[8]]), scalars, flags);
   const sgd: Pass = (backend, operands, slots, scalars, flags) =>
     sgdUpdate(...(views(SGD, backend, operands, slots) as [SgdArgs[0], SgdArgs[1], SgdArgs[2], SgdArgs[3], SgdArgs[4]]), scalars, flags);
-  setKernelProvider(nativeProvider({ [FUSED_ADAM_KERNEL]: kernelOf(ADAM, adam), [FUSED_SGD_KERNEL]: kernelOf(SGD, sgd) }));
+  // In place: the C++ loops read each element's operands before writing its results (the WebAssembly loops are not
+  // written for it and always make new buffers).
+  setKernelProvider(nativeProvider({ [FUSED_ADAM_KERNEL]: kernelOf(ADAM, adam, true), [FUSED_SGD_KERNEL]: kernelOf(SGD, sgd, true) }));
   installKernelProviders('wasm');
 }
 

@@ -1576,12 +1576,16 @@ void split_elementwise(size_t n, Body body) {
 inline const float* offset(const float* p, size_t at) { return p == nullptr ? nullptr : p + at; }
 inline float* offset(float* p, size_t at) { return p == nullptr ? nullptr : p + at; }
 
+// An output may be its input (wOut = w, mOut = m, ...: the update in place, which reads and writes each weight's
+// lines once instead of streaming to new ones: W1's 421,642 weights with cold caches 0.86 → 0.48 ms): each element is
+// read before it is written and no element reads another's, which `ivdep` tells the vectorizer in place of
+// `__restrict`.
 template <bool kAmsgrad, bool kDecoupled, bool kL2>
-void adam_loop(size_t n, const float* __restrict w, const float* __restrict g, const float* __restrict m,
-               const float* __restrict v, const float* __restrict v_max, float* __restrict w_out,
-               float* __restrict m_out, float* __restrict v_out, float* __restrict v_max_out, const float* s) {
+void adam_loop(size_t n, const float* w, const float* g, const float* m, const float* v, const float* v_max,
+               float* w_out, float* m_out, float* v_out, float* v_max_out, const float* s) {
   const float weight_scale = s[0], weight_decay = s[1], beta1 = s[2], one_minus_beta1 = s[3], beta2 = s[4],
               one_minus_beta2 = s[5], negative_step_size = s[6], sqrt_bias_correction2 = s[7], epsilon = s[8];
+#pragma GCC ivdep
   for (size_t i = 0; i < n; ++i) {
     const float weight = w[i];
     const float base = kDecoupled ? weight * weight_scale : weight;
@@ -1634,10 +1638,11 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   });
 }
 
+// In place or not, as adam_loop.
 template <bool kL2, bool kMomentum, bool kNesterov>
-void sgd_loop(size_t n, const float* __restrict w, const float* __restrict g, const float* __restrict b,
-              float* __restrict w_out, float* __restrict b_out, const float* s) {
+void sgd_loop(size_t n, const float* w, const float* g, const float* b, float* w_out, float* b_out, const float* s) {
   const float weight_decay = s[0], momentum = s[1], one_minus_dampening = s[2], negative_learning_rate = s[3];
+#pragma GCC ivdep
   for (size_t i = 0; i < n; ++i) {
     const float weight = w[i];
     float direction = kL2 ? g[i] + weight * weight_decay : g[i];

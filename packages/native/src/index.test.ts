@@ -536,6 +536,22 @@ describe.each([1003, 70_003])('adamUpdate and sgdUpdate on %i elements', (n) => 
     expect(bits(bOut)).toEqual(bits(expected[1]!));
   });
 
+  it('update in place (each output its input) with the bits of the update into new arrays', () => {
+    const adam = Float32Array.from([0.9995, 0, 0.9, 0.1, 0.999, 0.001, -0.0123, 0.0447, 1e-8]);
+    const fresh = [out(), out(), out(), out()];
+    native.adamUpdate!(w, g, m, v, vMax, fresh[0]!, fresh[1]!, fresh[2]!, fresh[3]!, adam, 1 | 2);
+    const state = [w, m, v, vMax].map((a) => a.slice());
+    native.adamUpdate!(state[0]!, g, state[1]!, state[2]!, state[3]!, state[0]!, state[1]!, state[2]!, state[3]!, adam, 1 | 2);
+    state.forEach((actual, at) => expect(bits(actual), `adam output ${at}`).toEqual(bits(fresh[at]!)));
+    const sgd = Float32Array.from([5e-4, 0.9, 0.8, -0.1]);
+    const [wOut, bOut] = [out(), out()];
+    native.sgdUpdate!(w, g, m, wOut, bOut, sgd, 1 | 2);
+    const [wIn, bIn] = [w.slice(), m.slice()];
+    native.sgdUpdate!(wIn, g, bIn, wIn, bIn, sgd, 1 | 2);
+    expect(bits(wIn)).toEqual(bits(wOut));
+    expect(bits(bIn)).toEqual(bits(bOut));
+  });
+
   it('is in the addon (built from these sources)', () => {
     expect(typeof native.adamUpdate).toBe('function');
     expect(typeof native.sgdUpdate).toBe('function');

@@ -258,7 +258,8 @@ export interface NativeKernels {
    * reads `w`, `g`, `m`, `v` (and `vMax`) and writes `wOut`, `mOut`, `vOut` (and `vMaxOut`). `scalars` are the
    * float32 `[weightScale, weightDecay, beta1, 1 − beta1, beta2, 1 − beta2, −stepSize, √biasCorrection2, epsilon]`;
    * `flags` bit 0 is amsgrad (`vMax`, `vMaxOut` given), bit 1 decoupled decay (AdamW: `w·weightScale`), bit 2 the L2
-   * term (`g + w·weightDecay`). Absent when the addon was built from older sources (rebuild it).
+   * term (`g + w·weightDecay`). An output may be its input (`wOut = w`, `mOut = m`, …: the update in place); outputs
+   * must not otherwise overlap the inputs. Absent when the addon was built from older sources (rebuild it).
    */
   adamUpdate?(
     w: Float32Array,
@@ -276,7 +277,8 @@ export interface NativeKernels {
   /**
    * One SGD step of one variable, in one pass: reads `w`, `g` (and the momentum buffer `b`), writes `wOut` (and
    * `bOut`). `scalars` are the float32 `[weightDecay, momentum, 1 − dampening, −learningRate]`; `flags` bit 0 is the
-   * L2 term, bit 1 momentum (`b`, `bOut` given), bit 2 Nesterov. Absent when the addon predates it, as `adamUpdate`.
+   * L2 term, bit 1 momentum (`b`, `bOut` given), bit 2 Nesterov. In place or not, as `adamUpdate`. Absent when the addon
+   * predates it, as `adamUpdate`.
    */
   sgdUpdate?(w: Float32Array, g: Float32Array, b: Float32Array | null, wOut: Float32Array, bOut: Float32Array | null, scalars: Float32Array, flags: number): void;
   /**
