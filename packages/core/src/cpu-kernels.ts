@@ -4,7 +4,8 @@ import { installKernelProviders, setKernelProvider, type KernelProvider, type Ne
 import type { KernelArgs } from './wasm-kernel-call.js';
 import { CPU_SOFTMAX_CROSS_ENTROPY_KERNELS, SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL } from './softmax-cross-entropy.js';
 
-interface CpuBackend {
+/** The parts of tfjs-backend-cpu that convkit's cpu kernels use. */
+export interface CpuBackend {
   data: { get(dataId: object): { values: ArrayLike<number> } };
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
   disposeIntermediateTensorInfo(info: tf.TensorInfo): void;

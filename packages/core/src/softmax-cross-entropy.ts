@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapValues, makeOutput } from './wasm-heap.js';
 import type { KernelArgs } from './wasm-kernel-call.js';
+import type { CpuBackend } from './cpu-kernels.js';
 
 /** The forward kernel: inputs `{ labels, logits }`, output the batch's mean loss (a float32 scalar). */
 export const SOFTMAX_CROSS_ENTROPY_KERNEL = 'ConvkitSoftmaxCrossEntropy';
@@ -115,11 +116,6 @@ export const WASM_SOFTMAX_CROSS_ENTROPY_KERNELS: SoftmaxCrossEntropyKernels = ke
     return out;
   },
 );
-
-interface CpuBackend {
-  data: { get(dataId: object): { values: ArrayLike<number> } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-}
 
 /** The kernels on cpu. */
 export const CPU_SOFTMAX_CROSS_ENTROPY_KERNELS: SoftmaxCrossEntropyKernels = kernels(
