@@ -25,15 +25,13 @@ export const WORKLOADS = {
   vgg: {
     description: '2x conv32, maxpool, 2x conv64, maxpool, conv128 stride 2, dense256 relu, dense10 (3x3 same relu); 32x32x3',
     input: [32, 32, 3],
-    build: (conv2d) =>
+    build: (conv2d, convPool) =>
       tf.sequential({
         layers: [
           conv2d({ inputShape: [32, 32, 3], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
-          conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
+          ...convPool({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
           conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
-          conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
+          ...convPool({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
           conv2d({ filters: 128, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
           tf.layers.flatten(),
           tf.layers.dense({ units: 256, activation: 'relu' }),

@@ -57,7 +57,7 @@ describe('initBackend', () => {
     expect(report.native?.used).toBe(true);
     expect(lines).toEqual([
       `convkit: backend wasm (${report.threads} thread${report.threads === 1 ? '' : 's'}, ${report.native?.detail} kernels); ` +
-        `kernels: oneDNN 15, convkit-wasm 10, convkit-native 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), ${webgpuAttempt.text}`,
+        `kernels: oneDNN 20, convkit-wasm 10, convkit-native 3, stock rest; passed over: node-gpu (not installed: npm i @tensorflow/tfjs-node-gpu), node (not installed), ${webgpuAttempt.text}`,
     ]);
     expect(lines[0]).toBe(`convkit: ${report.summary}`);
   });

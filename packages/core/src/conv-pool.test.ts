@@ -3,8 +3,17 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng } from './rng.js';
 import { expectNoLeak } from './testing.js';
 import { fusedConv2d } from './fused-conv.js';
-import { CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL } from './conv-pool-names.js';
+import {
+  BLOCKED_CONV_BACKPROP_FILTER_KERNEL,
+  BLOCKED_CONV_BACKPROP_INPUT_KERNEL,
+  BLOCKED_CONV_KERNEL,
+  BLOCKED_RELU_POOL_GRAD_KERNEL,
+  BLOCKED_RELU_POOL_KERNEL,
+  CONV_RELU_POOL_GRAD_KERNEL,
+  CONV_RELU_POOL_KERNEL,
+} from './conv-pool-names.js';
 import { Conv2DReluPool, conv2dPoolLayer, conv2dReluPool } from './conv-pool.js';
+import { loadNative } from '@convkit/native';
 import { useWasmWithNative } from './native-wasm.test-helpers.js';
 
 // The reference: the separate kernels (oneDNN's convolution with bias and relu, the max pool), tested elsewhere.
@@ -133,6 +142,120 @@ describe('conv2dReluPool: conv + bias + relu + 2×2 max pool as one kernel', () 
     const small = tf.zeros([1, 3, 3, 2]) as tf.Tensor4D;
     expect(() => conv2dReluPool({ x: small, filter: f2, pad: 'valid' })).toThrow("conv2dReluPool: the convolution's output (1×1) must be at least 2×2 for the 2×2 pool");
     tf.dispose([x, filter, f2, small]);
+  });
+});
+
+describe('conv2dReluPool: the blocked path (3×3 over 32 or more channels: Winograd, the activation in nChw16c)', () => {
+  const native = loadNative();
+  // oneDNN's Winograd kernels need AVX-512; elsewhere the op runs the separate kernels.
+  const avx512 = native.info().cpuIsa.startsWith('avx512');
+
+  it.each([
+    ['W1 second block: 32 → 64 channels, 14×14 same', [4, 14, 14, 32], [3, 3, 32, 64], 'same'],
+    ['32 → 32 channels, 3×3 valid on 9×11 (odd output 7×9: a row and a column no window covers)', [2, 9, 11, 32], [3, 3, 32, 32], 'valid'],
+  ] as const)(`%s: the separate kernels' values and gradients to Winograd's rounding, through the blocked kernels where the CPU has AVX-512 (this CPU: ${native.info().cpuIsa})`, async (_name, xShape, fShape, pad) => {
+    const x = normal([...xShape], 1, 0.1);
+    const filter = normal([...fShape], 0.1);
+    const bias = normal([fShape[3]], 0.2, -0.1);
+    const pooled = separate(x, filter, bias, pad);
+    const c = normal(pooled.shape);
+    // Winograd's transforms round more than the direct sums (largest error against float64 about 1.5× the direct
+    // one's); the pool's winners and the gradients' routes are the same for these values.
+    const tolerance = avx512 ? 2e-5 : 1e-6;
+    await expectNoLeak(async () => {
+      const y = conv2dReluPool({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, bias, pad });
+      expect(y.shape).toEqual(pooled.shape);
+      expect(await relativeError(y, pooled)).toBeLessThan(tolerance);
+      y.dispose();
+      const loss = (block: (a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(block(a, f, b), c));
+      const fused = tf.grads(loss((a, f, b) => conv2dReluPool({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, bias: b, pad })))([x, filter, bias]);
+      const reference = tf.grads(loss((a, f, b) => separate(a, f, b, pad)))([x, filter, bias]);
+      for (const [i, name] of ['x', 'filter', 'bias'].entries()) expect(await relativeError(fused[i]!, reference[i]!), name).toBeLessThan(tolerance);
+      tf.dispose([...fused, ...reference]);
+    });
+    const kernels = await kernelsOf(() => tf.grads((a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(conv2dReluPool({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, bias: b, pad })))([x, filter, bias]));
+    const blocked = [BLOCKED_CONV_KERNEL, BLOCKED_RELU_POOL_KERNEL, BLOCKED_RELU_POOL_GRAD_KERNEL, BLOCKED_CONV_BACKPROP_INPUT_KERNEL, BLOCKED_CONV_BACKPROP_FILTER_KERNEL];
+    if (avx512) {
+      // One kernel per pass; no NHWC activation, pool or convolution gradient of the separate path; the bias gradient
+      // comes with the pool's (no Sum).
+      expect(kernels.filter((k) => blocked.includes(k)).sort()).toEqual([...blocked].sort());
+      for (const absent of ['FusedConv2D', 'MaxPool', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', CONV_RELU_POOL_KERNEL]) expect(kernels).not.toContain(absent);
+      expect(kernels.filter((k) => k === 'Sum')).toHaveLength(1); // the loss's
+    } else {
+      for (const name of blocked) expect(kernels).not.toContain(name);
+    }
+    tf.dispose([x, filter, bias, pooled, c]);
+  });
+
+  it("keeps relu's NaN out of the pool and passes NaN into the gradients wherever the separate kernels do", async () => {
+    const x = normal([1, 8, 8, 32]);
+    const values = (await x.data()).slice();
+    values[3 * 8 * 32 + 3 * 32 + 5] = Number.NaN;
+    const xn = tf.tensor4d(values, [1, 8, 8, 32]);
+    const filter = normal([3, 3, 32, 32], 0.1);
+    const bias = normal([32], 0.1);
+    const [a, b] = [await conv2dReluPool({ x: xn, filter: filter as tf.Tensor4D, bias, pad: 'same' }).data(), await separate(xn, filter, bias, 'same').data()];
+    // No NaN comes out of the pool (it never wins); a window of only NaN gives −∞. Winograd's 4×4 output tiles mix
+    // their 6×6 input tiles, so a NaN input reaches every output of its tiles: a superset of the direct kernels' 3×3.
+    expect(Array.from(a).some(Number.isNaN)).toBe(false);
+    const empty = (v: ArrayLike<number>) => Array.from(v).flatMap((value, i) => (value === Number.NEGATIVE_INFINITY ? [i] : []));
+    expect(empty(b).length).toBeGreaterThan(0);
+    expect(empty(a)).toEqual(expect.arrayContaining(empty(b)));
+    const [dfilter, dbias] = tf.grads((f: tf.Tensor, c: tf.Tensor) => tf.sum(conv2dReluPool({ x: xn, filter: f as tf.Tensor4D, bias: c, pad: 'same' })))([filter, bias]);
+    const [expectedFilter, expectedBias] = tf.grads((f: tf.Tensor, c: tf.Tensor) => tf.sum(separate(xn, f, c, 'same')))([filter, bias]);
+    const nans = async (t: tf.Tensor) => Array.from(await t.data()).flatMap((value, i) => (Number.isNaN(value) ? [i] : []));
+    expect((await nans(expectedFilter!)).length).toBeGreaterThan(0);
+    expect(await nans(dfilter!)).toEqual(expect.arrayContaining(await nans(expectedFilter!)));
+    expect(await nans(dbias!)).toEqual(expect.arrayContaining(await nans(expectedBias!)));
+    tf.dispose([x, xn, filter, bias, dfilter!, dbias!, expectedFilter!, expectedBias!]);
+  });
+
+  it('gives the blocked convolution the gradients of its definition for any blocked dy (the bias: the sum per channel)', async () => {
+    const x = normal([2, 6, 6, 32]);
+    const filter = normal([3, 3, 32, 32], 0.1);
+    const bias = normal([32]);
+    const run = (a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.engine().runKernel(BLOCKED_CONV_KERNEL, { x: a, filter: f, bias: b }, { pad: 'same' } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    if (!avx512) {
+      expect(() => run(x, filter, bias)).toThrow('the blocked kernels do not take the convolution of x [2,6,6,32] by filter [3,3,32,32]');
+      tf.dispose([x, filter, bias]);
+      return;
+    }
+    // y in nChw16c: [n, oc/16, h, w, 16]; a weight c on every element, read back to NHWC for the reference.
+    const c = normal([2, 2, 6, 6, 16]);
+    const cNhwc = tf.reshape(tf.transpose(c, [0, 2, 3, 1, 4]), [2, 6, 6, 32]);
+    const y = run(x, filter, bias);
+    const reference = tf.add(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same'), bias);
+    expect(await relativeError(tf.reshape(tf.transpose(y, [0, 2, 3, 1, 4]), [2, 6, 6, 32]), reference)).toBeLessThan(2e-5);
+    const grads = tf.grads((a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(run(a, f, b), c)))([x, filter, bias]);
+    const expected = tf.grads((a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), b), cNhwc)))([x, filter, bias]);
+    for (const [i, name] of ['x', 'filter', 'bias'].entries()) expect(await relativeError(grads[i]!, expected[i]!), name).toBeLessThan(2e-5);
+    tf.dispose([x, filter, bias, c, cNhwc, y, reference, ...grads, ...expected]);
+  });
+
+  it("runs the separate kernels under convAlgorithm 'direct', below 32 channels and without a bias: their values bit for bit", async () => {
+    const x = normal([2, 8, 8, 32]);
+    const filter = normal([3, 3, 32, 32], 0.1);
+    const bias = normal([32]);
+    const x16 = normal([2, 8, 8, 16]);
+    const f16 = normal([3, 3, 16, 32], 0.1);
+    const cases: [tf.Tensor, tf.Tensor, tf.Tensor | undefined, 'auto' | 'direct'][] = [
+      [x, filter, bias, 'direct'],
+      [x16, f16, bias, 'auto'],
+      [x, filter, undefined, 'auto'],
+    ];
+    for (const [input, weights, b, algorithm] of cases) {
+      native.setConvAlgorithm!(algorithm);
+      try {
+        const run = () => conv2dReluPool({ x: input as tf.Tensor4D, filter: weights as tf.Tensor4D, bias: b, pad: 'same' });
+        expect(await kernelsOf(run)).not.toContain(BLOCKED_CONV_KERNEL);
+        const [fused, reference] = [run(), tf.maxPool(fusedConv2d({ x: input as tf.Tensor4D, filter: weights as tf.Tensor4D, bias: b, strides: 1, pad: 'same', activation: 'relu' }) as tf.Tensor4D, 2, 2, 'valid')];
+        expect(Array.from(await fused.data())).toEqual(Array.from(await reference.data()));
+        tf.dispose([fused, reference]);
+      } finally {
+        native.setConvAlgorithm!('auto');
+      }
+    }
+    tf.dispose([x, filter, bias, x16, f16]);
   });
 });
 

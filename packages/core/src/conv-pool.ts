@@ -1,14 +1,24 @@
 // conv + bias + relu + 2×2 max pool as one kernel (forward and backward) for a network's first layers, and a layer
 // that uses it.
 import * as tf from '@tensorflow/tfjs';
-import { CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL } from './conv-pool-names.js';
+import {
+  BLOCKED_CONV_BACKPROP_FILTER_KERNEL,
+  BLOCKED_CONV_BACKPROP_INPUT_KERNEL,
+  BLOCKED_CONV_KERNEL,
+  BLOCKED_RELU_POOL_GRAD_KERNEL,
+  BLOCKED_RELU_POOL_KERNEL,
+  CONV_RELU_POOL_GRAD_KERNEL,
+  CONV_RELU_POOL_KERNEL,
+  blockedConvFits,
+} from './conv-pool-names.js';
 import { fusedConv2d, type Conv2DLayerArgs } from './fused-conv.js';
 import { poolBiasSums } from './pool-relu-gradient.js';
 
 /**
  * The most input channels for which {@link conv2dReluPool} takes its one-kernel path: its direct loop beats oneDNN's
  * convolution plus the separate pool only where the convolution is cheap and its output large (a first layer; W1's
- * 1 → 32 channels on 28×28). Above it the op runs `fusedConv2d` then `tf.maxPool`.
+ * 1 → 32 channels on 28×28). Above it the op takes the blocked path where it can (see {@link conv2dReluPool}), else
+ * runs `fusedConv2d` then `tf.maxPool`.
  */
 export const CONV_RELU_POOL_MAX_IN_CHANNELS = 4;
 
@@ -80,16 +90,72 @@ export function installConvReluPoolGradient(): void {
   tf.registerGradient(convReluPoolGradConfig);
 }
 
+/** Whether the backend's blocked kernels take the call (3×3 over 16·k channels with a bias; see `blockedConvFits`). */
+function takesBlockedPath(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | undefined, pad: 'same' | 'valid'): boolean {
+  const backend = tf.getBackend();
+  return (
+    bias !== undefined &&
+    x.dtype === 'float32' &&
+    filter.dtype === 'float32' &&
+    bias.dtype === 'float32' &&
+    tf.getKernel(BLOCKED_CONV_KERNEL, backend) !== undefined &&
+    tf.getKernel(BLOCKED_RELU_POOL_KERNEL, backend) !== undefined &&
+    blockedConvFits(backend, x.shape, filter.shape, pad)
+  );
+}
+
+// The blocked convolution's gradients: x's and the filter's from the blocked dy, the bias's from the sums the pool's
+// gradient kernel recorded beside dy (or, for a dy from anywhere else, its sum per channel).
+const blockedConvGradConfig: tf.GradConfig = {
+  kernelName: BLOCKED_CONV_KERNEL,
+  inputsToSave: ['x', 'filter'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const { pad } = attrs as unknown as ConvReluPoolAttrs;
+    const gradient = dy as tf.Tensor;
+    return {
+      x: () => tf.engine().runKernel(BLOCKED_CONV_BACKPROP_INPUT_KERNEL, { dy: gradient, filter }, { pad, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      filter: () => tf.engine().runKernel(BLOCKED_CONV_BACKPROP_FILTER_KERNEL, { x, dy: gradient }, { pad, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      bias: () => {
+        const sums = poolBiasSums(gradient);
+        return sums === undefined ? tf.reshape(tf.sum(gradient, [0, 2, 3]), [filter.shape[3]]) : tf.tensor1d(sums);
+      },
+    };
+  },
+};
+
+const blockedReluPoolGradConfig: tf.GradConfig = {
+  kernelName: BLOCKED_RELU_POOL_KERNEL,
+  inputsToSave: ['y'],
+  gradFunc: (dy, saved) => {
+    const [y] = saved as [tf.Tensor];
+    return { y: () => tf.engine().runKernel(BLOCKED_RELU_POOL_GRAD_KERNEL, { y, dy: dy as tf.Tensor }, {}) as tf.Tensor };
+  },
+};
+
+/** Registers the gradients of the blocked kernels. Idempotent; {@link conv2dReluPool} calls it. */
+function installBlockedGradients(): void {
+  if (tf.getGradient(BLOCKED_CONV_KERNEL)?.gradFunc !== blockedConvGradConfig.gradFunc) tf.registerGradient(blockedConvGradConfig);
+  if (tf.getGradient(BLOCKED_RELU_POOL_KERNEL)?.gradFunc !== blockedReluPoolGradConfig.gradFunc) tf.registerGradient(blockedReluPoolGradConfig);
+}
+
 /**
- * `maxPool(relu(conv2d(x, filter) + bias), 2, 2, 'valid')`, the first block of most small CNNs, as one kernel where the
- * backend has it (wasm with @convkit/native) and the convolution reads at most
- * {@link CONV_RELU_POOL_MAX_IN_CHANNELS} channels with a bias: each pair of output rows is computed and pooled in a
- * buffer, so the full-size activation (W1's 64×28×28×32, 6.4 MB, written once and read four times by the separate
- * kernels) never goes to memory; the backward pass computes the rows again to find the pool's winners, and the filter
- * and bias gradients from them. Values: those of the separate kernels to float32 rounding (the convolution sums in
- * another order than oneDNN's: ≤ 1e-6 relative in the tests, the same pool winners, the same NaN rules: relu keeps NaN,
- * the pool never picks it); gradients to 1e-5. Stride 1, no dilation, NHWC float32. Every other call runs
- * {@link fusedConv2d} then `tf.maxPool`. No second derivatives through the one-kernel path.
+ * `maxPool(relu(conv2d(x, filter) + bias), 2, 2, 'valid')`, the block of most small CNNs, in one of three ways:
+ * - as one kernel where the backend has it (wasm with @convkit/native) and the convolution reads at most
+ *   {@link CONV_RELU_POOL_MAX_IN_CHANNELS} channels with a bias (a first layer): each pair of output rows is computed
+ *   and pooled in a buffer, so the full-size activation (W1's 64×28×28×32, 6.4 MB, written once and read four times by
+ *   the separate kernels) never goes to memory; the backward pass computes the rows again to find the pool's winners,
+ *   and the filter and bias gradients from them. Values: those of the separate kernels to float32 rounding (the
+ *   convolution sums in another order than oneDNN's: ≤ 1e-6 relative in the tests, the same pool winners, the same NaN
+ *   rules: relu keeps NaN, the pool never picks it); gradients to 1e-5.
+ * - on the blocked path where the backend's blocked kernels take it (wasm with @convkit/native on AVX-512: 3×3 filters
+ *   over 32 or more input and output channels in multiples of 16 with a bias, convolution algorithm not `'direct'`):
+ *   oneDNN's Winograd convolution writes its output in its own blocked layout, relu and the pool read it there, and
+ *   the gradient comes back in it, so the activation is never converted to NHWC and back (W1's second block: +12–15%
+ *   training samples/s at 1 thread). Values: Winograd's rounding (within 2e-5 of the separate kernels in the tests);
+ *   a NaN input reaches every output of its 4×4 Winograd tiles.
+ * - otherwise {@link fusedConv2d} then `tf.maxPool`.
+ * Stride 1, no dilation, NHWC float32. No second derivatives through the first two paths.
  *
  * @example
  * ```ts
@@ -112,6 +178,13 @@ export function conv2dReluPool(args: Conv2dReluPoolArgs): tf.Tensor4D {
   const outWidth = pad === 'same' ? x.shape[2] : x.shape[2] - filter.shape[1] + 1;
   if (outHeight < 2 || outWidth < 2) {
     throw new Error(`conv2dReluPool: the convolution's output (${outHeight}×${outWidth}) must be at least 2×2 for the 2×2 pool`);
+  }
+  if (takesBlockedPath(x, filter, bias, pad)) {
+    installBlockedGradients();
+    return tf.tidy(() => {
+      const y = tf.engine().runKernel(BLOCKED_CONV_KERNEL, { x, filter, bias: bias! }, { pad } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return tf.engine().runKernel(BLOCKED_RELU_POOL_KERNEL, { y }, {}) as tf.Tensor4D;
+    });
   }
   if (!takesFusedPath(x, filter, bias)) {
     return tf.tidy(() => tf.maxPool(fusedConv2d({ x, filter, bias, strides: 1, pad, activation: 'relu' }) as tf.Tensor4D, 2, 2, 'valid'));
@@ -175,8 +248,9 @@ tf.serialization.registerClass(Conv2DReluPool as unknown as tf.serialization.Ser
 /**
  * `tf.layers.conv2d(args)` with relu, then a 2×2 max pool at stride 2, as one layer ({@link Conv2DReluPool}): on wasm
  * with @convkit/native, for up to {@link CONV_RELU_POOL_MAX_IN_CHANNELS} input channels, one kernel forward and one
- * backward (W1's first block: the 6.4 MB activation of a batch of 64 never goes to memory); elsewhere the fused
- * convolution and the pool.
+ * backward (W1's first block: the 6.4 MB activation of a batch of 64 never goes to memory); for 3×3 filters over 32 or
+ * more channels on AVX-512, oneDNN's Winograd convolution with the activation in its blocked layout (W1's second
+ * block); elsewhere the fused convolution and the pool (see {@link conv2dReluPool}).
  *
  * @example
  * ```ts

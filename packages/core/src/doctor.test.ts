@@ -56,7 +56,7 @@ describe('doctor', () => {
     expect(report.webgpu.adapter?.software ?? true).toBe(true);
     expect(report.willRun).toBe('wasm');
     expect(report.kernels?.backend).toBe('wasm');
-    expect(report.kernels?.summary).toBe('oneDNN 15, convkit-wasm 10, convkit-native 3, stock rest');
+    expect(report.kernels?.summary).toBe('oneDNN 20, convkit-wasm 10, convkit-native 3, stock rest');
     expect(report.kernels?.assignments.find((a) => a.kernel === 'BatchMatMul')).toEqual({
       backend: 'wasm',
       kernel: 'BatchMatMul',
@@ -69,8 +69,8 @@ describe('doctor', () => {
     expect(text).toContain('  wasm     installed, loads');
     expect(text).toContain(`  missing: ${CUDA_LIBRARIES.join(', ')}`);
     expect(text).toContain('\nwill run: wasm (');
-    expect(text).toContain('\nkernels on wasm: oneDNN 15, convkit-wasm 10, convkit-native 3, stock rest\n');
-    expect(text).toContain('  provider native (oneDNN, priority 200): active, serves 15 of 15');
+    expect(text).toContain('\nkernels on wasm: oneDNN 20, convkit-wasm 10, convkit-native 3, stock rest\n');
+    expect(text).toContain('  provider native (oneDNN, priority 200): active, serves 20 of 20');
     expect(text).toMatch(/\n {2}BatchMatMul +native → wasm-matmul → stock\n/);
     expect(text).toContain(`WebGPU adapter: ${report.webgpu.detail}`);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);

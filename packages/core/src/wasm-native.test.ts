@@ -83,15 +83,18 @@ describe('registerNativeKernels: oneDNN kernels on wasm', () => {
     expect(served.get('ConvkitMaxPoolReluGrad')).toEqual(['native']); // nor this one
     expect(served.get('ConvkitConv2DReluPool')).toEqual(['native']); // nor these
     expect(served.get('ConvkitConv2DReluPoolGrad')).toEqual(['native']);
+    for (const blocked of ['ConvkitBlockedConv2D', 'ConvkitBlockedReluPool', 'ConvkitBlockedReluPoolGrad', 'ConvkitBlockedConv2DBackpropInput', 'ConvkitBlockedConv2DBackpropFilter']) {
+      expect(served.get(blocked), blocked).toEqual(['native']);
+    }
     expect(served.get('Cast')).toEqual(['wasm-identity', 'stock']);
     expect(served.get('Add')).toEqual(['native', 'stock']);
     expect(served.get('Relu')).toEqual(['native', 'stock']);
     expect(served.get('MaxPool')).toEqual(['native', 'stock']);
     expect(served.get('Transform')).toEqual(['native-image', 'stock']);
     expect(served.get('ConvkitSoftmaxCrossEntropy')).toEqual(['wasm-gradients']);
-    expect(summariseKernels('wasm')).toBe('oneDNN 15, convkit-wasm 10, convkit-native 3, stock rest');
+    expect(summariseKernels('wasm')).toBe('oneDNN 20, convkit-wasm 10, convkit-native 3, stock rest');
     expect(listKernelProviders('wasm').map((p) => [p.name, p.status, p.serving])).toEqual([
-      ['native', 'active', 15],
+      ['native', 'active', 20],
       ['native-fused-optimizer', 'active', 2],
       ['native-image', 'active', 1],
       ['wasm-matmul', 'active', 0],

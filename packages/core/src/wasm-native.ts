@@ -8,7 +8,16 @@ import { convInfo, type ConvBackpropAttrs, type KernelArgs } from './wasm-kernel
 import { MAX_POOL_RELU_GRAD_KERNEL, recordPoolBiasSums } from './pool-relu-gradient.js';
 import { NATIVE_IMAGE_PROVIDER_NAME, declineNativeImageKernels, registerNativeImageKernels } from './native-image-kernels.js';
 import { RELU_BIAS_GRAD_KERNEL, RELU_GRAD_KERNEL } from './relu-gradient.js';
-import { CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL } from './conv-pool-names.js';
+import {
+  BLOCKED_CONV_BACKPROP_FILTER_KERNEL,
+  BLOCKED_CONV_BACKPROP_INPUT_KERNEL,
+  BLOCKED_CONV_KERNEL,
+  BLOCKED_RELU_POOL_GRAD_KERNEL,
+  BLOCKED_RELU_POOL_KERNEL,
+  CONV_RELU_POOL_GRAD_KERNEL,
+  CONV_RELU_POOL_KERNEL,
+  setBlockedConvFits,
+} from './conv-pool-names.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -311,6 +320,119 @@ function convReluPoolGrad(args: KernelArgs): TensorInfo[] {
   return dz === undefined ? [dfilter] : [dfilter, dz];
 }
 
+/** The addon's blocked kernels (present: the provider lists the blocked kernels only then). */
+function blockedKernels(): NonNullable<NativeKernels['blocked']> {
+  const blocked = active().blocked;
+  if (blocked === undefined) throw new Error('this build of @convkit/native has no blocked convolution kernels');
+  return blocked;
+}
+
+/** The geometry of a blocked convolution of `x` by `filter`, checked against what the blocked kernels take. */
+function blockedInfo(name: string, xShape: number[], filterShape: number[], pad: 'same' | 'valid'): Conv2DInfo {
+  const info = convInfo(xShape, filterShape, { strides: 1, pad, dilations: 1 } as unknown as ConvBackpropAttrs, false);
+  if (active().geometryProblem(info) !== undefined || !blockedKernels().fits(info)) {
+    throw new Error(`${name}: the blocked kernels do not take the convolution of x [${xShape}] by filter [${filterShape}] (pad '${pad}'; see blockedConvFits)`);
+  }
+  return info;
+}
+
+/** The shape test of the blocked path ({@link setBlockedConvFits}): float32 convolutions the addon's `blocked.fits` takes. */
+function blockedFits(xShape: readonly number[], filterShape: readonly number[], pad: 'same' | 'valid'): boolean {
+  const blocked = kernels?.blocked;
+  if (blocked === undefined || xShape.length !== 4 || filterShape.length !== 4 || isEmpty([...xShape])) return false;
+  const info = convInfo([...xShape], [...filterShape], { strides: 1, pad, dilations: 1 } as unknown as ConvBackpropAttrs, false);
+  return kernels!.geometryProblem(info) === undefined && blocked.fits(info);
+}
+
+/** The geometry the blocked pool kernels read (n, oh, ow, oc) from a blocked activation `[n, oc/16, oh, ow, 16]`. */
+function blockedPoolInfo(name: string, y: TensorInfo): Conv2DInfo {
+  const [n, blocks, oh, ow, lanes] = y.shape as number[];
+  if (y.dtype !== 'float32' || y.shape.length !== 5 || lanes !== 16 || oh! < 2 || ow! < 2) {
+    throw new Error(`${name}: y must be a float32 blocked activation [n, oc/16, oh, ow, 16] with oh, ow ≥ 2 (received ${y.dtype} [${y.shape}])`);
+  }
+  const oc = blocks! * 16;
+  return convInfo([n!, oh!, ow!, oc], [1, 1, oc, oc], { strides: 1, pad: 'valid', dilations: 1 } as unknown as ConvBackpropAttrs, false);
+}
+
+/** {@link BLOCKED_CONV_KERNEL}: oneDNN's Winograd convolution, its output in nChw16c. */
+function blockedConv(args: KernelArgs): TensorInfo {
+  const { backend } = args;
+  const x = args.inputs['x'] as TensorInfo;
+  const filter = args.inputs['filter'] as TensorInfo;
+  const bias = args.inputs['bias'] as TensorInfo | undefined;
+  const name = BLOCKED_CONV_KERNEL;
+  if (!allFloat32(x, filter, bias)) throw new Error(`${name}: x, filter and bias must be float32 (received ${x.dtype}, ${filter.dtype}, ${bias?.dtype})`);
+  const info = blockedInfo(name, [...x.shape], [...filter.shape], (args.attrs as { pad: 'same' | 'valid' }).pad);
+  const y = makeOutput(backend, [info.batchSize, info.outChannels / 16, info.outHeight, info.outWidth, 16]);
+  blockedKernels().conv(info, heapFloats(backend, x, name), heapFloats(backend, filter, name), bias === undefined ? null : heapFloats(backend, bias, name), heapFloats(backend, y, name));
+  return y;
+}
+
+/** {@link BLOCKED_RELU_POOL_KERNEL}: relu and the 2×2 pool of a blocked activation, into NHWC. */
+function blockedReluPool(args: KernelArgs): TensorInfo {
+  const { backend } = args;
+  const y = args.inputs['y'] as TensorInfo;
+  const name = BLOCKED_RELU_POOL_KERNEL;
+  const info = blockedPoolInfo(name, y);
+  const pooled = makeOutput(backend, [info.batchSize, Math.floor(info.outHeight / 2), Math.floor(info.outWidth / 2), info.outChannels]);
+  blockedKernels().reluPool(info, heapFloats(backend, y, name), heapFloats(backend, pooled, name));
+  return pooled;
+}
+
+/** {@link BLOCKED_RELU_POOL_GRAD_KERNEL}: y's gradient (blocked), the bias gradient recorded beside it. */
+function blockedReluPoolGrad(args: KernelArgs): TensorInfo {
+  const { backend } = args;
+  const y = args.inputs['y'] as TensorInfo;
+  const dy = args.inputs['dy'] as TensorInfo;
+  const name = BLOCKED_RELU_POOL_GRAD_KERNEL;
+  const info = blockedPoolInfo(name, y);
+  const expected = [info.batchSize, Math.floor(info.outHeight / 2), Math.floor(info.outWidth / 2), info.outChannels];
+  if (dy.dtype !== 'float32' || dy.shape.join() !== expected.join()) {
+    throw new Error(`${name}: dy must be float32 [${expected}] (received ${dy.dtype} [${dy.shape}])`);
+  }
+  const out = makeOutput(backend, [...y.shape]);
+  const sums = new Float32Array(info.outChannels);
+  blockedKernels().reluPoolGrad(info, heapFloats(backend, y, name), heapFloats(backend, dy, name), heapFloats(backend, out, name), sums);
+  recordPoolBiasSums(out.dataId as object, sums);
+  return out;
+}
+
+/** The blocked gradient `dy` of a convolution's output, checked against the geometry. */
+function checkBlockedGradient(name: string, dy: TensorInfo, info: Conv2DInfo): void {
+  const expected = [info.batchSize, info.outChannels / 16, info.outHeight, info.outWidth, 16];
+  if (dy.dtype !== 'float32' || dy.shape.join() !== expected.join()) {
+    throw new Error(`${name}: dy must be a float32 blocked gradient [${expected}] (received ${dy.dtype} [${dy.shape}])`);
+  }
+}
+
+/** {@link BLOCKED_CONV_BACKPROP_INPUT_KERNEL}: x's gradient (NHWC) from a blocked `dy`. */
+function blockedConvBackpropInput(args: KernelArgs): TensorInfo {
+  const { backend } = args;
+  const dy = args.inputs['dy'] as TensorInfo;
+  const filter = args.inputs['filter'] as TensorInfo;
+  const { pad, inputShape } = args.attrs as unknown as { pad: 'same' | 'valid'; inputShape: number[] };
+  const name = BLOCKED_CONV_BACKPROP_INPUT_KERNEL;
+  const info = blockedInfo(name, [...inputShape], [...filter.shape], pad);
+  checkBlockedGradient(name, dy, info);
+  const dx = makeOutput(backend, [...inputShape]);
+  blockedKernels().backwardData(info, heapFloats(backend, dy, name), heapFloats(backend, filter, name), heapFloats(backend, dx, name));
+  return dx;
+}
+
+/** {@link BLOCKED_CONV_BACKPROP_FILTER_KERNEL}: the filter's gradient (HWIO) from x and a blocked `dy`. */
+function blockedConvBackpropFilter(args: KernelArgs): TensorInfo {
+  const { backend } = args;
+  const x = args.inputs['x'] as TensorInfo;
+  const dy = args.inputs['dy'] as TensorInfo;
+  const { pad, filterShape } = args.attrs as unknown as { pad: 'same' | 'valid'; filterShape: number[] };
+  const name = BLOCKED_CONV_BACKPROP_FILTER_KERNEL;
+  const info = blockedInfo(name, [...x.shape], [...filterShape], pad);
+  checkBlockedGradient(name, dy, info);
+  const dfilter = makeOutput(backend, [...filterShape]);
+  blockedKernels().backwardFilter(info, heapFloats(backend, x, name), heapFloats(backend, dy, name), heapFloats(backend, dfilter, name));
+  return dfilter;
+}
+
 /** {@link RELU_GRAD_KERNEL} on OpenMP threads (float32; anything else goes below). */
 function reluGrad(args: KernelArgs, next: NextKernel): TensorInfo {
   const { backend } = args;
@@ -429,6 +551,15 @@ function kernelsFor(native: NativeKernels): Record<string, ProviderKernel> {
     ...(native.convReluPool === undefined || native.convReluPoolGrad === undefined
       ? {}
       : { [CONV_RELU_POOL_KERNEL]: convReluPool, [CONV_RELU_POOL_GRAD_KERNEL]: convReluPoolGrad }),
+    ...(native.blocked === undefined
+      ? {}
+      : {
+          [BLOCKED_CONV_KERNEL]: blockedConv,
+          [BLOCKED_RELU_POOL_KERNEL]: blockedReluPool,
+          [BLOCKED_RELU_POOL_GRAD_KERNEL]: blockedReluPoolGrad,
+          [BLOCKED_CONV_BACKPROP_INPUT_KERNEL]: blockedConvBackpropInput,
+          [BLOCKED_CONV_BACKPROP_FILTER_KERNEL]: blockedConvBackpropFilter,
+        }),
   };
 }
 
@@ -475,6 +606,7 @@ export function registerNativeKernels(native: NativeKernels, threads: number): v
   native.setThreads(threads);
   kernels = native;
   setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: kernelsFor(native) });
+  setBlockedConvFits('wasm', blockedFits);
   registerNativeOptimizerKernels(native);
   registerNativeImageKernels(native);
   installKernelProviders('wasm');
@@ -486,6 +618,7 @@ export function registerNativeKernels(native: NativeKernels, threads: number): v
  */
 export function declineNativeKernels(reason: string): void {
   kernels = undefined;
+  setBlockedConvFits('wasm', undefined);
   setKernelProvider({ name: NATIVE_PROVIDER_NAME, label: 'oneDNN', backend: 'wasm', priority: 200, kernels: KERNELS, declined: reason });
   declineNativeOptimizerKernels(reason);
   declineNativeImageKernels(reason);
@@ -496,6 +629,7 @@ export function unregisterNativeKernels(): void {
   removeKernelProvider(NATIVE_PROVIDER_NAME, 'wasm');
   removeKernelProvider(NATIVE_OPTIMIZER_PROVIDER_NAME, 'wasm');
   removeKernelProvider(NATIVE_IMAGE_PROVIDER_NAME, 'wasm');
+  setBlockedConvFits('wasm', undefined);
   kernels = undefined;
 }
 

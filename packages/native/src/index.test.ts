@@ -724,6 +724,129 @@ describe('setConvAlgorithm: Winograd convolutions', () => {
   });
 });
 
+describe('blocked: Winograd convolution, relu and 2×2 pool in nChw16c', () => {
+  const avx512 = native.info().cpuIsa.startsWith('avx512');
+  /** The index in a blocked activation [n, oc/16, oh, ow, 16] of NHWC element (b, y, x, channel). */
+  const blockedIndex = (g: ConvGeometry, b: number, y: number, x: number, channel: number): number =>
+    (((b * (g.outChannels / 16) + Math.floor(channel / 16)) * g.outHeight + y) * g.outWidth + x) * 16 + (channel % 16);
+  const toNhwc = (g: ConvGeometry, blocked: Float32Array): Float32Array => {
+    const out = new Float32Array(blocked.length);
+    for (let b = 0; b < g.batchSize; b++)
+      for (let y = 0; y < g.outHeight; y++)
+        for (let x = 0; x < g.outWidth; x++)
+          for (let c = 0; c < g.outChannels; c++) out[((b * g.outHeight + y) * g.outWidth + x) * g.outChannels + c] = blocked[blockedIndex(g, b, y, x, c)]!;
+    return out;
+  };
+  const relu = (v: number): number => (v > 0 || Number.isNaN(v) ? v : 0);
+
+  it(`takes 32 → 48 channels, 3×3 same on 9×13 (odd output sides) where the CPU has AVX-512 (this CPU: ${native.info().cpuIsa}): the convolution, the pool and every gradient against float64 references`, () => {
+    const g = geometry(2, 9, 13, 32, 48, [3, 3], [1, 1], [1, 1], true);
+    const blocked = native.blocked!;
+    expect(blocked.fits(g)).toBe(avx512);
+    if (!avx512) {
+      expect(() => blocked.conv(g, new Float32Array(sizes(g).x), new Float32Array(sizes(g).filter), null, new Float32Array(sizes(g).y))).toThrow('does not take the blocked path');
+      return;
+    }
+    const random = makeRandom(41);
+    const n = sizes(g);
+    const [ph, pw] = [Math.floor(g.outHeight / 2), Math.floor(g.outWidth / 2)];
+    const [x, filter, bias, dpooled] = [filled(n.x, random), filled(n.filter, random), filled(48, random), filled(2 * ph * pw * 48, random)];
+    const z = new Float64Array(n.y);
+    eachTap(g, (xi, fi, yi) => (z[yi] = (z[yi] as number) + (x[xi] as number) * (filter[fi] as number)));
+    for (let i = 0; i < z.length; i++) z[i] = (z[i] as number) + (bias[i % 48] as number);
+    const y = new Float32Array(n.y);
+    blocked.conv(g, x, filter, bias, y);
+    expect(maxRelativeError(toNhwc(g, y), z)).toBeLessThan(5e-6);
+    // The pool of relu(y), and its gradient, from y itself (exact: the same comparisons).
+    const pooled = new Float32Array(2 * ph * pw * 48);
+    blocked.reluPool(g, y, pooled);
+    const expectedPooled = new Float32Array(pooled.length);
+    const dz = new Float32Array(n.y);
+    for (let b = 0; b < 2; b++)
+      for (let py = 0; py < ph; py++)
+        for (let px = 0; px < pw; px++)
+          for (let c = 0; c < 48; c++) {
+            let best = -Infinity;
+            let at = -1;
+            for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+              const v = relu(y[blockedIndex(g, b, 2 * py + dy, 2 * px + dx, c)]!);
+              if (v > best) [best, at] = [v, blockedIndex(g, b, 2 * py + dy, 2 * px + dx, c)];
+            }
+            const k = ((b * ph + py) * pw + px) * 48 + c;
+            expectedPooled[k] = best;
+            // maxPoolReluGrad's values: the winner's gradient times relu's mask (−0 for a negative one times 0).
+            dz[at] = dpooled[k]! * (best > 0 ? 1 : 0);
+          }
+    expect(Array.from(pooled)).toEqual(Array.from(expectedPooled));
+    const dy = new Float32Array(n.y);
+    const dbias = new Float32Array(48);
+    blocked.reluPoolGrad(g, y, dpooled, dy, dbias);
+    expect(Array.from(dy)).toEqual(Array.from(dz));
+    const dzNhwc = toNhwc(g, dz);
+    const expectedBias = new Float64Array(48);
+    dzNhwc.forEach((v, i) => (expectedBias[i % 48] = (expectedBias[i % 48] as number) + v));
+    expect(maxRelativeError(dbias, expectedBias)).toBeLessThan(1e-6);
+    // The convolution's gradients from the blocked dy, against float64 sums over the NHWC one.
+    const dxExpected = new Float64Array(n.x);
+    const dfExpected = new Float64Array(n.filter);
+    eachTap(g, (xi, fi, yi) => {
+      dxExpected[xi] = (dxExpected[xi] as number) + (dzNhwc[yi] as number) * (filter[fi] as number);
+      dfExpected[fi] = (dfExpected[fi] as number) + (dzNhwc[yi] as number) * (x[xi] as number);
+    });
+    const [dx, dfilter] = [new Float32Array(n.x), new Float32Array(n.filter)];
+    blocked.backwardData(g, dy, filter, dx);
+    blocked.backwardFilter(g, x, dy, dfilter);
+    expect(maxRelativeError(dx, dxExpected)).toBeLessThan(5e-6);
+    expect(maxRelativeError(dfilter, dfExpected)).toBeLessThan(5e-6);
+  });
+
+  it('keeps NaN through relu, never lets it win a window, and passes it into the gradient as maxPoolReluGrad does', () => {
+    const g = geometry(1, 4, 4, 32, 32, [3, 3], [1, 1], [1, 1], true);
+    const y = new Float32Array(sizes(g).y).fill(-1);
+    // Channel 3: one NaN in the first window (the others −1 → relu 0, 0 wins); channel 5: every value of the first
+    // window NaN (no winner: −∞); channel 7: 2 and a NaN (2 wins).
+    y[blockedIndex(g, 0, 0, 1, 3)] = Number.NaN;
+    for (const [a, b] of [[0, 0], [0, 1], [1, 0], [1, 1]]) y[blockedIndex(g, 0, a!, b!, 5)] = Number.NaN;
+    y[blockedIndex(g, 0, 1, 1, 7)] = 2;
+    y[blockedIndex(g, 0, 0, 0, 7)] = Number.NaN;
+    const pooled = new Float32Array(2 * 2 * 32);
+    native.blocked!.reluPool(g, y, pooled);
+    expect([pooled[3], pooled[5], pooled[7], pooled[8]]).toEqual([0, -Infinity, 2, 0]);
+    const dpooled = new Float32Array(pooled.length).fill(1);
+    const dy = new Float32Array(y.length);
+    const dbias = new Float32Array(32);
+    native.blocked!.reluPoolGrad(g, y, dpooled, dy, dbias);
+    // NaN where y is NaN (0 · NaN), 2's gradient where it won, 0 for the relu-clipped winners.
+    expect(Number.isNaN(dy[blockedIndex(g, 0, 0, 1, 3)]!)).toBe(true);
+    expect(dy[blockedIndex(g, 0, 0, 0, 3)]).toBe(0);
+    expect(dy[blockedIndex(g, 0, 1, 1, 7)]).toBe(1);
+    expect([3, 5, 7].map((c) => Number.isNaN(dbias[c]!))).toEqual([true, true, true]);
+    expect(dbias[8]).toBe(0);
+  });
+
+  it("refuses what it does not take: 16 input channels or 'direct' under the settings, strides, other channel counts, naming the geometry", () => {
+    const blocked = native.blocked!;
+    expect(blocked.fits(geometry(1, 8, 8, 16, 64, [3, 3], [1, 1], [1, 1], true))).toBe(false);
+    expect(blocked.fits(geometry(1, 8, 8, 32, 24, [3, 3], [1, 1], [1, 1], true))).toBe(false);
+    expect(blocked.fits(geometry(1, 8, 8, 32, 32, [3, 3], [2, 2], [1, 1], true))).toBe(false);
+    expect(blocked.fits(geometry(1, 8, 8, 32, 32, [5, 5], [1, 1], [1, 1], true))).toBe(false);
+    const g = geometry(1, 8, 8, 32, 32, [3, 3], [1, 1], [1, 1], true);
+    native.setConvAlgorithm!('direct');
+    try {
+      expect(blocked.fits(g)).toBe(false);
+      expect(() => blocked.conv(g, new Float32Array(sizes(g).x), new Float32Array(sizes(g).filter), null, new Float32Array(sizes(g).y))).toThrow(
+        'geometry: this convolution does not take the blocked path (see blockedConvFits)',
+      );
+    } finally {
+      native.setConvAlgorithm!('auto');
+    }
+    expect(() => blocked.reluPool(geometry(1, 8, 8, 32, 24, [3, 3], [1, 1], [1, 1], true), new Float32Array(8 * 8 * 24), new Float32Array(4 * 4 * 24))).toThrow(
+      'geometry: blocked pools take output channels in multiples of 16',
+    );
+    expect(() => blocked.reluPool(g, new Float32Array(10), new Float32Array(4 * 4 * 32))).toThrow(/y/);
+  });
+});
+
 /**
  * tf.image.transform's definition in float32 arithmetic, every operation rounded as tfjs-backend-wasm's C++ rounds it
  * (Math.fround after each): the reference for transformImages, written per channel as the definition reads.

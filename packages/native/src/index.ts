@@ -195,6 +195,14 @@ export interface NativeKernels {
     dz: Float32Array | null,
   ): void;
   /**
+   * A 3×3 convolution (stride 1, channels in multiples of 16) followed by relu and a 2×2 max pool, with the convolution's
+   * output and its gradient kept in oneDNN's blocked layout (nChw16c) between the kernels: oneDNN's Winograd
+   * convolutions read and write that layout, and the pool and its gradient read it, so the largest activation is never
+   * converted to and from NHWC (see {@link BlockedConvPoolKernels}). Absent in older builds and where oneDNN has no
+   * Winograd kernels (AVX-512 only).
+   */
+  blocked?: BlockedConvPoolKernels;
+  /**
    * `tf.image.transform` on float32 NHWC images (tfjs's `Transform` kernel), bit for bit tfjs-backend-wasm's values:
    * each output pixel `(x, y)` reads the input at `((t0·x + t1·y + t2) / k, (t3·x + t4·y + t5) / k)`, `k = t6·x + t7·y
    * + 1`, with `transforms` holding 8 values per image (or 8 for all when `options.perImage` is false), and writes
@@ -312,6 +320,40 @@ export type NativeStatus =
   | { available: true; version: string; cpuIsa: string; threads: number }
   | { available: false; reason: string };
 
+/**
+ * The kernels of {@link NativeKernels.blocked}. A blocked activation of a convolution's output `[n, oc, oh, ow]` holds
+ * `n · oc · oh · ow` floats at `(((b · oc/16 + j) · oh + y) · ow + x) · 16 + k` for channel `16j + k`. The
+ * convolutions are oneDNN's Winograd F(4×4, 3×3): float32 sums in another order than the direct kernels' (measured:
+ * the largest error against a float64 reference 1.5× the direct one's).
+ */
+export interface BlockedConvPoolKernels {
+  /**
+   * Whether the kernels below take the convolution: 3×3, stride 1, no dilation, input and output channels in multiples
+   * of 16, an output of at least 2×2, float32 precision, a convolution algorithm other than `'direct'`, under `'auto'`
+   * at least 32 input and 32 output channels, and oneDNN's Winograd kernels present. The others throw for
+   * a convolution it refuses.
+   */
+  fits(geometry: ConvGeometry): boolean;
+  /** `y` (blocked) = `conv(x, filter) + bias`, no activation; `x` NHWC, `filter` HWIO. */
+  conv(geometry: ConvGeometry, x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array): void;
+  /** `dx` (NHWC) = the gradient of the convolution with respect to its input, from `dy` (blocked). */
+  backwardData(geometry: ConvGeometry, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
+  /** `dfilter` (HWIO) = the gradient of the convolution with respect to its filter, from `x` (NHWC) and `dy` (blocked). */
+  backwardFilter(geometry: ConvGeometry, x: Float32Array, dy: Float32Array, dfilter: Float32Array): void;
+  /**
+   * `pooled` (NHWC, `n · ⌊oh/2⌋ · ⌊ow/2⌋ · oc`) = `maxPool(relu(y))`, 2×2 windows at stride 2 ('valid'), from `y`
+   * (blocked): tfjs's relu (NaN kept) and pool rule (the first strictly greatest; NaN never wins). `geometry` is the
+   * convolution's.
+   */
+  reluPool(geometry: ConvGeometry, y: Float32Array, pooled: Float32Array): void;
+  /**
+   * `dy` (blocked) = `reluGrad(maxPoolGrad(dpooled))` for {@link BlockedConvPoolKernels.reluPool}, the values of
+   * `maxPoolReluGrad` on the NHWC relu output; `dbias[oc]` = the sum of `dy` over every pixel (float32 over a pair of
+   * rows, float64 over pairs).
+   */
+  reluPoolGrad(geometry: ConvGeometry, y: Float32Array, dpooled: Float32Array, dy: Float32Array, dbias: Float32Array | null): void;
+}
+
 interface RawAddon {
   conv2d(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, activation: number, alpha: number): void;
   conv2dBackwardData(geometry: Int32Array, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
@@ -331,6 +373,12 @@ interface RawAddon {
     dbias: Float32Array | null,
     dz: Float32Array | null,
   ): void;
+  blockedConvFits?(geometry: Int32Array): boolean;
+  blockedConv?(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array): void;
+  blockedConvBackwardData?(geometry: Int32Array, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
+  blockedConvBackwardFilter?(geometry: Int32Array, x: Float32Array, dy: Float32Array, dfilter: Float32Array): void;
+  blockedReluPool?(geometry: Int32Array, y: Float32Array, pooled: Float32Array): void;
+  blockedReluPoolGrad?(geometry: Int32Array, y: Float32Array, dpooled: Float32Array, dy: Float32Array, dbias: Float32Array | null): void;
   sumRows: NativeKernels['sumRows'];
   reluGrad?: NonNullable<NativeKernels['reluGrad']>;
   transformImages?(image: Float32Array, dims: Int32Array, transforms: Float32Array, fillValue: number, out: Float32Array): void;
@@ -509,6 +557,17 @@ function transformDims(shape: readonly number[], options: TransformImagesOptions
   return Int32Array.from([shape[0]!, shape[1]!, shape[2]!, shape[3]!, outHeight, outWidth, perImage ? 1 : 0, interpolationCode, fillCode]);
 }
 
+function wrapBlocked(raw: RawAddon): BlockedConvPoolKernels {
+  return {
+    fits: (geometry) => raw.blockedConvFits!(packGeometry(geometry)),
+    conv: (geometry, x, filter, bias, y) => raw.blockedConv!(packGeometry(geometry), x, filter, bias ?? null, y),
+    backwardData: (geometry, dy, filter, dx) => raw.blockedConvBackwardData!(packGeometry(geometry), dy, filter, dx),
+    backwardFilter: (geometry, x, dy, dfilter) => raw.blockedConvBackwardFilter!(packGeometry(geometry), x, dy, dfilter),
+    reluPool: (geometry, y, pooled) => raw.blockedReluPool!(packGeometry(geometry), y, pooled),
+    reluPoolGrad: (geometry, y, dpooled, dy, dbias) => raw.blockedReluPoolGrad!(packGeometry(geometry), y, dpooled, dy, dbias ?? null),
+  };
+}
+
 function wrap(raw: RawAddon): NativeKernels {
   return {
     conv2d(geometry, x, filter, bias, y, activation = 'linear', leakyreluAlpha = 0.2) {
@@ -541,6 +600,7 @@ function wrap(raw: RawAddon): NativeKernels {
             dz: Float32Array | null,
           ) => raw.convReluPoolGrad!(packGeometry(geometry), x, filter, bias ?? null, dpooled, dfilter, dbias ?? null, dz ?? null),
         }),
+    ...(raw.blockedConvFits === undefined ? {} : { blocked: wrapBlocked(raw) }),
     ...(raw.maxPoolReluBiasGrad === undefined
       ? {}
       : {
