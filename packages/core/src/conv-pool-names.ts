@@ -9,9 +9,10 @@
 export const CONV_RELU_POOL_KERNEL = 'ConvkitConv2DReluPool';
 
 /**
- * The backward pass of {@link CONV_RELU_POOL_KERNEL}: inputs `{ x, filter, bias?, dy }` (dy: the pooled output's
- * gradient), attributes `{ pad, withDz }`; outputs `[dfilter]`, or `[dfilter, dz]` with `withDz` (dz: the convolution
- * output's gradient, for the input's). The bias gradient is recorded beside `dfilter` (see `poolBiasSums`).
+ * The backward pass of {@link CONV_RELU_POOL_KERNEL}: inputs `{ x, filter, bias?, dy, pooled? }` (dy: the pooled
+ * output's gradient; pooled: the forward's output, whose windows' winners the forward kernel may have recorded),
+ * attributes `{ pad, withDz }`; outputs `[dfilter]`, or `[dfilter, dz]` with `withDz` (dz: the convolution output's
+ * gradient, for the input's). The bias gradient is recorded beside `dfilter` (see `poolBiasSums`).
  */
 export const CONV_RELU_POOL_GRAD_KERNEL = 'ConvkitConv2DReluPoolGrad';
 

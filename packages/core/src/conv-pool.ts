@@ -55,11 +55,13 @@ interface ConvReluPoolAttrs {
 const convReluPoolGradConfig: tf.GradConfig = {
   kernelName: CONV_RELU_POOL_KERNEL,
   inputsToSave: ['x', 'filter', 'bias'],
+  // The output: the kernel may have recorded the pool's winners beside it.
+  outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
-    const [x, filter, bias] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+    const [x, filter, bias, pooled] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.Tensor4D];
     const { pad } = attrs as unknown as ConvReluPoolAttrs;
     const backward = (withDz: boolean): tf.Tensor[] =>
-      tf.engine().runKernel(CONV_RELU_POOL_GRAD_KERNEL, { x, filter, bias, dy: dy as tf.Tensor }, { pad, withDz } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+      tf.engine().runKernel(CONV_RELU_POOL_GRAD_KERNEL, { x, filter, bias, dy: dy as tf.Tensor, pooled }, { pad, withDz } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
     // The kernel gives the filter gradient and records the bias gradient beside it: one run serves both (and the input's
     // gradient, with dz, runs it again: a first layer's input needs none).
     let sums: Float32Array | undefined;

@@ -279,6 +279,13 @@ function convReluPoolInfo(name: string, x: TensorInfo, filter: TensorInfo, bias:
   return info;
 }
 
+/**
+ * The windows' winners {@link CONV_RELU_POOL_KERNEL} recorded beside its output (a byte per pooled value, see the
+ * addon's `convReluPool`), by the output's data: its backward kernel reads them instead of computing the rows again.
+ * They live as long as that data.
+ */
+const poolMasks = new WeakMap<object, Uint8Array>();
+
 /** {@link CONV_RELU_POOL_KERNEL} on the addon: each pair of output rows computed and pooled in a buffer. */
 function convReluPool(args: KernelArgs): TensorInfo {
   const { backend } = args;
@@ -289,7 +296,11 @@ function convReluPool(args: KernelArgs): TensorInfo {
   const name = CONV_RELU_POOL_KERNEL;
   const info = convReluPoolInfo(name, x, filter, bias, attrs.pad);
   const out = makeOutput(backend, [info.batchSize, Math.floor(info.outHeight / 2), Math.floor(info.outWidth / 2), info.outChannels]);
-  active().convReluPool!(info, heapFloats(backend, x, name), heapFloats(backend, filter, name), bias === undefined ? null : heapFloats(backend, bias, name), heapFloats(backend, out, name));
+  // The winners are kept only while a gradient tape records (inference does not pay for them).
+  const recording = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+  const mask = recording ? new Uint8Array(tf.util.sizeFromShape(out.shape)) : null;
+  const masked = active().convReluPool!(info, heapFloats(backend, x, name), heapFloats(backend, filter, name), bias === undefined ? null : heapFloats(backend, bias, name), heapFloats(backend, out, name), mask);
+  if (masked === true && mask !== null) poolMasks.set(out.dataId as object, mask);
   return out;
 }
 
@@ -301,6 +312,9 @@ function convReluPoolGrad(args: KernelArgs): TensorInfo[] {
   const filter = args.inputs['filter'] as TensorInfo;
   const bias = args.inputs['bias'] as TensorInfo | undefined;
   const dy = args.inputs['dy'] as TensorInfo;
+  // The forward's output (optional): the winners recorded beside it, if any, spare computing the rows again.
+  const pooled = args.inputs['pooled'] as TensorInfo | undefined;
+  const mask = pooled === undefined ? undefined : poolMasks.get(pooled.dataId as object);
   const name = CONV_RELU_POOL_GRAD_KERNEL;
   const info = convReluPoolInfo(name, x, filter, bias, attrs.pad);
   const dfilter = makeOutput(backend, [...filter.shape]);
@@ -315,6 +329,7 @@ function convReluPoolGrad(args: KernelArgs): TensorInfo[] {
     heapFloats(backend, dfilter, name),
     sums,
     dz === undefined ? null : heapFloats(backend, dz, name),
+    mask ?? null,
   );
   recordPoolBiasSums(dfilter.dataId as object, sums);
   return dz === undefined ? [dfilter] : [dfilter, dz];

@@ -1057,6 +1057,8 @@ struct ConvPoolRows {
   decltype(&conv_pool_base::blocked_relu_pool_rows) blocked_pool_rows;
   decltype(&conv_pool_base::blocked_relu_pool_grad_rows) blocked_pool_grad_rows;
   decltype(&conv_pool_base::blocked_uncovered_row) blocked_uncovered_row;
+  decltype(&conv_pool_base::pool_row_pair_masked) pool_rows_masked;
+  decltype(&conv_pool_base::pool_grad_row_pair_from_mask) pool_grad_rows_from_mask;
 };
 const ConvPoolRows& conv_pool_rows() {
   static const ConvPoolRows rows = [] {
@@ -1064,12 +1066,15 @@ const ConvPoolRows& conv_pool_rows() {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vl")) {
       return ConvPoolRows{conv_pool_v4::conv_relu_row, conv_pool_v4::conv_weight_grad_row, conv_pool_v4::pool_row_pair, conv_pool_v4::pool_grad_row_pair,
-                         conv_pool_v4::blocked_relu_pool_rows, conv_pool_v4::blocked_relu_pool_grad_rows, conv_pool_v4::blocked_uncovered_row};
+                         conv_pool_v4::blocked_relu_pool_rows, conv_pool_v4::blocked_relu_pool_grad_rows, conv_pool_v4::blocked_uncovered_row,
+                         conv_pool_v4::pool_row_pair_masked, conv_pool_v4::pool_grad_row_pair_from_mask};
     }
     if (__builtin_cpu_supports("avx2")) return ConvPoolRows{conv_pool_avx2::conv_relu_row, conv_pool_avx2::conv_weight_grad_row, conv_pool_avx2::pool_row_pair, conv_pool_avx2::pool_grad_row_pair,
-                         conv_pool_avx2::blocked_relu_pool_rows, conv_pool_avx2::blocked_relu_pool_grad_rows, conv_pool_avx2::blocked_uncovered_row};
+                         conv_pool_avx2::blocked_relu_pool_rows, conv_pool_avx2::blocked_relu_pool_grad_rows, conv_pool_avx2::blocked_uncovered_row,
+                         conv_pool_avx2::pool_row_pair_masked, conv_pool_avx2::pool_grad_row_pair_from_mask};
     return ConvPoolRows{conv_pool_base::conv_relu_row, conv_pool_base::conv_weight_grad_row, conv_pool_base::pool_row_pair, conv_pool_base::pool_grad_row_pair,
-                         conv_pool_base::blocked_relu_pool_rows, conv_pool_base::blocked_relu_pool_grad_rows, conv_pool_base::blocked_uncovered_row};
+                         conv_pool_base::blocked_relu_pool_rows, conv_pool_base::blocked_relu_pool_grad_rows, conv_pool_base::blocked_uncovered_row,
+                         conv_pool_base::pool_row_pair_masked, conv_pool_base::pool_grad_row_pair_from_mask};
   }();
   return rows;
 }
@@ -1118,11 +1123,35 @@ RowGroup row_group(const Conv& g, int64_t index) {
   return {b, 2 * k, 2 * k + 1 < g.oh ? 2 : 1};
 }
 
-// convReluPool(geometry, x, filter, bias | null, pooled): pooled = maxPool(relu(conv(x, filter) + bias)), 2x2 windows
-// at stride 2 ('valid'), tfjs's pool rule (the first strictly greatest; NaN never wins; -inf without a winner).
+// Whether convReluPool can write, and convReluPoolGrad read, the pool's winners (a byte per pooled value): the padded
+// path (16 to 64 output channels in blocks of 16) with every output row and column in a window (even sides).
+bool conv_pool_masked(const Conv& g) { return conv_pool_padded(g) && g.oh % 2 == 0 && g.ow % 2 == 0; }
+
+// A Uint8Array argument of `expected` bytes, or null.
+uint8_t* byte_array_or_null(napi_env env, napi_value value, const char* name, size_t expected) {
+  if (is_null_or_undefined(env, value)) return nullptr;
+  bool is_typed = false;
+  check(env, napi_is_typedarray(env, value, &is_typed), "napi_is_typedarray");
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (is_typed) check(env, napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr), "info");
+  if (!is_typed || type != napi_uint8_array || length != expected) {
+    std::ostringstream message;
+    message << name << ": expected a Uint8Array of " << expected << " bytes";
+    throw JsError{message.str()};
+  }
+  return static_cast<uint8_t*>(data);
+}
+
+// convReluPool(geometry, x, filter, bias | null, pooled, mask?) -> bool: pooled = maxPool(relu(conv(x, filter) + bias)),
+// 2x2 windows at stride 2 ('valid'), tfjs's pool rule (the first strictly greatest; NaN never wins; -inf without a
+// winner). With mask (a Uint8Array of pooled's length), also each pooled value's winner and what its gradient needs
+// (see pool_row_pair_masked), for convReluPoolGrad: written, and true returned, where conv_pool_masked holds; else the
+// mask is left alone and false returned.
 napi_value ConvReluPool(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    auto a = args(env, info, 5);
+    auto a = args(env, info, 6);
     const Conv g = Conv::from(env, a[0]);
     check_conv_pool_geometry(g);
     const int64_t ph = g.oh / 2, pw = g.ow / 2;
@@ -1130,6 +1159,8 @@ napi_value ConvReluPool(napi_env env, napi_callback_info info) {
     FloatView filter = float_array(env, a[2], "filter", g.weights_size());
     const float* bias = is_null_or_undefined(env, a[3]) ? nullptr : float_array(env, a[3], "bias", g.oc).data;
     FloatView pooled = float_array(env, a[4], "pooled", static_cast<size_t>(g.n * ph * pw * g.oc));
+    uint8_t* given = byte_array_or_null(env, a[5], "mask", static_cast<size_t>(g.n * ph * pw * g.oc));
+    uint8_t* mask = conv_pool_masked(g) ? given : nullptr;
     const int64_t oc = g.oc;
     const bool padded = conv_pool_padded(g);
     const int64_t stride = padded_row_floats(g);
@@ -1147,20 +1178,25 @@ napi_value ConvReluPool(napi_env env, napi_callback_info info) {
         const float* pad = padded ? xpad.data() : nullptr;
         loops.relu_row(g, x.data, pad, stride, filter.data, bias, b, 2 * py, top);
         loops.relu_row(g, x.data, padded ? pad + stride : nullptr, stride, filter.data, bias, b, 2 * py + 1, bottom);
-        loops.pool_rows(top, bottom, pw, oc, pooled.data + r * pw * oc);
+        if (mask != nullptr) loops.pool_rows_masked(top, bottom, pw, oc, pooled.data + r * pw * oc, mask + r * pw * oc);
+        else loops.pool_rows(top, bottom, pw, oc, pooled.data + r * pw * oc);
       }
     }
-    return undefined(env);
+    napi_value result;
+    check(env, napi_get_boolean(env, mask != nullptr, &result), "napi_get_boolean");
+    return result;
   });
 }
 
-// convReluPoolGrad(geometry, x, filter, bias | null, dpooled, dfilter, dbias | null, dz | null): the gradients of
+// convReluPoolGrad(geometry, x, filter, bias | null, dpooled, dfilter, dbias | null, dz | null, mask?): the gradients of
 // sum(pooled · dpooled) for convReluPool's pooled. dz (optional, the convolution output's gradient, n·oh·ow·oc) is
 // reluGrad(maxPoolGrad(dpooled)) bit for bit as maxPoolReluGrad gives it from this kernel's outputs; dfilter (HWIO)
-// and dbias are its convolution gradients, summed in float32 over each output row and in float64 over rows.
+// and dbias are its convolution gradients, summed in float32 over each output row and in float64 over rows. mask: the
+// bytes convReluPool wrote for these x, filter and bias (when it returned true): the windows' winners are read from it
+// instead of computing the rows again (the same values).
 napi_value ConvReluPoolGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    auto a = args(env, info, 8);
+    auto a = args(env, info, 9);
     const Conv g = Conv::from(env, a[0]);
     check_conv_pool_geometry(g);
     const int64_t ph = g.oh / 2, pw = g.ow / 2, oc = g.oc;
@@ -1171,6 +1207,9 @@ napi_value ConvReluPoolGrad(napi_env env, napi_callback_info info) {
     FloatView dfilter = float_array(env, a[5], "dfilter", g.weights_size());
     float* dbias = is_null_or_undefined(env, a[6]) ? nullptr : float_array(env, a[6], "dbias", oc).data;
     float* dz = is_null_or_undefined(env, a[7]) ? nullptr : float_array(env, a[7], "dz", g.dst_size()).data;
+    const uint8_t* given = byte_array_or_null(env, a[8], "mask", static_cast<size_t>(g.n * ph * pw * oc));
+    if (given != nullptr && !conv_pool_masked(g)) throw JsError{"mask: convReluPool writes none for this geometry"};
+    const uint8_t* mask = given;
     const int64_t taps = g.weights_size();
     const int64_t groups = g.n * (ph + g.oh % 2);
     const int threads = g.n * g.oh * g.ow * oc > 65536 ? omp_get_max_threads() : 1;
@@ -1190,10 +1229,15 @@ napi_value ConvReluPoolGrad(napi_env env, napi_callback_info info) {
         const RowGroup group = row_group(g, r);
         if (padded) pad_input_rows(g, x.data, group.b, group.oy - g.pad_top, g.kh + group.rows - 1, xpad.data());
         const auto pad_of = [&](int64_t k) { return padded ? xpad.data() + k * stride : nullptr; };
-        for (int64_t k = 0; k < group.rows; ++k) {
-          loops.relu_row(g, x.data, pad_of(k), stride, filter.data, bias, group.b, group.oy + k, y.data() + k * row_stride);
+        if (mask == nullptr) {
+          for (int64_t k = 0; k < group.rows; ++k) {
+            loops.relu_row(g, x.data, pad_of(k), stride, filter.data, bias, group.b, group.oy + k, y.data() + k * row_stride);
+          }
         }
-        if (group.rows == 2 && padded) {
+        if (mask != nullptr) {
+          const int64_t at = (group.b * ph + group.oy / 2) * pw * oc;
+          loops.pool_grad_rows_from_mask(mask + at, dpooled.data + at, d.data(), d.data() + row_stride, pw, oc);
+        } else if (group.rows == 2 && padded) {
           const float* grad = dpooled.data + (group.b * ph + group.oy / 2) * pw * oc;
           loops.pool_grad_rows(y.data(), y.data() + row_stride, grad, d.data(), d.data() + row_stride, pw, g.ow, oc);
         } else if (group.rows == 2) {

@@ -411,6 +411,23 @@ describe('convReluPool and convReluPoolGrad', () => {
       expect(maxRelativeError(dz, expectedDz)).toBe(0);
       expect(maxRelativeError(dfilter, expectedDfilter)).toBeLessThan(1e-5);
       expect(maxRelativeError(dbias, expectedDbias)).toBeLessThan(1e-5);
+      // With a mask: the winners recorded in the forward pass and read in the backward, the same values bit for bit
+      // (16 to 64 channels in blocks of 16 and even output sides; elsewhere no mask is written).
+      const takesMask = g.outChannels % 16 === 0 && g.outChannels <= 64 && g.outHeight % 2 === 0 && g.outWidth % 2 === 0;
+      const mask = new Uint8Array(pooledSize).fill(255);
+      const pooledWithMask = new Float32Array(pooledSize);
+      expect(native.convReluPool!(g, x, filter, bias, pooledWithMask, mask)).toBe(takesMask);
+      expect(Array.from(pooledWithMask)).toEqual(Array.from(pooled));
+      if (takesMask) {
+        const [dfilterM, dbiasM, dzM] = [new Float32Array(n.filter), new Float32Array(g.outChannels), new Float32Array(n.y)];
+        native.convReluPoolGrad!(g, x, filter, bias, dpooled, dfilterM, dbiasM, dzM, mask);
+        expect(Array.from(dzM)).toEqual(Array.from(dz));
+        expect(Array.from(dfilterM)).toEqual(Array.from(dfilter));
+        expect(Array.from(dbiasM)).toEqual(Array.from(dbias));
+      } else {
+        expect(mask.every((v) => v === 255)).toBe(true);
+        expect(() => native.convReluPoolGrad!(g, x, filter, bias, dpooled, new Float32Array(n.filter), null, null, mask)).toThrow('mask: convReluPool writes none for this geometry');
+      }
       // Without the optional outputs: the same filter gradient.
       const again = new Float32Array(n.filter);
       native.convReluPoolGrad!(g, x, filter, null, dpooled, again, null, null);
@@ -426,7 +443,36 @@ describe('convReluPool and convReluPoolGrad', () => {
     }
   });
 
+  it('reads the winners from the mask with NaN and ±∞ inputs as it finds them again: NaN never wins, a window of NaN passes nothing', () => {
+    const g = geometry(2, 8, 10, 1, 32, [3, 3], [1, 1], [1, 1], true);
+    const random = makeRandom(99);
+    const n = sizes(g);
+    const pooledSize = 2 * 4 * 5 * 32;
+    const x = Float32Array.from({ length: n.x }, () => random() * 2);
+    [3, 17, 18, 19, 27, 28, 29, 90].forEach((i) => (x[i] = Number.NaN));
+    x[150] = Number.POSITIVE_INFINITY;
+    x[151] = Number.NEGATIVE_INFINITY;
+    const filter = Float32Array.from({ length: n.filter }, () => random() - 0.5);
+    const bias = Float32Array.from({ length: 32 }, () => random() - 0.6);
+    const dpooled = Float32Array.from({ length: pooledSize }, () => random() * 2 - 1);
+    dpooled[7] = Number.POSITIVE_INFINITY;
+    const run = (mask: Uint8Array | null) => {
+      const pooled = new Float32Array(pooledSize);
+      native.convReluPool!(g, x, filter, bias, pooled, mask);
+      const [dfilter, dbias, dz] = [new Float32Array(n.filter), new Float32Array(32), new Float32Array(n.y)];
+      native.convReluPoolGrad!(g, x, filter, bias, dpooled, dfilter, dbias, dz, mask);
+      return [pooled, dfilter, dbias, dz].map((a) => Array.from(a));
+    };
+    const withMask = run(new Uint8Array(pooledSize));
+    const without = run(null);
+    expect(withMask[0]!.some((v) => v === Number.NEGATIVE_INFINITY)).toBe(true);
+    expect(withMask[3]!.some(Number.isNaN)).toBe(true);
+    withMask.forEach((values, i) => expect(values, ['pooled', 'dfilter', 'dbias', 'dz'][i]).toEqual(without[i]));
+  });
+
   it('refuses strides, dilations and outputs below 2 × 2, naming the geometry', () => {
+    const g2 = geometry(1, 4, 4, 1, 16, [3, 3], [1, 1], [1, 1], true);
+    expect(() => native.convReluPool!(g2, new Float32Array(16), new Float32Array(144), null, new Float32Array(64), new Uint8Array(3))).toThrow('mask: expected a Uint8Array of 64 bytes');
     const strided = geometry(1, 8, 8, 1, 4, [3, 3], [2, 2], [1, 1], true);
     const small = geometry(1, 3, 3, 1, 4, [3, 3], [1, 1], [1, 1], false);
     const out = new Float32Array(64);

@@ -175,14 +175,19 @@ export interface NativeKernels {
    * a convolution at stride 1 without dilation (`geometry` is the convolution's; `pooled` holds
    * `n · ⌊oh/2⌋ · ⌊ow/2⌋ · oc` floats): each pair of output rows is computed into a buffer and pooled there, so the
    * full-size activation never goes to memory. A direct loop (products in the order ky, kx, ci), fast where there are
-   * few input channels (a first layer); oneDNN's convolutions are faster from a few dozen. Absent in older builds.
+   * few input channels (a first layer); oneDNN's convolutions are faster from a few dozen. With `mask` (a Uint8Array of
+   * `pooled`'s length) it also writes, per pooled value, which element won its window and what the gradient needs, for
+   * `convReluPoolGrad` to read instead of computing the rows again: where the output channels are 16 to 64 in blocks
+   * of 16 and the output's sides even (it returns true; elsewhere false, the mask untouched). Absent in older builds.
    */
-  convReluPool?(geometry: ConvGeometry, x: Float32Array, filter: Float32Array, bias: Float32Array | null, pooled: Float32Array): void;
+  convReluPool?(geometry: ConvGeometry, x: Float32Array, filter: Float32Array, bias: Float32Array | null, pooled: Float32Array, mask?: Uint8Array | null): boolean;
   /**
    * The gradients of `sum(pooled · dpooled)` for {@link NativeKernels.convReluPool}: `dfilter` (HWIO) and `dbias`,
    * recomputing the convolution rows to find the pool's winners again; with `dz`, also the convolution output's
    * gradient `reluGrad(maxPoolGrad(dpooled))` (`n · oh · ow · oc` floats), from which `conv2dBackwardData` gives the
-   * input's. Sums in float32 per output row, in float64 over rows. Absent in older builds.
+   * input's. Sums in float32 per output row, in float64 over rows. `mask`: what `convReluPool` wrote for the same `x`,
+   * `filter` and `bias` when it returned true; the rows are then not computed again (the same values). Absent in
+   * older builds.
    */
   convReluPoolGrad?(
     geometry: ConvGeometry,
@@ -193,6 +198,7 @@ export interface NativeKernels {
     dfilter: Float32Array,
     dbias: Float32Array | null,
     dz: Float32Array | null,
+    mask?: Uint8Array | null,
   ): void;
   /**
    * A 3×3 convolution (stride 1, channels in multiples of 16) followed by relu and a 2×2 max pool, with the convolution's
@@ -362,7 +368,7 @@ interface RawAddon {
   maxPoolGrad(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   maxPoolReluGrad?(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): boolean;
   maxPoolReluBiasGrad?(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array, dbias: Float32Array): boolean;
-  convReluPool?(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, pooled: Float32Array): void;
+  convReluPool?(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, pooled: Float32Array, mask: Uint8Array | null): boolean;
   convReluPoolGrad?(
     geometry: Int32Array,
     x: Float32Array,
@@ -372,6 +378,7 @@ interface RawAddon {
     dfilter: Float32Array,
     dbias: Float32Array | null,
     dz: Float32Array | null,
+    mask: Uint8Array | null,
   ): void;
   blockedConvFits?(geometry: Int32Array): boolean;
   blockedConv?(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array): void;
@@ -587,8 +594,8 @@ function wrap(raw: RawAddon): NativeKernels {
     ...(raw.convReluPool === undefined || raw.convReluPoolGrad === undefined
       ? {}
       : {
-          convReluPool: (geometry: ConvGeometry, x: Float32Array, filter: Float32Array, bias: Float32Array | null, pooled: Float32Array) =>
-            raw.convReluPool!(packGeometry(geometry), x, filter, bias ?? null, pooled),
+          convReluPool: (geometry: ConvGeometry, x: Float32Array, filter: Float32Array, bias: Float32Array | null, pooled: Float32Array, mask?: Uint8Array | null) =>
+            raw.convReluPool!(packGeometry(geometry), x, filter, bias ?? null, pooled, mask ?? null),
           convReluPoolGrad: (
             geometry: ConvGeometry,
             x: Float32Array,
@@ -598,7 +605,8 @@ function wrap(raw: RawAddon): NativeKernels {
             dfilter: Float32Array,
             dbias: Float32Array | null,
             dz: Float32Array | null,
-          ) => raw.convReluPoolGrad!(packGeometry(geometry), x, filter, bias ?? null, dpooled, dfilter, dbias ?? null, dz ?? null),
+            mask?: Uint8Array | null,
+          ) => raw.convReluPoolGrad!(packGeometry(geometry), x, filter, bias ?? null, dpooled, dfilter, dbias ?? null, dz ?? null, mask ?? null),
         }),
     ...(raw.blockedConvFits === undefined ? {} : { blocked: wrapBlocked(raw) }),
     ...(raw.maxPoolReluBiasGrad === undefined
