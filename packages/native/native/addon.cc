@@ -20,6 +20,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -561,6 +562,27 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
   });
 }
 
+// Runs a backward-data entry: dx (the caller's NHWC array) from diff_dst and the caller's HWIO filter.
+void run_backward_data(Cached& entry, const Conv& conv, const memory& diff_dst, float* filter, float* dx) {
+  memory user_weights(conv.weights_md(tag::hwio), engine(), filter);
+  if (entry.reorder) entry.weights_reorder.execute(stream(), user_weights, entry.weights_scratch);
+  entry.primitive.execute(stream(), {{DNNL_ARG_DIFF_DST, diff_dst},
+                                     {DNNL_ARG_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights},
+                                     {DNNL_ARG_DIFF_SRC, output_memory(entry, conv.src_md(), dx)}});
+  finish_output(entry, conv.src_md(), dx);
+  stream().wait();
+}
+
+// Runs a backward-weights entry: dfilter (the caller's HWIO array) from src and diff_dst.
+void run_backward_weights(Cached& entry, const Conv& conv, const memory& src, const memory& diff_dst, float* dfilter) {
+  memory user_weights(conv.weights_md(tag::hwio), engine(), dfilter);
+  entry.primitive.execute(stream(), {{DNNL_ARG_SRC, src},
+                                     {DNNL_ARG_DIFF_DST, diff_dst},
+                                     {DNNL_ARG_DIFF_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights}});
+  if (entry.reorder) entry.weights_reorder.execute(stream(), entry.weights_scratch, user_weights);
+  stream().wait();
+}
+
 // conv2dBackwardData(geometry, dy, filter, dx): dx = the gradient of conv(x, filter) with respect to x.
 napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -571,13 +593,7 @@ napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
     FloatView dx = float_array(env, a[3], "dx", conv.src_size());
     const bool low = low_for([&]() -> Cached& { return backward_data_primitive(conv, true); });
     Cached& entry = backward_data_primitive(conv, low);
-    memory user_weights(conv.weights_md(tag::hwio), engine(), filter.data);
-    if (entry.reorder) entry.weights_reorder.execute(stream(), user_weights, entry.weights_scratch);
-    entry.primitive.execute(stream(), {{DNNL_ARG_DIFF_DST, input_memory(entry, 0, conv.dst_md(), dy.data)},
-                                       {DNNL_ARG_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights},
-                                       {DNNL_ARG_DIFF_SRC, output_memory(entry, conv.src_md(), dx.data)}});
-    finish_output(entry, conv.src_md(), dx.data);
-    stream().wait();
+    run_backward_data(entry, conv, input_memory(entry, 0, conv.dst_md(), dy.data), filter.data, dx.data);
     return undefined(env);
   });
 }
@@ -592,12 +608,8 @@ napi_value Conv2dBackwardFilter(napi_env env, napi_callback_info info) {
     FloatView dfilter = float_array(env, a[3], "dfilter", conv.weights_size());
     const bool low = low_for([&]() -> Cached& { return backward_weights_primitive(conv, true); });
     Cached& entry = backward_weights_primitive(conv, low);
-    memory user_weights(conv.weights_md(tag::hwio), engine(), dfilter.data);
-    entry.primitive.execute(stream(), {{DNNL_ARG_SRC, input_memory(entry, 0, conv.src_md(), x.data)},
-                                       {DNNL_ARG_DIFF_DST, input_memory(entry, 1, conv.dst_md(), dy.data)},
-                                       {DNNL_ARG_DIFF_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights}});
-    if (entry.reorder) entry.weights_reorder.execute(stream(), entry.weights_scratch, user_weights);
-    stream().wait();
+    run_backward_weights(entry, conv, input_memory(entry, 0, conv.src_md(), x.data),
+                         input_memory(entry, 1, conv.dst_md(), dy.data), dfilter.data);
     return undefined(env);
   });
 }
@@ -1318,39 +1330,37 @@ Cached& blocked_forward_primitive(const Conv& conv, bool with_bias) {
   });
 }
 
-Cached& blocked_backward_data_primitive(const Conv& conv) {
-  return cached(conv.key("bwd_data_blocked"), [&] {
-    using Pd = dnnl::convolution_backward_data::primitive_desc;
+// The blocked path's backward-data (Primitive = convolution_backward_data: dx converted to NHWC after it runs) or
+// backward-weights pass (convolution_backward_weights: x converted from NHWC before it runs).
+template <typename Primitive>
+Cached& blocked_backward_primitive(const Conv& conv) {
+  constexpr bool data = std::is_same_v<Primitive, dnnl::convolution_backward_data>;
+  return cached(conv.key(data ? "bwd_data_blocked" : "bwd_weights_blocked"), [&] {
+    using Pd = typename Primitive::primitive_desc;
     const std::optional<Pd> pd = winograd_pd<Pd>([&] {
       const dnnl::convolution_forward::primitive_desc hint(blocked_forward_desc(conv, false), engine());
-      const dnnl::convolution_backward_data::desc desc(
+      const typename Primitive::desc desc(
           dnnl::algorithm::convolution_winograd, memory::desc({conv.n, conv.c, conv.h, conv.w}, dt::f32, tag::any),
           conv.weights_md(tag::any), blocked_dst_md(conv), conv.strides(), conv.dilates(), conv.pad_l(), conv.pad_r());
       return Pd(desc, engine(), hint);
     });
     if (!pd) return std::make_unique<Cached>();
-    auto entry = with_weights(dnnl::convolution_backward_data(*pd), pd->weights_desc(), pd->impl_info_str(), conv, false);
-    add_converted_output(*entry, pd->diff_src_desc(), conv.src_md());
-    return entry;
+    if constexpr (data) {
+      auto entry = with_weights(Primitive(*pd), pd->weights_desc(), pd->impl_info_str(), conv, false);
+      add_converted_output(*entry, pd->diff_src_desc(), conv.src_md());
+      return entry;
+    } else {
+      auto entry = with_weights(Primitive(*pd), pd->diff_weights_desc(), pd->impl_info_str(), conv, true);
+      add_low_input(*entry, conv.src_md(), pd->src_desc());
+      return entry;
+    }
   });
 }
-
+Cached& blocked_backward_data_primitive(const Conv& conv) {
+  return blocked_backward_primitive<dnnl::convolution_backward_data>(conv);
+}
 Cached& blocked_backward_weights_primitive(const Conv& conv) {
-  return cached(conv.key("bwd_weights_blocked"), [&] {
-    using Pd = dnnl::convolution_backward_weights::primitive_desc;
-    const std::optional<Pd> pd = winograd_pd<Pd>([&] {
-      const dnnl::convolution_forward::primitive_desc hint(blocked_forward_desc(conv, false), engine());
-      const dnnl::convolution_backward_weights::desc desc(
-          dnnl::algorithm::convolution_winograd, memory::desc({conv.n, conv.c, conv.h, conv.w}, dt::f32, tag::any),
-          conv.weights_md(tag::any), blocked_dst_md(conv), conv.strides(), conv.dilates(), conv.pad_l(), conv.pad_r());
-      return Pd(desc, engine(), hint);
-    });
-    if (!pd) return std::make_unique<Cached>();
-    auto entry = with_weights(dnnl::convolution_backward_weights(*pd), pd->diff_weights_desc(), pd->impl_info_str(),
-                              conv, true);
-    add_low_input(*entry, conv.src_md(), pd->src_desc());
-    return entry;
-  });
+  return blocked_backward_primitive<dnnl::convolution_backward_weights>(conv);
 }
 
 bool has_primitive(const Cached& entry) { return static_cast<bool>(entry.primitive); }
@@ -1418,13 +1428,7 @@ napi_value BlockedConvBackwardData(napi_env env, napi_callback_info info) {
     FloatView filter = float_array(env, a[2], "filter", conv.weights_size());
     FloatView dx = float_array(env, a[3], "dx", conv.src_size());
     Cached& entry = blocked_backward_data_primitive(conv);
-    memory user_weights(conv.weights_md(tag::hwio), engine(), filter.data);
-    if (entry.reorder) entry.weights_reorder.execute(stream(), user_weights, entry.weights_scratch);
-    entry.primitive.execute(stream(), {{DNNL_ARG_DIFF_DST, memory(blocked_dst_md(conv), engine(), dy.data)},
-                                       {DNNL_ARG_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights},
-                                       {DNNL_ARG_DIFF_SRC, output_memory(entry, conv.src_md(), dx.data)}});
-    finish_output(entry, conv.src_md(), dx.data);
-    stream().wait();
+    run_backward_data(entry, conv, memory(blocked_dst_md(conv), engine(), dy.data), filter.data, dx.data);
     return undefined(env);
   });
 }
@@ -1440,12 +1444,8 @@ napi_value BlockedConvBackwardFilter(napi_env env, napi_callback_info info) {
     FloatView dy = float_array(env, a[2], "dy", conv.dst_size());
     FloatView dfilter = float_array(env, a[3], "dfilter", conv.weights_size());
     Cached& entry = blocked_backward_weights_primitive(conv);
-    memory user_weights(conv.weights_md(tag::hwio), engine(), dfilter.data);
-    entry.primitive.execute(stream(), {{DNNL_ARG_SRC, low_input(entry, 0, conv.src_md(), x.data)},
-                                       {DNNL_ARG_DIFF_DST, memory(blocked_dst_md(conv), engine(), dy.data)},
-                                       {DNNL_ARG_DIFF_WEIGHTS, entry.reorder ? entry.weights_scratch : user_weights}});
-    if (entry.reorder) entry.weights_reorder.execute(stream(), entry.weights_scratch, user_weights);
-    stream().wait();
+    run_backward_weights(entry, conv, low_input(entry, 0, conv.src_md(), x.data),
+                         memory(blocked_dst_md(conv), engine(), dy.data), dfilter.data);
     return undefined(env);
   });
 }
