@@ -1,5 +1,5 @@
-// conv + bias + relu + 2×2 max pool as one kernel (forward and backward) for a network's first layers, and a layer
-// that uses it.
+// conv + bias + relu + 2×2 max pool: as one kernel (forward and backward) for a network's first layers, on oneDNN's
+// blocked layout for 3×3 convolutions over many channels, else as the separate kernels; and a layer that uses it.
 import * as tf from '@tensorflow/tfjs';
 import {
   BLOCKED_CONV_BACKPROP_FILTER_KERNEL,
