@@ -296,6 +296,50 @@ describe('conv2dPoolLayer', () => {
     loaded.dispose();
   });
 
+  it('trains through model.fit with a second block of 32 → 32 channels as the separate kernels do (the blocked path where the CPU has AVX-512), and predicts the same after save and load', async () => {
+    const native = loadNative();
+    const seeded = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: seed + 100 }) });
+    const build = () =>
+      tf.sequential({
+        layers: [
+          conv2dPoolLayer({ inputShape: [16, 16, 1], filters: 32, kernelSize: 3, padding: 'same', ...seeded(1) }),
+          conv2dPoolLayer({ filters: 32, kernelSize: 3, padding: 'same', ...seeded(2) }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 2, activation: 'softmax', ...seeded(3) }),
+        ],
+      });
+    const x = normal([8, 16, 16, 1]);
+    // Two classes the model can learn: the sign of the images' mean.
+    const labels = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(x, [1, 2, 3]), 0), 'int32'), 2));
+    const train = async (algorithm: 'auto' | 'direct') => {
+      native.setConvAlgorithm!(algorithm);
+      try {
+        const model = build();
+        const kernels = await kernelsOf(() => tf.grads((a: tf.Tensor) => tf.sum(model.apply(a) as tf.Tensor))([x]));
+        model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy' });
+        const history = await model.fit(x, labels, { epochs: 8, batchSize: 8, verbose: 0, shuffle: false });
+        return { model, kernels, losses: history.history['loss'] as number[] };
+      } finally {
+        native.setConvAlgorithm!('auto');
+      }
+    };
+    const blocked = await train('auto');
+    const separate = await train('direct');
+    expect(separate.kernels).not.toContain(BLOCKED_CONV_KERNEL);
+    if (native.info().cpuIsa.startsWith('avx512')) expect(blocked.kernels).toContain(BLOCKED_CONV_KERNEL);
+    else expect(blocked.kernels).not.toContain(BLOCKED_CONV_KERNEL);
+    // The same losses step by step to Winograd's rounding, and falling.
+    blocked.losses.forEach((loss, i) => expect(Math.abs(loss - separate.losses[i]!), `epoch ${i}`).toBeLessThan(1e-3 * separate.losses[i]!));
+    expect(blocked.losses[blocked.losses.length - 1]!).toBeLessThan(blocked.losses[0]! * 0.6);
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await blocked.model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    const [p1, p2] = [blocked.model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
+    expect(Array.from(await p2.data())).toEqual(Array.from(await p1.data()));
+    tf.dispose([x, labels, p1, p2]);
+    for (const model of [blocked.model, separate.model, loaded]) model.dispose();
+  });
+
   it('refuses what it cannot be, naming the argument', () => {
     expect(() => conv2dPoolLayer({ filters: 4, kernelSize: 3, activation: 'tanh' as 'relu' })).toThrow("conv2dPoolLayer: activation must be 'relu' (received 'tanh')");
     expect(() => conv2dPoolLayer({ filters: 4, kernelSize: 3, strides: 2 } as never)).toThrow('conv2dPoolLayer: strides must be 1 (received 2)');
