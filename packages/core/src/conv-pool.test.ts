@@ -132,6 +132,29 @@ describe('conv2dReluPool: conv + bias + relu + 2×2 max pool as one kernel', () 
     tf.dispose([x, filter, bias]);
   });
 
+  it("hands the backward kernel the pool's winners its forward recorded under a gradient tape, and records none in inference", async () => {
+    const native = loadNative();
+    const [forward, backward] = [native.convReluPool!, native.convReluPoolGrad!];
+    const masks: { forward: (Uint8Array | null | undefined)[]; backward: (Uint8Array | null | undefined)[] } = { forward: [], backward: [] };
+    native.convReluPool = (g, x, f, b, p, mask) => (masks.forward.push(mask), forward(g, x, f, b, p, mask));
+    native.convReluPoolGrad = (g, x, f, b, dp, df, db, dz, mask) => (masks.backward.push(mask), backward(g, x, f, b, dp, df, db, dz, mask));
+    try {
+      const x = normal([2, 8, 8, 1]);
+      const filter = normal([3, 3, 1, 16], 0.4);
+      const bias = normal([16], 0.1);
+      tf.dispose(conv2dReluPool({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, bias, pad: 'same' }));
+      expect(masks.forward).toEqual([null]);
+      tf.dispose(tf.grads((f: tf.Tensor) => tf.sum(conv2dReluPool({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, bias, pad: 'same' })))([filter]));
+      expect(masks.forward[1]).toBeInstanceOf(Uint8Array);
+      expect(masks.backward).toHaveLength(1);
+      expect(masks.backward[0]).toBe(masks.forward[1]);
+      tf.dispose([x, filter, bias]);
+    } finally {
+      native.convReluPool = forward;
+      native.convReluPoolGrad = backward;
+    }
+  });
+
   it('names the argument, the value and what was expected for bad input', () => {
     const x = tf.zeros([1, 6, 6, 2]) as tf.Tensor4D;
     const filter = tf.zeros([3, 3, 1, 4]) as tf.Tensor4D;

@@ -34,15 +34,17 @@ export interface Conv2dReluPoolArgs {
   pad: 'same' | 'valid';
 }
 
+/** What both one-kernel paths take: float32 operands with a bias. */
+function float32WithBias(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | undefined): bias is tf.Tensor {
+  return x.dtype === 'float32' && filter.dtype === 'float32' && bias !== undefined && bias.dtype === 'float32';
+}
+
 /** Whether the backend has the one kernel and the call fits it. */
 function takesFusedPath(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | undefined): boolean {
   return (
     tf.getKernel(CONV_RELU_POOL_KERNEL, tf.getBackend()) !== undefined &&
     tf.getKernel(CONV_RELU_POOL_GRAD_KERNEL, tf.getBackend()) !== undefined &&
-    x.dtype === 'float32' &&
-    filter.dtype === 'float32' &&
-    bias !== undefined &&
-    bias.dtype === 'float32' &&
+    float32WithBias(x, filter, bias) &&
     (x.shape[3] as number) <= CONV_RELU_POOL_MAX_IN_CHANNELS &&
     (x.shape[0] as number) > 0
   );
@@ -96,10 +98,7 @@ export function installConvReluPoolGradient(): void {
 function takesBlockedPath(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | undefined, pad: 'same' | 'valid'): boolean {
   const backend = tf.getBackend();
   return (
-    bias !== undefined &&
-    x.dtype === 'float32' &&
-    filter.dtype === 'float32' &&
-    bias.dtype === 'float32' &&
+    float32WithBias(x, filter, bias) &&
     tf.getKernel(BLOCKED_CONV_KERNEL, backend) !== undefined &&
     tf.getKernel(BLOCKED_RELU_POOL_KERNEL, backend) !== undefined &&
     blockedConvFits(backend, x.shape, filter.shape, pad)

@@ -342,22 +342,25 @@ function blockedKernels(): NonNullable<NativeKernels['blocked']> {
   return blocked;
 }
 
-/** The geometry of a blocked convolution of `x` by `filter`, checked against what the blocked kernels take. */
+/** The geometry of the convolution of `x` by `filter`, where the addon's blocked kernels take it (else undefined). */
+function blockedGeometry(xShape: readonly number[], filterShape: readonly number[], pad: 'same' | 'valid'): Conv2DInfo | undefined {
+  const blocked = kernels?.blocked;
+  if (blocked === undefined || xShape.length !== 4 || filterShape.length !== 4 || isEmpty([...xShape])) return undefined;
+  const info = convInfo([...xShape], [...filterShape], { strides: 1, pad, dilations: 1 } as unknown as ConvBackpropAttrs, false);
+  return kernels!.geometryProblem(info) === undefined && blocked.fits(info) ? info : undefined;
+}
+
+/** {@link blockedGeometry} for a kernel: throws, naming the shapes, where the blocked kernels do not take it. */
 function blockedInfo(name: string, xShape: number[], filterShape: number[], pad: 'same' | 'valid'): Conv2DInfo {
-  const info = convInfo(xShape, filterShape, { strides: 1, pad, dilations: 1 } as unknown as ConvBackpropAttrs, false);
-  if (active().geometryProblem(info) !== undefined || !blockedKernels().fits(info)) {
+  const info = blockedGeometry(xShape, filterShape, pad);
+  if (info === undefined) {
     throw new Error(`${name}: the blocked kernels do not take the convolution of x [${xShape}] by filter [${filterShape}] (pad '${pad}'; see blockedConvFits)`);
   }
   return info;
 }
 
-/** The shape test of the blocked path ({@link setBlockedConvFits}): float32 convolutions the addon's `blocked.fits` takes. */
-function blockedFits(xShape: readonly number[], filterShape: readonly number[], pad: 'same' | 'valid'): boolean {
-  const blocked = kernels?.blocked;
-  if (blocked === undefined || xShape.length !== 4 || filterShape.length !== 4 || isEmpty([...xShape])) return false;
-  const info = convInfo([...xShape], [...filterShape], { strides: 1, pad, dilations: 1 } as unknown as ConvBackpropAttrs, false);
-  return kernels!.geometryProblem(info) === undefined && blocked.fits(info);
-}
+/** The shape test of the blocked path ({@link setBlockedConvFits}). */
+const blockedFits = (xShape: readonly number[], filterShape: readonly number[], pad: 'same' | 'valid'): boolean => blockedGeometry(xShape, filterShape, pad) !== undefined;
 
 /** The geometry the blocked pool kernels read (n, oh, ow, oc) from a blocked activation `[n, oc/16, oh, ow, 16]`. */
 function blockedPoolInfo(name: string, y: TensorInfo): Conv2DInfo {

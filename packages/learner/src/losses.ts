@@ -26,6 +26,11 @@ export const LOSS_NAMES: Readonly<Record<LossName, { classification: boolean }>>
 
 const PROBABILITY_EPSILON = 1e-7;
 
+/** Whether `y` holds class indices for `pred`: its shape is `pred`'s without the class axis. */
+function isClassIndices(pred: tf.Tensor, y: tf.Tensor): boolean {
+  return y.rank === pred.rank - 1 && tf.util.arraysEqual(y.shape, pred.shape.slice(0, -1));
+}
+
 /**
  * Class targets as a float one-hot (or soft-label) tensor shaped like `pred`: `y` may be one-hot / soft labels with
  * the same shape as `pred`, or integer class indices with one dimension less. Returns a new tensor (the caller
@@ -41,7 +46,7 @@ export function toOneHot(pred: tf.Tensor, y: tf.Tensor): tf.Tensor {
     }
     return y.dtype === 'float32' ? y.clone() : tf.cast(y, 'float32');
   }
-  if (y.rank === pred.rank - 1 && tf.util.arraysEqual(y.shape, pred.shape.slice(0, -1))) {
+  if (isClassIndices(pred, y)) {
     return tf.tidy(() => tf.oneHot(tf.cast(y, 'int32').flatten(), classes).reshape(pred.shape).toFloat());
   }
   throw new Error(
@@ -65,8 +70,7 @@ const LOSSES: Record<LossName, LossFunction> = {
   // so an index outside [0, classes) throws there instead of training as a row of zeros.
   softmaxCrossEntropy: (pred, y) =>
     tf.tidy(() => {
-      const indices = y.rank === pred.rank - 1 && tf.util.arraysEqual(y.shape, pred.shape.slice(0, -1));
-      return softmaxCrossEntropyFromLogits(indices ? (y.dtype === 'int32' ? y : tf.cast(y, 'int32')) : toOneHot(pred, y), pred);
+      return softmaxCrossEntropyFromLogits(isClassIndices(pred, y) ? (y.dtype === 'int32' ? y : tf.cast(y, 'int32')) : toOneHot(pred, y), pred);
     }),
   categoricalCrossEntropy: (pred, y) =>
     tf.tidy(() => {
