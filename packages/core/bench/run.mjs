@@ -13,7 +13,8 @@
 // tf.train.adam), --rounds N (2: convkit and PyTorch alternate which runs first, medians over all rounds' windows),
 // --layers convkit|tfjs (convkit's conv layers: conv2dLayer, the default, or tf.layers.conv2d), --loss convkit|tfjs
 // (@convkit/core's softmaxCrossEntropyFromLogits, the default, or tf.losses.softmaxCrossEntropy), --fused-ab
-// (also without the fused optimizer update), --out FILE (default results/bench/core.json at the repository root).
+// (also without the fused optimizer update), --out FILE (default results/bench/core.json at the repository root),
+// --scaling-rounds 8 (the thread-scaling measurement's alternating windows per thread count), --no-scaling (skip it).
 // `--backend webgpu` measures convkit on WebGPU alone (CONVKIT_BACKEND=webgpu, reads with `await data()`) and writes
 // results/bench/gpu-webgpu.json on a GPU, or results/bench/webgpu-software.json on a software adapter (lavapipe), with
 // the adapter (vendor, architecture, device, driver, buffer limits) in the JSON.
@@ -105,6 +106,46 @@ if (args.includes('--peak')) {
   const runs = Array.from({ length: peakRepeats }, once);
   const { version, cpuIsa } = native.info();
   console.log(JSON.stringify({ threads: native.getThreads(), size, gflops: Math.max(...runs), runs, oneDNN: version, cpuIsa }));
+  process.exit(0);
+}
+
+if (args.includes('--scaling-child')) {
+  // Thread scaling in one process: the backend starts with every core; windows of training steps alternate between 1
+  // and `cores` oneDNN/OpenMP threads (@convkit/native's setThreads; the wasm backend's own threads stay as they
+  // started), so that a drift in the machine's speed falls on both thread counts alike.
+  const cores = Number(option('threads', 2));
+  const scalingRounds = Number(option('scaling-rounds', 8));
+  const { initBackend } = await import('../dist/index.js');
+  const { setUp } = await import('./workloads.mjs');
+  const report = await initBackend({ threads: cores, log: false });
+  if (!report.native?.used) {
+    console.log(JSON.stringify({ error: `no oneDNN kernels to switch threads on (${report.summary})` }));
+    process.exit(0);
+  }
+  const native = (await import('@convkit/native')).loadNative();
+  const out = { backend: `${report.name} + ${report.native.detail}`, threads: [1, cores], workloads: {} };
+  for (const name of option('workloads', 'w1,vgg').split(',')) {
+    const run = await setUp(name, batch, { optimizer: trainOptimizer, layers: convLayers, loss: lossKind });
+    const steps = stepsFor(name);
+    const windows = { 1: [], [cores]: [] };
+    for (const t of [1, cores]) {
+      native.setThreads(t);
+      for (let i = 0; i < 3; i++) run.train();
+    }
+    for (let round = 0; round < scalingRounds; round++) {
+      for (const t of round % 2 === 0 ? [1, cores] : [cores, 1]) {
+        native.setThreads(t);
+        run.train();
+        const started = performance.now();
+        for (let i = 0; i < steps; i++) run.train();
+        windows[t].push((batch * steps * 1000) / (performance.now() - started));
+      }
+    }
+    out.workloads[name] = { windows };
+    run.dispose();
+  }
+  native.setThreads(cores);
+  console.log(JSON.stringify(out));
   process.exit(0);
 }
 
@@ -376,6 +417,36 @@ for (const threads of threadCounts) {
   }
 }
 
+// The thread scaling in one process per system (--scaling-child here, torch_bench.py --scaling): the rows above
+// measure each thread count in its own processes, minutes apart, over which this machine's speed can move by a third
+// (W1 at 1 thread: 10.7 to 17 ms a step within ten minutes); alternating windows in one process put any drift on
+// both counts. Training only, f32; --no-scaling skips it.
+const threadScaling = [];
+const maxThreads = Math.max(...threadCounts);
+if (maxThreads > 1 && !args.includes('--no-scaling')) {
+  const scalingRounds = option('scaling-rounds', '8');
+  const pairedRatio = (windows) => median(windows[maxThreads].map((rate, i) => rate / windows[1][i]));
+  const scalingRow = (system, config, backend, name, windows) => ({
+    workload: name, mode: 'train', system, config, backend, threads: [1, maxThreads], batch,
+    samplesPerSecond: { 1: median(windows[1]), [maxThreads]: median(windows[maxThreads]) },
+    ratio: pairedRatio(windows), windows,
+  });
+  const ours = nodeChild(['--scaling-child', '--threads', String(maxThreads), '--batch', String(batch), '--workloads', workloads, '--scaling-rounds', scalingRounds, '--optimizer', trainOptimizer, '--layers', convLayers, '--loss', lossKind, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], { CONVKIT_THREADS: String(maxThreads) });
+  if (ours.error !== undefined) console.error(`thread scaling of convkit not measured: ${ours.error}`);
+  else for (const [name, w] of Object.entries(ours.workloads)) threadScaling.push(scalingRow('convkit', 'oneDNN kernels', ours.backend, name, w.windows));
+  for (const name of workloads.split(',')) {
+    const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--scaling', '--rounds', scalingRounds, '--workload', name, '--threads', String(maxThreads), '--batch', String(batch), '--steps', String(stepsFor(name)), '--configs', 'default,channels_last'], { encoding: 'utf8' });
+    if (torch.status !== 0) {
+      console.error(`thread scaling of PyTorch not measured for ${name}: ${torch.stderr.trim().split('\n').pop()}`);
+      continue;
+    }
+    const pytorch = JSON.parse(torch.stdout.trim().split('\n').pop());
+    for (const [config, c] of Object.entries(pytorch.configs)) {
+      threadScaling.push(scalingRow('pytorch', config, `torch ${pytorch.torch} cpu (${pytorch.blas}), ${c.memoryFormat}, mkldnn ${c.mkldnn ? 'on' : 'off'}`, name, c.scaling));
+    }
+  }
+}
+
 measureLimits('end');
 for (const row of rows) {
   const limit = limitAt(row.threads);
@@ -396,6 +467,9 @@ console.log(table);
 for (const a of anatomies) {
   console.log(`${a.workload} train step, ${a.backend}, ${a.threads} thread(s): ${a.wallMsPerStep.toFixed(1)} ms, ${a.kernelsPerStep} kernels, ${a.kernelMsPerStep.toFixed(1)} ms in kernels, ${a.jsMsPerStep.toFixed(1)} ms outside (${percent(a.jsShare)}), peak tensor memory ${a.peakTensorMBPerStep?.toFixed(1)} MB`);
 }
+for (const t of threadScaling) {
+  console.log(`${t.workload} train, ${t.threads[1]} threads / 1 thread in one process, ${t.system} ${t.config}: ${t.ratio.toFixed(2)}× (${t.samplesPerSecond[1].toFixed(0)} → ${t.samplesPerSecond[t.threads[1]].toFixed(0)} samples/s, medians of ${t.windows[1].length} alternating windows each)`);
+}
 const root = join(here, '..', '..', '..');
 const file = option('out', process.env.CONVKIT_BENCH_OUT ?? join(root, 'results', 'bench', 'core.json'));
 mkdirSync(dirname(file), { recursive: true });
@@ -407,6 +481,6 @@ const fp32Limit = {
 const loadAverage = { start: loadStart, end: loadavg(), note: 'os.loadavg() (1, 5, 15 min) when the run started and ended' };
 writeFileSync(
   file,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, rounds, optimizer: trainOptimizer, layers: convLayers, loss: lossKind, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, warnings, rows }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, rounds, optimizer: trainOptimizer, layers: convLayers, loss: lossKind, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, threadScaling: { method: 'one process per system started with every core; windows of training steps (the rows\' window length) alternate between 1 thread and every core (convkit: @convkit/native setThreads, oneDNN\'s and the addon\'s OpenMP threads, the wasm backend\'s own threads as started; PyTorch: torch.set_num_threads and openblas_set_num_threads), the order swapping each round; ratio = median over rounds of the paired windows\' ratio', rows: threadScaling }, warnings, rows }, null, 2)}\n`,
 );
 console.log(`wrote ${file}`);

@@ -1,9 +1,14 @@
 """PyTorch side of convkit's benchmark: the same workloads as bench/workloads.mjs (same layers, Adam, batch).
 
 Usage: /usr/bin/python3 torch_bench.py --workload w1 --threads 2 --batch 64 --repeats 5 --steps 10 \
-           [--configs default,channels_last,channels_last_bf16]
+           [--configs default,channels_last,channels_last_bf16] [--scaling --rounds 8]
 Prints one JSON object: {"configs": {name: {"train": [samples/s per repeat], "infer": [...], "memoryFormat": ...,
 "mkldnn": ...}}, "threads": ..., "blas": "...", "torch": "..."}.
+
+--scaling: training only, in one process started with --threads cores: windows of --steps training steps alternate
+between 1 and `cores` threads (torch.set_num_threads, and OpenBLAS's own count through openblas_set_num_threads), for
+--rounds rounds, so that a drift in the machine's speed falls on both; "configs" then holds
+{name: {"scaling": {"1": [samples/s per window], "<cores>": [...]}, ...}}.
 
 Configurations (each a fresh model with the same seed, measured one after the other in this process):
 - default: NCHW contiguous tensors, PyTorch's defaults (mkldnn as the build leaves it).
@@ -13,6 +18,7 @@ Configurations (each a fresh model with the same seed, measured one after the ot
   (bf16 convolutions and matrix products, AMX where the CPU has it): the peer of convkit's opt-in bf16 convolutions.
 """
 import argparse
+import ctypes
 import json
 import os
 import time
@@ -28,6 +34,8 @@ def parse():
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--steps', type=int, default=10)
     parser.add_argument('--configs', default=','.join(CONFIGS))
+    parser.add_argument('--scaling', action='store_true')
+    parser.add_argument('--rounds', type=int, default=8)
     args = parser.parse_args()
     for name in args.configs.split(','):
         if name not in CONFIGS:
@@ -72,7 +80,8 @@ def rates(step, batch, repeats, steps):
     return out
 
 
-def measure(config, args):
+def setup(config, args):
+    """The workload in one configuration: its training and inference steps."""
     torch.manual_seed(0)
     model, shape = build(args.workload)
     x = torch.randn(args.batch, *shape)
@@ -104,19 +113,60 @@ def measure(config, args):
             model(x).sum().item()
 
     model.train()
+    return train, infer
+
+
+def describe(config):
+    return {
+        'memoryFormat': 'channels_last' if config != 'default' else 'contiguous (NCHW)',
+        'precision': 'bf16' if config == 'channels_last_bf16' else 'f32',
+        'mkldnn': bool(torch.backends.mkldnn.enabled),
+    }
+
+
+def measure(config, args):
+    train, infer = setup(config, args)
     return {
         'train': rates(train, args.batch, args.repeats, args.steps),
         'infer': rates(infer, args.batch, args.repeats, args.steps * 2),
-        'memoryFormat': 'channels_last' if config != 'default' else 'contiguous (NCHW)',
-        'precision': 'bf16' if low else 'f32',
-        'mkldnn': bool(torch.backends.mkldnn.enabled),
+        **describe(config),
     }
+
+
+def set_threads(count):
+    """torch's threads and OpenBLAS's (which torch.set_num_threads leaves alone), where OpenBLAS is loaded."""
+    torch.set_num_threads(count)
+    with open('/proc/self/maps') as maps:
+        paths = {line.split()[-1] for line in maps if 'libopenblas' in line}
+    for path in paths:
+        ctypes.CDLL(path).openblas_set_num_threads(count)
+
+
+def scaling(config, args):
+    train, _ = setup(config, args)
+    counts = [1, args.threads]
+    windows = {str(count): [] for count in counts}
+    for count in counts:
+        set_threads(count)
+        for _ in range(3):
+            train()
+    for round_ in range(args.rounds):
+        for count in counts if round_ % 2 == 0 else counts[::-1]:
+            set_threads(count)
+            train()
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                train()
+            windows[str(count)].append(args.batch * args.steps / (time.perf_counter() - start))
+    set_threads(args.threads)
+    return {'scaling': windows, **describe(config)}
 
 
 def main():
     args = ARGS
     torch.set_num_threads(args.threads)
-    configs = {name: measure(name, args) for name in args.configs.split(',')}
+    run = scaling if args.scaling else measure
+    configs = {name: run(name, args) for name in args.configs.split(',')}
     with open('/proc/self/maps') as maps:
         loaded = maps.read()
     blas = 'OpenBLAS' if 'openblas' in loaded else ('reference BLAS' if 'libblas' in loaded else 'unknown')

@@ -155,6 +155,36 @@ describe('conv2dReluPool: conv + bias + relu + 2×2 max pool as one kernel', () 
     }
   });
 
+  it("writes the next step's winners into the array the last backward read, with the gradients of computing the rows again", async () => {
+    const native = loadNative();
+    const forward = native.convReluPool!;
+    const given: (Uint8Array | null | undefined)[] = [];
+    let withhold = false;
+    // withhold: the forward gets no array, so the backward computes the rows again (the reference).
+    native.convReluPool = (g, x, f, b, p, mask) => (given.push(mask), forward(g, x, f, b, p, withhold ? null : mask));
+    try {
+      const filter = normal([3, 3, 1, 16], 0.4);
+      const bias = normal([16], 0.1);
+      const gradients = (x: tf.Tensor) => tf.grads((a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(conv2dReluPool({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, bias: b, pad: 'same' }))))([x, filter, bias]);
+      const [x1, x2] = [normal([2, 8, 8, 1]), normal([2, 8, 8, 1], 1, 0.5)];
+      await expectNoLeak(async () => {
+        tf.dispose(gradients(x1));
+        const reused = gradients(x2);
+        expect(given).toHaveLength(2);
+        expect(given[1]).toBe(given[0]);
+        withhold = true;
+        const recomputed = gradients(x2);
+        for (const [i, name] of ['x', 'filter', 'bias'].entries()) {
+          expect(Array.from(await reused[i]!.data()), name).toEqual(Array.from(await recomputed[i]!.data()));
+        }
+        tf.dispose([...reused, ...recomputed]);
+      });
+      tf.dispose([x1, x2, filter, bias]);
+    } finally {
+      native.convReluPool = forward;
+    }
+  });
+
   it('names the argument, the value and what was expected for bad input', () => {
     const x = tf.zeros([1, 6, 6, 2]) as tf.Tensor4D;
     const filter = tf.zeros([3, 3, 1, 4]) as tf.Tensor4D;
