@@ -79,6 +79,12 @@ if (option('backend', 'auto') === 'webgpu') {
 }
 
 const stepsFor = (name) => Number(option('steps', name === 'w1' ? 10 : 4));
+// One timed window: `count` calls of a synchronous step, in samples/s.
+const windowRate = (fn, count) => {
+  const started = performance.now();
+  for (let i = 0; i < count; i++) fn();
+  return (batch * count * 1000) / (performance.now() - started);
+};
 
 if (args.includes('--peak')) {
   // The FP32 limit at this thread count: dnnl_sgemm through @convkit/native's matMul, m = n = k = size, best of repeats.
@@ -136,9 +142,7 @@ if (args.includes('--scaling-child')) {
       for (const t of round % 2 === 0 ? [1, cores] : [cores, 1]) {
         native.setThreads(t);
         run.train();
-        const started = performance.now();
-        for (let i = 0; i < steps; i++) run.train();
-        windows[t].push((batch * steps * 1000) / (performance.now() - started));
+        windows[t].push(windowRate(run.train, steps));
       }
     }
     out.workloads[name] = { windows };
@@ -167,11 +171,7 @@ if (args.includes('--child')) {
     const steps = stepsFor(name);
     const rates = (fn, count) => {
       for (let i = 0; i < 3; i++) fn();
-      return Array.from({ length: repeats }, () => {
-        const started = performance.now();
-        for (let i = 0; i < count; i++) fn();
-        return (batch * count * 1000) / (performance.now() - started);
-      });
+      return Array.from({ length: repeats }, () => windowRate(fn, count));
     };
     out.workloads[name] = { train: rates(run.train, steps), infer: rates(run.infer, steps * 2), flops: flopsPerSample(run.model) };
     if (name === 'w1') out.workloads[name].anatomy = await anatomy(tf, run, steps);
@@ -252,6 +252,8 @@ const threadCounts = (process.env.CONVKIT_BENCH_THREADS ?? [...new Set([1, cores
 const workloads = option('workloads', 'w1,vgg');
 const python = process.env.CONVKIT_BENCH_PYTHON ?? '/usr/bin/python3';
 const rows = [];
+// What the convkit children build and time, as this run was asked.
+const modelArgs = ['--batch', String(batch), '--workloads', workloads, '--optimizer', trainOptimizer, '--layers', convLayers, '--loss', lossKind, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])];
 const nodeChild = (extra, env) => {
   const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...extra], { encoding: 'utf8', env: { ...process.env, ...env } });
   if (child.status !== 0) throw new Error(`bench child (${extra.join(' ')}) failed:\n${child.stderr}`);
@@ -308,7 +310,7 @@ function runConvkit(threads) {
   if (directRow && nativeModes.includes('1')) modes.splice(1, 0, ['1', '1', 'f32', 'direct']);
   if (bf16 && nativeModes.includes('1')) modes.splice(1, 0, ['1', '1', 'bf16', 'auto']);
   for (const [native, fused, precision, algorithm] of modes) {
-    const result = nodeChild(['--child', '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--workloads', workloads, '--optimizer', trainOptimizer, '--layers', convLayers, '--loss', lossKind, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], {
+    const result = nodeChild(['--child', '--threads', String(threads), '--repeats', String(repeats), ...modelArgs], {
       CONVKIT_THREADS: String(threads),
       CONVKIT_NATIVE: native,
       CONVKIT_BENCH_FUSED: fused,
@@ -327,14 +329,20 @@ function runConvkit(threads) {
   return convkits;
 }
 
+/** bench/torch_bench.py for one workload at `threads` (its parsed JSON), or `{ error }` with its last line of stderr. */
+function torchChild(name, threads, extra) {
+  const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--workload', name, '--threads', String(threads), '--batch', String(batch), '--steps', String(stepsFor(name)), ...extra], { encoding: 'utf8' });
+  return torch.status === 0 ? JSON.parse(torch.stdout.trim().split('\n').pop()) : { error: torch.stderr.trim().split('\n').pop() };
+}
+
 /** PyTorch's configurations for each workload at one thread count (bench/torch_bench.py), or an error per workload. */
 function runPytorch(threads, withBf16) {
   const out = {};
   for (const name of workloads.split(',')) {
     const torchConfigs = withBf16 ? ['default', 'channels_last', 'channels_last_bf16'] : ['default', 'channels_last'];
-    const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--workload', name, '--threads', String(threads), '--batch', String(batch), '--repeats', String(repeats), '--steps', String(stepsFor(name)), '--configs', torchConfigs.join(',')], { encoding: 'utf8' });
-    if (torch.status === 0) out[name] = JSON.parse(torch.stdout.trim().split('\n').pop());
-    else console.error(`PyTorch not measured for ${name} (${threads} threads): ${torch.stderr.trim().split('\n').pop()}`);
+    const torch = torchChild(name, threads, ['--repeats', String(repeats), '--configs', torchConfigs.join(',')]);
+    if (torch.error === undefined) out[name] = torch;
+    else console.error(`PyTorch not measured for ${name} (${threads} threads): ${torch.error}`);
   }
   return out;
 }
@@ -431,16 +439,15 @@ if (maxThreads > 1 && !args.includes('--no-scaling')) {
     samplesPerSecond: { 1: median(windows[1]), [maxThreads]: median(windows[maxThreads]) },
     ratio: pairedRatio(windows), windows,
   });
-  const ours = nodeChild(['--scaling-child', '--threads', String(maxThreads), '--batch', String(batch), '--workloads', workloads, '--scaling-rounds', scalingRounds, '--optimizer', trainOptimizer, '--layers', convLayers, '--loss', lossKind, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])], { CONVKIT_THREADS: String(maxThreads) });
+  const ours = nodeChild(['--scaling-child', '--threads', String(maxThreads), '--scaling-rounds', scalingRounds, ...modelArgs], { CONVKIT_THREADS: String(maxThreads) });
   if (ours.error !== undefined) console.error(`thread scaling of convkit not measured: ${ours.error}`);
   else for (const [name, w] of Object.entries(ours.workloads)) threadScaling.push(scalingRow('convkit', 'oneDNN kernels', ours.backend, name, w.windows));
   for (const name of workloads.split(',')) {
-    const torch = spawnSync(python, [join(here, 'torch_bench.py'), '--scaling', '--rounds', scalingRounds, '--workload', name, '--threads', String(maxThreads), '--batch', String(batch), '--steps', String(stepsFor(name)), '--configs', 'default,channels_last'], { encoding: 'utf8' });
-    if (torch.status !== 0) {
-      console.error(`thread scaling of PyTorch not measured for ${name}: ${torch.stderr.trim().split('\n').pop()}`);
+    const pytorch = torchChild(name, maxThreads, ['--scaling', '--rounds', scalingRounds, '--configs', 'default,channels_last']);
+    if (pytorch.error !== undefined) {
+      console.error(`thread scaling of PyTorch not measured for ${name}: ${pytorch.error}`);
       continue;
     }
-    const pytorch = JSON.parse(torch.stdout.trim().split('\n').pop());
     for (const [config, c] of Object.entries(pytorch.configs)) {
       threadScaling.push(scalingRow('pytorch', config, `torch ${pytorch.torch} cpu (${pytorch.blas}), ${c.memoryFormat}, mkldnn ${c.mkldnn ? 'on' : 'off'}`, name, c.scaling));
     }

@@ -68,16 +68,18 @@ def build(name):
     raise ValueError(f'workload must be w1 or vgg (received {name})')
 
 
+def window(step, batch, steps):
+    """One timed window of `steps` calls, in samples/s."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps / (time.perf_counter() - start)
+
+
 def rates(step, batch, repeats, steps):
     for _ in range(3):
         step()
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        out.append(batch * steps / (time.perf_counter() - start))
-    return out
+    return [window(step, batch, steps) for _ in range(repeats)]
 
 
 def setup(config, args):
@@ -133,13 +135,21 @@ def measure(config, args):
     }
 
 
-def set_threads(count):
-    """torch's threads and OpenBLAS's (which torch.set_num_threads leaves alone), where OpenBLAS is loaded."""
-    torch.set_num_threads(count)
+def loaded_libraries():
+    """The paths of the shared libraries this process has mapped (torch and its BLAS, once imported)."""
     with open('/proc/self/maps') as maps:
-        paths = {line.split()[-1] for line in maps if 'libopenblas' in line}
-    for path in paths:
-        ctypes.CDLL(path).openblas_set_num_threads(count)
+        return {line.split()[-1] for line in maps if '.so' in line}
+
+
+# OpenBLAS's own thread count, which torch.set_num_threads leaves alone (where torch loaded OpenBLAS).
+OPENBLAS = [ctypes.CDLL(path) for path in loaded_libraries() if 'libopenblas' in path]
+
+
+def set_threads(count):
+    """torch's threads and OpenBLAS's."""
+    torch.set_num_threads(count)
+    for library in OPENBLAS:
+        library.openblas_set_num_threads(count)
 
 
 def scaling(config, args):
@@ -154,10 +164,7 @@ def scaling(config, args):
         for count in counts if round_ % 2 == 0 else counts[::-1]:
             set_threads(count)
             train()
-            start = time.perf_counter()
-            for _ in range(args.steps):
-                train()
-            windows[str(count)].append(args.batch * args.steps / (time.perf_counter() - start))
+            windows[str(count)].append(window(train, args.batch, args.steps))
     set_threads(args.threads)
     return {'scaling': windows, **describe(config)}
 
@@ -167,8 +174,7 @@ def main():
     torch.set_num_threads(args.threads)
     run = scaling if args.scaling else measure
     configs = {name: run(name, args) for name in args.configs.split(',')}
-    with open('/proc/self/maps') as maps:
-        loaded = maps.read()
+    loaded = ' '.join(loaded_libraries())
     blas = 'OpenBLAS' if 'openblas' in loaded else ('reference BLAS' if 'libblas' in loaded else 'unknown')
     print(json.dumps({'configs': configs, 'threads': torch.get_num_threads(), 'torch': torch.__version__,
                       'mkldnnAvailable': torch.backends.mkldnn.is_available(), 'blas': blas,

@@ -145,8 +145,9 @@ function installBlockedGradients(): void {
  * - as one kernel where the backend has it (wasm with @convkit/native) and the convolution reads at most
  *   {@link CONV_RELU_POOL_MAX_IN_CHANNELS} channels with a bias (a first layer): each pair of output rows is computed
  *   and pooled in a buffer, so the full-size activation (W1's 64×28×28×32, 6.4 MB, written once and read four times by
- *   the separate kernels) never goes to memory; the backward pass computes the rows again to find the pool's winners,
- *   and the filter and bias gradients from them. Values: those of the separate kernels to float32 rounding (the
+ *   the separate kernels) never goes to memory; the backward pass finds the pool's winners (from a byte per pooled
+ *   value the forward recorded under a gradient tape, or by computing the rows again), and the filter and bias
+ *   gradients from them. Values: those of the separate kernels to float32 rounding (the
  *   convolution sums in another order than oneDNN's: ≤ 1e-6 relative in the tests, the same pool winners, the same NaN
  *   rules: relu keeps NaN, the pool never picks it); gradients to 1e-5.
  * - on the blocked path where the backend's blocked kernels take it (wasm with @convkit/native on AVX-512: 3×3 filters

@@ -301,9 +301,9 @@ function takeMask(length: number): Uint8Array {
 }
 
 function giveBackMask(mask: Uint8Array): void {
-  const spare = spareMasks.get(mask.length) ?? [];
-  if (spare.length < SPARE_MASKS) spare.push(mask);
-  spareMasks.set(mask.length, spare);
+  const spare = spareMasks.get(mask.length);
+  if (spare === undefined) spareMasks.set(mask.length, [mask]);
+  else if (spare.length < SPARE_MASKS) spare.push(mask);
 }
 
 /** {@link CONV_RELU_POOL_KERNEL} on the addon: each pair of output rows computed and pooled in a buffer. */
