@@ -6,19 +6,23 @@
 // the median of several timed windows; the spread is (max − min) / median over those windows.
 // In the same run it measures the FP32 limit: oneDNN's sgemm (@convkit/native's matMul) on large square products at 1
 // and 2 threads (and each benched thread count), best of a few repeats; every row gets its analytic FLOPs per sample,
-// achieved GFLOP/s and % of the limit at its thread count. For W1 it records the anatomy of a training step: kernels
-// per step (tf.profile) and the time per step outside kernels (unprofiled wall − profiled kernel time).
+// achieved GFLOP/s and % of the limit at its thread count; convkit's oneDNN f32 training rows also get the % of the
+// limit probed right before each of their windows (the same sgemm, once: this machine's speed moves within minutes).
+// For W1 it records the anatomy of a training step: kernels per step (tf.profile) and the time per step outside
+// kernels (unprofiled wall − profiled kernel time).
 // Options: --batch 64, --repeats 5, --steps N (timed steps per window; default W1 10, VGG 4), --workloads w1,vgg,
 // --peak-size 2048, --peak-repeats 5, --optimizer convkit|tfjs (training's Adam: @convkit/optim's, the default, or
 // tf.train.adam), --rounds N (2: convkit and PyTorch alternate which runs first, medians over all rounds' windows),
 // --layers convkit|tfjs (convkit's conv layers: conv2dLayer, the default, or tf.layers.conv2d), --loss convkit|tfjs
 // (@convkit/core's softmaxCrossEntropyFromLogits, the default, or tf.losses.softmaxCrossEntropy), --fused-ab
 // (also without the fused optimizer update), --out FILE (default results/bench/core.json at the repository root),
-// --scaling-rounds 8 (the thread-scaling measurement's alternating windows per thread count), --no-scaling (skip it).
+// --scaling-rounds 8 (the thread-scaling measurement's alternating windows per thread count), --no-scaling (skip it),
+// --ceiling-rounds 12, --ceiling-duration 1000 (ms), --no-ceiling (the parallel ceiling: independent 1-thread processes
+// training W1 at the same time, against one alone).
 // `--backend webgpu` measures convkit on WebGPU alone (CONVKIT_BACKEND=webgpu, reads with `await data()`) and writes
 // results/bench/gpu-webgpu.json on a GPU, or results/bench/webgpu-software.json on a software adapter (lavapipe), with
 // the adapter (vendor, architecture, device, driver, buffer limits) in the JSON.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -86,6 +90,24 @@ const windowRate = (fn, count) => {
   return (batch * count * 1000) / (performance.now() - started);
 };
 
+/**
+ * One timed dnnl_sgemm (@convkit/native's matMul, m = n = k = size) on fixed operands, in GFLOP/s: the FP32 limit's
+ * probe, here and between the training windows of the `--child` rows.
+ */
+function sgemmProbe(native, size) {
+  const fill = (n) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const a = fill(size * size);
+  const b = fill(size * size);
+  const c = new Float32Array(size * size);
+  const once = () => {
+    const started = performance.now();
+    native.matMul(1, size, size, size, false, false, a, 0, b, 0, c);
+    return (2 * size ** 3) / ((performance.now() - started) * 1e6);
+  };
+  once(); // oneDNN's first call at a size picks and warms its kernel
+  return once;
+}
+
 if (args.includes('--peak')) {
   // The FP32 limit at this thread count: dnnl_sgemm through @convkit/native's matMul, m = n = k = size, best of repeats.
   const threads = Number(option('threads', 1));
@@ -99,19 +121,35 @@ if (args.includes('--peak')) {
     process.exit(0);
   }
   native.setThreads(threads);
-  const fill = (n) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
-  const a = fill(size * size);
-  const b = fill(size * size);
-  const c = new Float32Array(size * size);
-  const once = () => {
-    const started = performance.now();
-    native.matMul(1, size, size, size, false, false, a, 0, b, 0, c);
-    return (2 * size ** 3) / ((performance.now() - started) * 1e6);
-  };
-  once();
+  const once = sgemmProbe(native, size);
   const runs = Array.from({ length: peakRepeats }, once);
   const { version, cpuIsa } = native.info();
   console.log(JSON.stringify({ threads: native.getThreads(), size, gflops: Math.max(...runs), runs, oneDNN: version, cpuIsa }));
+  process.exit(0);
+}
+
+if (args.includes('--ceiling-child')) {
+  // One of the parent's parallelCeiling trainers (1 thread, or --threads N): builds the workload, warms up, prints
+  // 'ready', then for each line 'run MS' on stdin times training steps for MS milliseconds and prints their samples/s;
+  // it leaves when stdin closes.
+  const { initBackend } = await import('../dist/index.js');
+  const { setUp } = await import('./workloads.mjs');
+  const { createInterface } = await import('node:readline');
+  await initBackend({ threads: Number(option('threads', 1)), log: false });
+  const run = await setUp(option('workloads', 'w1'), batch, { optimizer: trainOptimizer, layers: convLayers, loss: lossKind });
+  // Warm for a second and a half (V8's heap and code settle over the first hundred or so steps).
+  for (const started = performance.now(); performance.now() - started < 1500; ) run.train();
+  console.log('ready');
+  for await (const line of createInterface({ input: process.stdin })) {
+    const duration = Number(line.split(' ')[1]);
+    const started = performance.now();
+    let steps = 0;
+    while (performance.now() - started < duration) {
+      run.train();
+      steps += 1;
+    }
+    console.log(JSON.stringify({ samplesPerSecond: (batch * steps * 1000) / (performance.now() - started), steps }));
+  }
   process.exit(0);
 }
 
@@ -166,14 +204,26 @@ if (args.includes('--child')) {
   const direct = report.convAlgorithm === 'direct' ? ', direct convolutions' : '';
   const out = { backend: `${report.name}${kernels}${low}${direct}${fused ? '' : ', unfused optimizer'}`, native: report.native ?? null, precision: report.precision, precisionNote: report.precisionNote ?? null, convAlgorithm: report.convAlgorithm ?? null, fusedOptimizer: fused, threads: report.threads, workloads: {} };
   const within = (fn) => (fused ? fn() : withKernelProviders({ disable: ['native-fused-optimizer', 'wasm-fused-optimizer'] }, fn));
+  const probe = report.native?.used && report.precision === 'f32' ? sgemmProbe((await import('@convkit/native')).loadNative(), Number(option('peak-size', 2048))) : null;
   await within(async () => { for (const name of option('workloads', 'w1,vgg').split(',')) {
     const run = await setUp(name, batch, { optimizer: trainOptimizer, layers: convLayers, loss: lossKind });
     const steps = stepsFor(name);
-    const rates = (fn, count) => {
+    const rates = (fn, count, before = () => {}) => {
       for (let i = 0; i < 3; i++) fn();
-      return Array.from({ length: repeats }, () => windowRate(fn, count));
+      return Array.from({ length: repeats }, () => {
+        before();
+        return windowRate(fn, count);
+      });
     };
-    out.workloads[name] = { train: rates(run.train, steps), infer: rates(run.infer, steps * 2), flops: flopsPerSample(run.model) };
+    // With oneDNN's f32 kernels: the FP32 limit's probe (--peak's sgemm, once) right before each training window, then
+    // one untimed step (the probe's operands evict the step's data), so that each window has the limit of its moment.
+    const trainLimit = [];
+    const probeLimit = () => {
+      trainLimit.push(probe());
+      run.train();
+    };
+    const train = rates(run.train, steps, probe === null ? undefined : probeLimit);
+    out.workloads[name] = { train, ...(probe === null ? {} : { trainLimit }), infer: rates(run.infer, steps * 2), flops: flopsPerSample(run.model) };
     if (name === 'w1') out.workloads[name].anatomy = await anatomy(tf, run, steps);
     run.dispose();
   } });
@@ -253,7 +303,8 @@ const workloads = option('workloads', 'w1,vgg');
 const python = process.env.CONVKIT_BENCH_PYTHON ?? '/usr/bin/python3';
 const rows = [];
 // What the convkit children build and time, as this run was asked.
-const modelArgs = ['--batch', String(batch), '--workloads', workloads, '--optimizer', trainOptimizer, '--layers', convLayers, '--loss', lossKind, ...(option('steps') === undefined ? [] : ['--steps', option('steps')])];
+const modelArgsFor = (batchOf, names) => ['--batch', String(batchOf), '--workloads', names, '--optimizer', trainOptimizer, '--layers', convLayers, '--loss', lossKind];
+const modelArgs = [...modelArgsFor(batch, workloads), ...(option('steps') === undefined ? [] : ['--steps', option('steps')])];
 const nodeChild = (extra, env) => {
   const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...extra], { encoding: 'utf8', env: { ...process.env, ...env } });
   if (child.status !== 0) throw new Error(`bench child (${extra.join(' ')}) failed:\n${child.stderr}`);
@@ -381,7 +432,7 @@ for (const threads of threadCounts) {
     }
   }
   const convkits = mergeRounds(convkitRounds, (first, later) =>
-    first.flatMap((result, i) => Object.keys(result.workloads).flatMap((name) => ['train', 'infer'].map((mode) => [result.workloads[name][mode], later[i].workloads[name][mode]]))),
+    first.flatMap((result, i) => Object.keys(result.workloads).flatMap((name) => ['train', 'trainLimit', 'infer'].map((key) => [result.workloads[name][key], later[i].workloads[name][key]]))),
   );
   const pytorchByName = mergeRounds(pytorchRounds, (first, later) =>
     Object.keys(first).flatMap((name) => Object.keys(first[name].configs).flatMap((config) => ['train', 'infer'].map((mode) => [first[name].configs[config][mode], later[name]?.configs[config]?.[mode] ?? []]))),
@@ -405,12 +456,16 @@ for (const threads of threadCounts) {
       for (const convkit of convkits) {
         const best = bestAt(convkit.precision ?? 'f32');
         const ours = convkit.workloads[name][mode];
+        // The limit probed right before each training window (oneDNN f32 rows): each window against its own moment's.
+        const limitsThen = mode === 'train' ? convkit.workloads[name].trainLimit : undefined;
         rows.push(withFlops({
           workload: name, mode, system: 'convkit', config: `${convkit.native?.used ? 'oneDNN kernels' : 'wasm kernels only'}${convkit.precision === 'bf16' ? ', bf16 convolutions' : ''}${convkit.convAlgorithm === 'direct' ? ', direct convolutions' : ''}${convkit.fusedOptimizer === false ? ', unfused optimizer' : ''}`, precision: convkit.precision ?? 'f32', convAlgorithm: convkit.convAlgorithm ?? null, fusedOptimizer: convkit.fusedOptimizer ?? true, backend: convkit.backend, threads: convkit.threads, batch,
           samplesPerSecond: median(ours), spread: spread(ours), runs: ours.length,
           ratioToPytorch: best === undefined ? null : median(ours) / median(best.rates),
           pytorchConfig: best?.config ?? null,
           ratioToPytorchByConfig: Object.fromEntries(theirs.map((t) => [t.config, median(ours) / median(t.rates)])),
+          limitAtWindows: limitsThen === undefined ? null : median(limitsThen),
+          fractionOfLimitAtWindows: limitsThen === undefined || flopsPerSample === undefined ? null : median(ours.map((rate, i) => (rate * flopsPerSample) / 1e9 / limitsThen[i])),
         }, flopsPerSample));
       }
       for (const t of theirs) {
@@ -454,6 +509,63 @@ if (maxThreads > 1 && !args.includes('--no-scaling')) {
   }
 }
 
+// The machine's ceiling for the thread-scaling rows: `maxThreads` independent 1-thread convkit processes training W1
+// at the same time, each at the full batch (nothing shared between the cores) and each at batch / maxThreads (the
+// batch split between the cores as data parallelism would split it, without exchanging gradients), against one such
+// process alone: what more cores can give this workload on this machine with no communication between them at all.
+// In the same rounds, one process with `maxThreads` threads (the scaling rows' configuration), so that the achieved
+// scaling is paired in time with the ceiling; the order alternates each round. --no-ceiling skips it.
+const parallelCeiling = [];
+if (maxThreads > 1 && !args.includes('--no-ceiling')) {
+  const ceilingRounds = Number(option('ceiling-rounds', 12));
+  const duration = Number(option('ceiling-duration', 1000));
+  const splitBatch = Math.max(1, Math.floor(batch / maxThreads));
+  const { createInterface } = await import('node:readline');
+  /** A ceiling child kept running: `window(ms)` times one window of its training steps (samples/s). */
+  const trainer = (batchEach, threads) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--ceiling-child', '--threads', String(threads), ...modelArgsFor(batchEach, 'w1')], {
+      env: { ...process.env, CONVKIT_THREADS: String(threads) },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const next = async () => {
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`ceiling child (batch ${batchEach}, ${threads} thread(s)) exited (${child.exitCode})`);
+      return value;
+    };
+    return {
+      ready: next(),
+      window: async (ms) => {
+        child.stdin.write(`run ${ms}\n`);
+        return JSON.parse(await next()).samplesPerSecond;
+      },
+      close: () => child.stdin.end(),
+    };
+  };
+  const many = (count, batchEach) => Array.from({ length: count }, () => trainer(batchEach, 1));
+  const full = many(maxThreads, batch);
+  // `alone` is one of `full`'s processes, in a window of its own; idle processes wait on their stdin.
+  const groups = { alone: [full[0]], full, split: many(maxThreads, splitBatch), threads: [trainer(batch, maxThreads)] };
+  const all = [...full, ...groups.split, ...groups.threads];
+  await Promise.all(all.map((t) => t.ready));
+  const windows = Object.fromEntries(Object.keys(groups).map((kind) => [kind, []]));
+  for (let round = 0; round < ceilingRounds; round++) {
+    const order = Object.keys(groups);
+    for (const kind of round % 2 === 0 ? order : order.reverse()) {
+      const rates = await Promise.all(groups[kind].map((t) => t.window(duration)));
+      windows[kind].push(rates.reduce((sum, rate) => sum + rate, 0));
+    }
+  }
+  for (const t of all) t.close();
+  const paired = (kind) => median(windows[kind].map((rate, i) => rate / windows.alone[i]));
+  parallelCeiling.push({
+    workload: 'w1', mode: 'train', threads: maxThreads, batch, splitBatch,
+    samplesPerSecond: Object.fromEntries(Object.entries(windows).map(([kind, w]) => [kind, median(w)])),
+    ceiling: paired('full'), splitCeiling: paired('split'), achieved: paired('threads'),
+    windows,
+  });
+}
+
 measureLimits('end');
 for (const row of rows) {
   const limit = limitAt(row.threads);
@@ -465,9 +577,9 @@ const warnings = rows
 for (const warning of warnings) console.error(`warning: ${warning}`);
 const percent = (x) => (x == null ? '' : `${(100 * x).toFixed(0)}%`);
 const table = [
-  '| workload | mode | system | config | threads | samples/s (median) | spread | GFLOP/s | % of FP32 limit | ratio to PyTorch (best config) |',
-  '|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.workload} | ${r.mode} | ${r.system} | ${r.system === 'convkit' ? r.backend : r.backend + (r.best ? ' (best)' : '')} | ${r.threads} | ${r.samplesPerSecond.toFixed(0)} | ±${(50 * r.spread).toFixed(0)}% | ${r.gflops == null ? '' : r.gflops.toFixed(1)} | ${percent(r.fractionOfLimit)} | ${r.ratioToPytorch == null ? '' : `${r.ratioToPytorch.toFixed(2)}× (vs ${r.pytorchConfig})`} |`),
+  '| workload | mode | system | config | threads | samples/s (median) | spread | GFLOP/s | % of FP32 limit | % of the limit at its windows | ratio to PyTorch (best config) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.workload} | ${r.mode} | ${r.system} | ${r.system === 'convkit' ? r.backend : r.backend + (r.best ? ' (best)' : '')} | ${r.threads} | ${r.samplesPerSecond.toFixed(0)} | ±${(50 * r.spread).toFixed(0)}% | ${r.gflops == null ? '' : r.gflops.toFixed(1)} | ${percent(r.fractionOfLimit)} | ${percent(r.fractionOfLimitAtWindows)} | ${r.ratioToPytorch == null ? '' : `${r.ratioToPytorch.toFixed(2)}× (vs ${r.pytorchConfig})`} |`),
 ].join('\n');
 console.log(`FP32 limit (oneDNN sgemm): ${limitThreads.map((t) => `${t} thread(s) ${limitAt(t)?.toFixed(1) ?? 'not measured'} GFLOP/s`).join(', ')}`);
 console.log(table);
@@ -476,6 +588,9 @@ for (const a of anatomies) {
 }
 for (const t of threadScaling) {
   console.log(`${t.workload} train, ${t.threads[1]} threads / 1 thread in one process, ${t.system} ${t.config}: ${t.ratio.toFixed(2)}× (${t.samplesPerSecond[1].toFixed(0)} → ${t.samplesPerSecond[t.threads[1]].toFixed(0)} samples/s, medians of ${t.windows[1].length} alternating windows each)`);
+}
+for (const c of parallelCeiling) {
+  console.log(`${c.workload} train, the ceiling of ${c.threads} cores here: ${c.threads} independent 1-thread processes at once ${c.ceiling.toFixed(2)}× one alone at batch ${c.batch} each, ${c.splitCeiling.toFixed(2)}× at batch ${c.splitBatch} each (the batch split between them, no gradient exchange); one process with ${c.threads} threads in the same rounds: ${c.achieved.toFixed(2)}×, ${percent(c.achieved / c.ceiling)} of the ceiling`);
 }
 const root = join(here, '..', '..', '..');
 const file = option('out', process.env.CONVKIT_BENCH_OUT ?? join(root, 'results', 'bench', 'core.json'));
@@ -488,6 +603,6 @@ const fp32Limit = {
 const loadAverage = { start: loadStart, end: loadavg(), note: 'os.loadavg() (1, 5, 15 min) when the run started and ended' };
 writeFileSync(
   file,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, rounds, optimizer: trainOptimizer, layers: convLayers, loss: lossKind, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, threadScaling: { method: 'one process per system started with every core; windows of training steps (the rows\' window length) alternate between 1 thread and every core (convkit: @convkit/native setThreads, oneDNN\'s and the addon\'s OpenMP threads, the wasm backend\'s own threads as started; PyTorch: torch.set_num_threads and openblas_set_num_threads), the order swapping each round; ratio = median over rounds of the paired windows\' ratio', rows: threadScaling }, warnings, rows }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, rounds, optimizer: trainOptimizer, layers: convLayers, loss: lossKind, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, threadScaling: { method: 'one process per system started with every core; windows of training steps (the rows\' window length) alternate between 1 thread and every core (convkit: @convkit/native setThreads, oneDNN\'s and the addon\'s OpenMP threads, the wasm backend\'s own threads as started; PyTorch: torch.set_num_threads and openblas_set_num_threads), the order swapping each round; ratio = median over rounds of the paired windows\' ratio', rows: threadScaling }, parallelCeiling: { method: `the same number of independent 1-thread convkit processes as the scaling rows' cores, started together once each has built W1 and trained for 1.5 s, each timing windows of ${option('ceiling-duration', '1000')} ms of training steps when told (the idle ones wait on their stdin); their summed samples/s against one such process alone, at the full batch each (full) and at batch / cores each (split: the batch divided as data parallelism would, without exchanging gradients), and one process with every core as threads (threads); the order alternates each round; ceiling = median over rounds of full / alone, splitCeiling of split / alone, achieved of threads / alone`, rows: parallelCeiling }, warnings, rows }, null, 2)}\n`,
 );
 console.log(`wrote ${file}`);
