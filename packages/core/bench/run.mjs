@@ -34,6 +34,12 @@ const option = (name, fallback) => {
   const at = args.indexOf(`--${name}`);
   return at >= 0 ? args[at + 1] : fallback;
 };
+/** A whole-number option of at least 1 (a count, or milliseconds), or an error that names it. */
+const countOption = (name, fallback) => {
+  const value = Number(option(name, fallback));
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer (received ${option(name)})`);
+  return value;
+};
 const batch = Number(option('batch', process.env.CONVKIT_BATCH ?? 64));
 // Training's optimizer: @convkit/optim's adam (fused on wasm), or tfjs's tf.train.adam with --optimizer tfjs.
 const trainOptimizer = option('optimizer', 'convkit');
@@ -158,7 +164,7 @@ if (args.includes('--scaling-child')) {
   // and `cores` oneDNN/OpenMP threads (@convkit/native's setThreads; the wasm backend's own threads stay as they
   // started), so that a drift in the machine's speed falls on both thread counts alike.
   const cores = Number(option('threads', 2));
-  const scalingRounds = Number(option('scaling-rounds', 8));
+  const scalingRounds = countOption('scaling-rounds', 8);
   const { initBackend } = await import('../dist/index.js');
   const { setUp } = await import('./workloads.mjs');
   const report = await initBackend({ threads: cores, log: false });
@@ -293,6 +299,11 @@ async function anatomy(tf, run, steps) {
   };
 }
 
+// The parent's counts, checked before anything runs.
+const rounds = countOption('rounds', 2);
+const scalingRounds = countOption('scaling-rounds', 8);
+const ceilingRounds = countOption('ceiling-rounds', 12);
+const ceilingDuration = countOption('ceiling-duration', 1000);
 const loadStart = loadavg();
 const { FLOP_CONVENTION } = await import('./workloads.mjs');
 const cores = availableParallelism();
@@ -410,8 +421,6 @@ function mergeRounds(rounds, windowsOf) {
 // --rounds N (default 2): each thread count runs convkit and PyTorch N times, alternating which goes first
 // (convkit, PyTorch, then PyTorch, convkit, …), and every row's median and spread are over the timed windows of all
 // rounds: a drift in the machine's load between the two systems then falls on both.
-const rounds = Number(option('rounds', 2));
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer (received ${option('rounds')})`);
 for (const threads of threadCounts) {
   const convkitRounds = [];
   const pytorchRounds = [];
@@ -487,18 +496,17 @@ for (const threads of threadCounts) {
 const threadScaling = [];
 const maxThreads = Math.max(...threadCounts);
 if (maxThreads > 1 && !args.includes('--no-scaling')) {
-  const scalingRounds = option('scaling-rounds', '8');
   const pairedRatio = (windows) => median(windows[maxThreads].map((rate, i) => rate / windows[1][i]));
   const scalingRow = (system, config, backend, name, windows) => ({
     workload: name, mode: 'train', system, config, backend, threads: [1, maxThreads], batch,
     samplesPerSecond: { 1: median(windows[1]), [maxThreads]: median(windows[maxThreads]) },
     ratio: pairedRatio(windows), windows,
   });
-  const ours = nodeChild(['--scaling-child', '--threads', String(maxThreads), '--scaling-rounds', scalingRounds, ...modelArgs], { CONVKIT_THREADS: String(maxThreads) });
+  const ours = nodeChild(['--scaling-child', '--threads', String(maxThreads), '--scaling-rounds', String(scalingRounds), ...modelArgs], { CONVKIT_THREADS: String(maxThreads) });
   if (ours.error !== undefined) console.error(`thread scaling of convkit not measured: ${ours.error}`);
   else for (const [name, w] of Object.entries(ours.workloads)) threadScaling.push(scalingRow('convkit', 'oneDNN kernels', ours.backend, name, w.windows));
   for (const name of workloads.split(',')) {
-    const pytorch = torchChild(name, maxThreads, ['--scaling', '--rounds', scalingRounds, '--configs', 'default,channels_last']);
+    const pytorch = torchChild(name, maxThreads, ['--scaling', '--rounds', String(scalingRounds), '--configs', 'default,channels_last']);
     if (pytorch.error !== undefined) {
       console.error(`thread scaling of PyTorch not measured for ${name}: ${pytorch.error}`);
       continue;
@@ -517,8 +525,6 @@ if (maxThreads > 1 && !args.includes('--no-scaling')) {
 // scaling is paired in time with the ceiling; the order alternates each round. --no-ceiling skips it.
 const parallelCeiling = [];
 if (maxThreads > 1 && !args.includes('--no-ceiling')) {
-  const ceilingRounds = Number(option('ceiling-rounds', 12));
-  const duration = Number(option('ceiling-duration', 1000));
   const splitBatch = Math.max(1, Math.floor(batch / maxThreads));
   const { createInterface } = await import('node:readline');
   /** A ceiling child kept running: `window(ms)` times one window of its training steps (samples/s). */
@@ -552,7 +558,7 @@ if (maxThreads > 1 && !args.includes('--no-ceiling')) {
   for (let round = 0; round < ceilingRounds; round++) {
     const order = Object.keys(groups);
     for (const kind of round % 2 === 0 ? order : order.reverse()) {
-      const rates = await Promise.all(groups[kind].map((t) => t.window(duration)));
+      const rates = await Promise.all(groups[kind].map((t) => t.window(ceilingDuration)));
       windows[kind].push(rates.reduce((sum, rate) => sum + rate, 0));
     }
   }
@@ -603,6 +609,6 @@ const fp32Limit = {
 const loadAverage = { start: loadStart, end: loadavg(), note: 'os.loadavg() (1, 5, 15 min) when the run started and ended' };
 writeFileSync(
   file,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, rounds, optimizer: trainOptimizer, layers: convLayers, loss: lossKind, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, threadScaling: { method: 'one process per system started with every core; windows of training steps (the rows\' window length) alternate between 1 thread and every core (convkit: @convkit/native setThreads, oneDNN\'s and the addon\'s OpenMP threads, the wasm backend\'s own threads as started; PyTorch: torch.set_num_threads and openblas_set_num_threads), the order swapping each round; ratio = median over rounds of the paired windows\' ratio', rows: threadScaling }, parallelCeiling: { method: `the same number of independent 1-thread convkit processes as the scaling rows' cores, started together once each has built W1 and trained for 1.5 s, each timing windows of ${option('ceiling-duration', '1000')} ms of training steps when told (the idle ones wait on their stdin); their summed samples/s against one such process alone, at the full batch each (full) and at batch / cores each (split: the batch divided as data parallelism would, without exchanging gradients), and one process with every core as threads (threads); the order alternates each round; ceiling = median over rounds of full / alone, splitCeiling of split / alone, achieved of threads / alone`, rows: parallelCeiling }, warnings, rows }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores, loadAverage, batch, repeats, rounds, optimizer: trainOptimizer, layers: convLayers, loss: lossKind, fp32Limit, flopConvention: FLOP_CONVENTION, flopsPerSample: flops, pytorchConfigs, pytorchEnv, anatomy: anatomies, threadScaling: { method: 'one process per system started with every core; windows of training steps (the rows\' window length) alternate between 1 thread and every core (convkit: @convkit/native setThreads, oneDNN\'s and the addon\'s OpenMP threads, the wasm backend\'s own threads as started; PyTorch: torch.set_num_threads and openblas_set_num_threads), the order swapping each round; ratio = median over rounds of the paired windows\' ratio', rows: threadScaling }, parallelCeiling: { method: `the same number of independent 1-thread convkit processes as the scaling rows' cores, started together once each has built W1 and trained for 1.5 s, each timing windows of ${ceilingDuration} ms of training steps when told (the idle ones wait on their stdin); their summed samples/s against one such process alone, at the full batch each (full) and at batch / cores each (split: the batch divided as data parallelism would, without exchanging gradients), and one process with every core as threads (threads); the order alternates each round; ceiling = median over rounds of full / alone, splitCeiling of split / alone, achieved of threads / alone`, rows: parallelCeiling }, warnings, rows }, null, 2)}\n`,
 );
 console.log(`wrote ${file}`);
