@@ -53,6 +53,10 @@ const lossKind = option('loss', 'convkit');
 const repeats = Number(option('repeats', process.env.CONVKIT_BENCH_REPEATS ?? 5));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
+/** The median over rounds of one window's rate over the other's of the same round. */
+const pairedRatio = (rates, baseline) => median(rates.map((rate, i) => rate / baseline[i]));
+/** `items` in round `round`'s order: as given in even rounds, reversed in odd ones (a drift falls on each alike). */
+const inRoundOrder = (round, items) => (round % 2 === 0 ? items : [...items].reverse());
 
 if (option('backend', 'auto') === 'webgpu') {
   const { initBackend, describeAdapter } = await import('../dist/index.js');
@@ -183,7 +187,7 @@ if (args.includes('--scaling-child')) {
       for (let i = 0; i < 3; i++) run.train();
     }
     for (let round = 0; round < scalingRounds; round++) {
-      for (const t of round % 2 === 0 ? [1, cores] : [cores, 1]) {
+      for (const t of inRoundOrder(round, [1, cores])) {
         native.setThreads(t);
         run.train();
         windows[t].push(windowRate(run.train, steps));
@@ -496,11 +500,10 @@ for (const threads of threadCounts) {
 const threadScaling = [];
 const maxThreads = Math.max(...threadCounts);
 if (maxThreads > 1 && !args.includes('--no-scaling')) {
-  const pairedRatio = (windows) => median(windows[maxThreads].map((rate, i) => rate / windows[1][i]));
   const scalingRow = (system, config, backend, name, windows) => ({
     workload: name, mode: 'train', system, config, backend, threads: [1, maxThreads], batch,
     samplesPerSecond: { 1: median(windows[1]), [maxThreads]: median(windows[maxThreads]) },
-    ratio: pairedRatio(windows), windows,
+    ratio: pairedRatio(windows[maxThreads], windows[1]), windows,
   });
   const ours = nodeChild(['--scaling-child', '--threads', String(maxThreads), '--scaling-rounds', String(scalingRounds), ...modelArgs], { CONVKIT_THREADS: String(maxThreads) });
   if (ours.error !== undefined) console.error(`thread scaling of convkit not measured: ${ours.error}`);
@@ -556,18 +559,16 @@ if (maxThreads > 1 && !args.includes('--no-ceiling')) {
   await Promise.all(all.map((t) => t.ready));
   const windows = Object.fromEntries(Object.keys(groups).map((kind) => [kind, []]));
   for (let round = 0; round < ceilingRounds; round++) {
-    const order = Object.keys(groups);
-    for (const kind of round % 2 === 0 ? order : order.reverse()) {
+    for (const kind of inRoundOrder(round, Object.keys(groups))) {
       const rates = await Promise.all(groups[kind].map((t) => t.window(ceilingDuration)));
       windows[kind].push(rates.reduce((sum, rate) => sum + rate, 0));
     }
   }
   for (const t of all) t.close();
-  const paired = (kind) => median(windows[kind].map((rate, i) => rate / windows.alone[i]));
   parallelCeiling.push({
     workload: 'w1', mode: 'train', threads: maxThreads, batch, splitBatch,
     samplesPerSecond: Object.fromEntries(Object.entries(windows).map(([kind, w]) => [kind, median(w)])),
-    ceiling: paired('full'), splitCeiling: paired('split'), achieved: paired('threads'),
+    ceiling: pairedRatio(windows.full, windows.alone), splitCeiling: pairedRatio(windows.split, windows.alone), achieved: pairedRatio(windows.threads, windows.alone),
     windows,
   });
 }
